@@ -1,1 +1,66 @@
-console.log('hi');
+// The `embpress` command. Thin: parses arguments and calls libs/services.
+// Import nothing here that loads @grpc/grpc-js: `serve` must start telemetry first.
+import { parseArgs } from 'node:util';
+import { lazyRequire } from './lazy';
+
+const USAGE = `usage: embpress <command> [options]
+
+commands:
+  serve <store|trainer|ranker|retriever|all> [--config FILE]
+      Run a service (or all four on loopback, one process each) until SIGTERM/SIGINT.
+      Configuration: environment variables (see README), optionally over a JSON file of the
+      same variable names given with --config.
+  help
+      Show this text.
+`;
+
+export const SERVICE_NAMES = ['store', 'trainer', 'ranker', 'retriever'] as const;
+export type ServiceName = (typeof SERVICE_NAMES)[number];
+
+function usageError(message: string): never {
+  process.stderr.write(`embpress: ${message}\n\n${USAGE}`);
+  process.exit(2);
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(USAGE);
+      return;
+    case 'serve': {
+      const { values, positionals } = parseArgs({
+        args: rest,
+        options: { config: { type: 'string' } },
+        allowPositionals: true,
+        strict: true,
+      });
+      const [target, ...extra] = positionals;
+      if (extra.length > 0)
+        usageError(`serve takes one service name, got ${positionals.join(' ')}`);
+      if (target === 'all') {
+        const { serveAll } = lazyRequire<typeof import('./serve-all')>('./serve-all');
+        await serveAll(values.config);
+        return;
+      }
+      if (!(SERVICE_NAMES as readonly string[]).includes(target ?? '')) {
+        usageError(`serve needs one of ${SERVICE_NAMES.join(', ')}, all`);
+      }
+      const { serveOne } = lazyRequire<typeof import('./serve-one')>('./serve-one');
+      await serveOne(target as ServiceName, values.config);
+      return;
+    }
+    default:
+      usageError(`unknown command "${command}"`);
+  }
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  process.stderr.write(
+    `embpress: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+  );
+  process.exit(1);
+});

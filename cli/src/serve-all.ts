@@ -1,0 +1,90 @@
+// `embpress serve all`: the four services on loopback, one child process each (as in a cluster,
+// each has its own telemetry identity and can crash alone). The store starts first; the ranker
+// and retriever get its actual address. SIGINT/SIGTERM stop every child gracefully; the parent
+// exits 0 when all of them exited 0. A child that dies on its own takes the others down (exit 1).
+import { fork, type ChildProcess } from 'node:child_process';
+import type { ServiceName } from './main';
+import type { ReadyMessage } from './serve-one';
+
+const MAIN = require.resolve('./main');
+const START_ORDER: readonly ServiceName[] = ['store', 'trainer', 'ranker', 'retriever'];
+
+interface Child {
+  name: ServiceName;
+  process: ChildProcess;
+  exited: Promise<number>;
+  address?: string;
+}
+
+function log(message: string, fields: Record<string, unknown> = {}): void {
+  process.stdout.write(
+    `${JSON.stringify({ level: 'info', time: new Date().toISOString(), service: 'all', msg: message, ...fields })}\n`,
+  );
+}
+
+function startChild(
+  name: ServiceName,
+  configFile: string | undefined,
+  env: NodeJS.ProcessEnv,
+): Promise<{ child: Child; ready: ReadyMessage }> {
+  const args = ['serve', name, ...(configFile === undefined ? [] : ['--config', configFile])];
+  const proc = fork(MAIN, args, { env, execArgv: process.execArgv, stdio: 'inherit' });
+  const exited = new Promise<number>((resolve) =>
+    proc.once('exit', (code, signal) => resolve(code ?? (signal === null ? 1 : 128))),
+  );
+  const child: Child = { name, process: proc, exited };
+  return new Promise((resolve, reject) => {
+    proc.on('message', (message: ReadyMessage) => {
+      if (message.type === 'ready') resolve({ child, ready: message });
+    });
+    void exited.then((code) =>
+      reject(new Error(`${name} exited with code ${code} before it was ready`)),
+    );
+  });
+}
+
+export async function serveAll(configFile: string | undefined): Promise<void> {
+  const children: Child[] = [];
+  let stopping = false;
+  const stopAll = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    for (const child of children) child.process.kill('SIGTERM');
+    const codes = await Promise.all(children.map((child) => child.exited));
+    const failed = children.filter((_, i) => codes[i] !== 0).map((child) => child.name);
+    log(failed.length === 0 ? 'all services stopped' : 'some services failed to stop cleanly', {
+      failed,
+    });
+    process.exit(failed.length === 0 ? code : 1);
+  };
+  process.on('SIGINT', () => void stopAll(0));
+  process.on('SIGTERM', () => void stopAll(0));
+
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  try {
+    for (const name of START_ORDER) {
+      const { child, ready } = await startChild(name, configFile, env);
+      children.push({ ...child, address: ready.address });
+      void child.exited.then((code) => {
+        if (!stopping) {
+          log(`${name} exited on its own; stopping the others`, { code });
+          void stopAll(1);
+        }
+      });
+      if (name === 'store') {
+        // The clients of the store follow the port it actually bound (it may be 0 = any).
+        env.EMBPRESS_RANKER_STORE_ADDRESS ??= `127.0.0.1:${ready.port}`;
+        env.EMBPRESS_RETRIEVER_STORE_ADDRESS ??= `127.0.0.1:${ready.port}`;
+      }
+    }
+  } catch (err) {
+    log(`start failed: ${(err as Error).message}`);
+    await stopAll(1);
+    return;
+  }
+  log('all services SERVING', {
+    services: Object.fromEntries(
+      children.map((c) => [c.name, { address: c.address, pid: c.process.pid }]),
+    ),
+  });
+}

@@ -1,0 +1,74 @@
+// Test helper: runs the real `embpress` CLI in a child process (tsx, like bin/embpress), with
+// an IPC channel so a `serve` child reports when it is SERVING and on which port.
+import { fork, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+
+const MAIN = join(__dirname, '..', 'main.ts');
+
+export interface CliProcess {
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+export function runCli(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  options: { detached?: boolean } = {},
+): CliProcess {
+  const child = fork(MAIN, args, {
+    execArgv: ['--require', 'tsx/cjs'],
+    env: { ...process.env, EMBPRESS_LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    detached: options.detached ?? false,
+  });
+  let out = '';
+  let err = '';
+  child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (err += chunk.toString()));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  return { child, stdout: () => out, stderr: () => err, exit };
+}
+
+/** Resolves with the port of a `serve <name>` child once it reports ready. */
+export function readyPort(cli: CliProcess, timeoutMs = 20_000): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`not ready in ${timeoutMs} ms:\n${cli.stdout()}\n${cli.stderr()}`)),
+      timeoutMs,
+    );
+    cli.child.on('message', (message: { type?: string; port?: number }) => {
+      if (message.type === 'ready' && typeof message.port === 'number') {
+        clearTimeout(timer);
+        resolve(message.port);
+      }
+    });
+    void cli.exit.then(({ code }) => {
+      clearTimeout(timer);
+      reject(new Error(`exited with ${code} before ready:\n${cli.stdout()}\n${cli.stderr()}`));
+    });
+  });
+}
+
+/** Resolves once `predicate` holds for the child's stdout. */
+export function waitForOutput(
+  cli: CliProcess,
+  predicate: (stdout: string) => boolean,
+  timeoutMs = 30_000,
+): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const poll = setInterval(() => {
+      if (predicate(cli.stdout())) {
+        clearInterval(poll);
+        resolve();
+      } else if (Date.now() - started > timeoutMs) {
+        clearInterval(poll);
+        reject(new Error(`timed out waiting for output:\n${cli.stdout()}\n${cli.stderr()}`));
+      }
+    }, 50);
+  });
+}

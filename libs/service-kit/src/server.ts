@@ -1,0 +1,340 @@
+// ServiceHost: one grpc-js server with health, reflection, typed async handlers, load shedding,
+// RPC duration metrics and graceful shutdown. Services only write `(request, ctx) => response`.
+import type { Histogram } from '@opentelemetry/api';
+import {
+  Metadata,
+  Server,
+  status,
+  type ChannelOptions,
+  type handleServerStreamingCall,
+  type handleUnaryCall,
+  type ServerUnaryCall,
+  type ServerWritableStream,
+  type ServiceDefinition,
+  type ServiceError,
+  type UntypedHandleCall,
+} from '@grpc/grpc-js';
+import { ReflectionService } from '@grpc/reflection';
+import { health, reflectionPackageDefinition } from '@embpress/proto';
+import { deadlineMs } from './deadline';
+import { toStatus } from './errors';
+import { HealthRegistry } from './health';
+import { rpcServerDuration } from './telemetry/instruments';
+import type { Logger } from './logger';
+import type { ServerConfig } from './config';
+import { serverCredentials } from './tls';
+
+/** What a handler knows about its call besides the request. */
+export interface CallContext {
+  /** `/package.Service/Method`. */
+  readonly path: string;
+  /** Absolute deadline in ms since epoch, if the caller set one. */
+  readonly deadline: number | undefined;
+  readonly metadata: Metadata;
+  /** Aborted when the caller cancels or the deadline passes. */
+  readonly signal: AbortSignal;
+  /** Logger of this call (carries trace ids). */
+  readonly logger: Logger;
+}
+
+export type UnaryHandler<Req, Res> = (request: Req, ctx: CallContext) => Promise<Res>;
+export type ServerStreamHandler<Req, Res> = (
+  request: Req,
+  ctx: CallContext,
+  send: (response: Res) => void,
+) => Promise<void>;
+
+/** The async handlers of a ts-proto `...Server` interface (its string index signature dropped). */
+export type Handlers<S> = {
+  [K in keyof S as string extends K ? never : K]: S[K] extends handleUnaryCall<infer Q, infer R>
+    ? UnaryHandler<Q, R>
+    : S[K] extends handleServerStreamingCall<infer Q, infer R>
+      ? ServerStreamHandler<Q, R>
+      : never;
+};
+
+/** A started service, as a composition root hands it to the process that runs it. */
+export interface RunningService {
+  readonly name: string;
+  readonly address: string;
+  readonly port: number;
+  /** Graceful stop (see ServiceHost.shutdown). */
+  stop(): Promise<void>;
+}
+
+export interface ServiceHostOptions {
+  /** Short name for logs (e.g. "store"). */
+  name: string;
+  config: ServerConfig;
+  logger: Logger;
+  /** Extra grpc-js server options (message sizes, keepalive...). */
+  channelOptions?: ChannelOptions;
+}
+
+type AnyCall = ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>;
+
+export class ServiceHost {
+  readonly health = new HealthRegistry();
+  private readonly server: Server;
+  private readonly serviceNames: string[] = [];
+  private readonly rpcDuration: Histogram;
+  private inFlight = 0;
+  private draining = false;
+  private boundPort: number | undefined;
+  private stopping: Promise<void> | undefined;
+  private idleWaiters: Array<() => void> = [];
+
+  constructor(private readonly options: ServiceHostOptions) {
+    this.server = new Server({
+      'grpc.max_receive_message_length': 16 * 1024 * 1024,
+      'grpc.max_send_message_length': 64 * 1024 * 1024,
+      ...options.channelOptions,
+    });
+    this.server.addService(health.HealthService, this.health.implementation);
+    // Recorded here, not by the OTel grpc instrumentation (which gives spans only).
+    this.rpcDuration = rpcServerDuration();
+  }
+
+  get port(): number {
+    if (this.boundPort === undefined) throw new Error(`${this.options.name}: not started`);
+    return this.boundPort;
+  }
+
+  get address(): string {
+    return `${this.options.config.host}:${this.port}`;
+  }
+
+  /** Adds a service from its ts-proto definition; every method must have a handler. */
+  addService<S>(definition: ServiceDefinition, handlers: Handlers<S>): void {
+    const byName = handlers as unknown as Record<
+      string,
+      UnaryHandler<unknown, unknown> | ServerStreamHandler<unknown, unknown>
+    >;
+    const implementation: Record<string, UntypedHandleCall> = {};
+    let serviceName: string | undefined;
+    for (const [method, spec] of Object.entries(definition)) {
+      const handler = byName[method];
+      if (handler === undefined) throw new Error(`${spec.path}: no handler`);
+      serviceName ??= spec.path.split('/')[1];
+      implementation[method] = spec.responseStream
+        ? this.wrapServerStream(spec.path, handler as ServerStreamHandler<unknown, unknown>)
+        : this.wrapUnary(spec.path, handler as UnaryHandler<unknown, unknown>);
+    }
+    if (serviceName === undefined) throw new Error('service definition has no methods');
+    this.server.addService(definition, implementation);
+    this.serviceNames.push(serviceName);
+    this.health.register(serviceName);
+  }
+
+  /** Binds (port 0 = any free port) and serves; health stays NOT_SERVING until `markServing`. */
+  async start(): Promise<number> {
+    new ReflectionService(reflectionPackageDefinition(), {
+      services: [...this.serviceNames, 'grpc.health.v1.Health'],
+    }).addToServer(this.server);
+    const { host, port, tls } = this.options.config;
+    this.boundPort = await new Promise<number>((resolve, reject) => {
+      this.server.bindAsync(`${host}:${port}`, serverCredentials(tls), (err, bound) =>
+        err ? reject(err) : resolve(bound),
+      );
+    });
+    this.options.logger.info(
+      {
+        address: this.address,
+        services: this.serviceNames,
+        tls: tls.certFile !== undefined,
+        mtls: tls.clientCaFile !== undefined,
+      },
+      `${this.options.name} listening`,
+    );
+    return this.boundPort;
+  }
+
+  /** Reports SERVING on health and returns the handle the process runner needs. */
+  markServing(): RunningService {
+    this.health.setAll(true);
+    this.options.logger.info({ address: this.address }, `${this.options.name} SERVING`);
+    return {
+      name: this.options.name,
+      address: this.address,
+      port: this.port,
+      stop: () => this.shutdown(),
+    };
+  }
+
+  /**
+   * Graceful shutdown: NOT_SERVING → refuse new calls → wait for in-flight calls up to the
+   * grace period → close (cancelling what is left). Idempotent.
+   */
+  shutdown(): Promise<void> {
+    this.stopping ??= this.drainAndClose();
+    return this.stopping;
+  }
+
+  private async drainAndClose(): Promise<void> {
+    const { logger, config } = this.options;
+    this.health.setAll(false);
+    this.health.closeWatchers();
+    this.draining = true;
+    logger.info(
+      { inFlight: this.inFlight, graceMs: config.shutdownGraceMs },
+      `${this.options.name} draining`,
+    );
+    const drained = await this.waitIdle(config.shutdownGraceMs);
+    if (!drained)
+      logger.warn(
+        { inFlight: this.inFlight },
+        `${this.options.name}: grace period over, cancelling calls`,
+      );
+    await new Promise<void>((resolve) => {
+      if (!drained) {
+        this.server.forceShutdown();
+        resolve();
+        return;
+      }
+      const timer = setTimeout(() => {
+        this.server.forceShutdown();
+        resolve();
+      }, 1000);
+      this.server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    logger.info(`${this.options.name} stopped`);
+  }
+
+  private waitIdle(timeoutMs: number): Promise<boolean> {
+    if (this.inFlight === 0) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), timeoutMs);
+      this.idleWaiters.push(() => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+  }
+
+  /** Admission control shared by every call: refuse while draining or over the in-flight limit. */
+  private admit(path: string): ServiceError | undefined {
+    if (this.draining) return serviceError(status.UNAVAILABLE, 'server is shutting down');
+    if (this.inFlight >= this.options.config.maxInFlight) {
+      return serviceError(
+        status.RESOURCE_EXHAUSTED,
+        `${path}: too many calls in flight (${this.inFlight}); retry with backoff`,
+      );
+    }
+    this.inFlight += 1;
+    return undefined;
+  }
+
+  private release(): void {
+    this.inFlight -= 1;
+    if (this.inFlight === 0) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const wake of waiters) wake();
+    }
+  }
+
+  private context(path: string, call: AnyCall): { ctx: CallContext; dispose: () => void } {
+    const controller = new AbortController();
+    const deadline = deadlineMs(call.getDeadline());
+    const onCancel = () => controller.abort(new Error('cancelled by the caller'));
+    call.on('cancelled', onCancel);
+    const timer =
+      deadline === undefined
+        ? undefined
+        : setTimeout(
+            () => controller.abort(new Error('deadline exceeded')),
+            Math.max(0, deadline - Date.now()),
+          );
+    const ctx: CallContext = {
+      path,
+      deadline,
+      metadata: call.metadata,
+      signal: controller.signal,
+      logger: this.options.logger.child({ rpc: path }),
+    };
+    return {
+      ctx,
+      dispose: () => {
+        if (timer !== undefined) clearTimeout(timer);
+        call.removeListener('cancelled', onCancel);
+      },
+    };
+  }
+
+  private finish(path: string, started: number, err: unknown, logger: Logger): ServiceError | null {
+    const mapped = err === null ? null : toStatus(err);
+    const code = mapped === null ? status.OK : mapped.code;
+    const [, service = '', method = ''] = path.split('/');
+    this.rpcDuration.record(performance.now() - started, {
+      'rpc.system': 'grpc',
+      'rpc.service': service,
+      'rpc.method': method,
+      'rpc.grpc.status_code': code,
+    });
+    if (mapped?.internal !== undefined) logger.error({ err: mapped.internal }, 'internal error');
+    return mapped === null ? null : serviceError(mapped.code, mapped.details);
+  }
+
+  private wrapUnary(
+    path: string,
+    handler: UnaryHandler<unknown, unknown>,
+  ): handleUnaryCall<unknown, unknown> {
+    return (call, callback) => {
+      const started = performance.now();
+      const refused = this.admit(path);
+      if (refused !== undefined) {
+        callback(refused);
+        return;
+      }
+      const { ctx, dispose } = this.context(path, call);
+      handler(call.request, ctx).then(
+        (response) => {
+          dispose();
+          this.finish(path, started, null, ctx.logger);
+          callback(null, response);
+          this.release();
+        },
+        (err: unknown) => {
+          dispose();
+          callback(this.finish(path, started, err, ctx.logger));
+          this.release();
+        },
+      );
+    };
+  }
+
+  private wrapServerStream(
+    path: string,
+    handler: ServerStreamHandler<unknown, unknown>,
+  ): handleServerStreamingCall<unknown, unknown> {
+    return (call) => {
+      const started = performance.now();
+      const refused = this.admit(path);
+      if (refused !== undefined) {
+        call.emit('error', refused);
+        return;
+      }
+      const { ctx, dispose } = this.context(path, call);
+      handler(call.request, ctx, (response) => call.write(response)).then(
+        () => {
+          dispose();
+          this.finish(path, started, null, ctx.logger);
+          call.end();
+          this.release();
+        },
+        (err: unknown) => {
+          dispose();
+          call.emit('error', this.finish(path, started, err, ctx.logger));
+          this.release();
+        },
+      );
+    };
+  }
+}
+
+function serviceError(code: status, details: string): ServiceError {
+  return Object.assign(new Error(details), { code, details, metadata: new Metadata() });
+}

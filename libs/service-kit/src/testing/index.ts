@@ -1,0 +1,3 @@
+// Test support shared by the projects' integration tests (`@embpress/service-kit/testing`).
+export * from './certs';
+export * from './probes';

@@ -1,0 +1,106 @@
+// The typed client of the embedding store, used by the ranker, the retriever and load tests.
+// Promise API, a deadline on every call, and retries of UNAVAILABLE with jittered exponential
+// backoff (every store RPC used here is a read, so retrying is safe).
+import {
+  Metadata,
+  status,
+  type CallOptions,
+  type ClientUnaryCall,
+  type ServiceError,
+} from '@grpc/grpc-js';
+import { store } from '@embpress/proto';
+import { createClient, isServiceError, type ClientConfig } from '@embpress/service-kit';
+
+export interface CallSettings {
+  /** Absolute deadline (ms since epoch) to propagate; default now + the configured timeout. */
+  deadline?: number;
+  metadata?: Metadata;
+}
+
+export interface RetryPolicy {
+  attempts: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+}
+
+const DEFAULT_RETRY: RetryPolicy = { attempts: 3, baseDelayMs: 25, maxDelayMs: 500 };
+
+type Unary<Req, Res> = (
+  request: Req,
+  metadata: Metadata,
+  options: Partial<CallOptions>,
+  callback: (error: ServiceError | null, response: Res) => void,
+) => ClientUnaryCall;
+
+export class StoreClient {
+  private readonly client: store.EmbeddingStoreServiceClient;
+
+  constructor(
+    private readonly config: ClientConfig,
+    private readonly retry: RetryPolicy = DEFAULT_RETRY,
+  ) {
+    this.client = createClient(store.EmbeddingStoreServiceClient, config);
+  }
+
+  lookup(request: store.LookupRequest, settings: CallSettings = {}): Promise<store.LookupResponse> {
+    return this.call(this.client.lookup, request, settings);
+  }
+
+  batchLookup(
+    request: store.BatchLookupRequest,
+    settings: CallSettings = {},
+  ): Promise<store.BatchLookupResponse> {
+    return this.call(this.client.batchLookup, request, settings);
+  }
+
+  search(request: store.SearchRequest, settings: CallSettings = {}): Promise<store.SearchResponse> {
+    return this.call(this.client.search, request, settings);
+  }
+
+  describeTables(
+    request: store.DescribeTablesRequest,
+    settings: CallSettings = {},
+  ): Promise<store.DescribeTablesResponse> {
+    return this.call(this.client.describeTables, request, settings);
+  }
+
+  close(): void {
+    this.client.close();
+  }
+
+  private async call<Req, Res>(
+    method: Unary<Req, Res>,
+    request: Req,
+    settings: CallSettings,
+  ): Promise<Res> {
+    const deadline = settings.deadline ?? Date.now() + this.config.timeoutMs;
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await new Promise<Res>((resolve, reject) => {
+          method.call(
+            this.client,
+            request,
+            settings.metadata ?? new Metadata(),
+            { deadline },
+            (err, res) => (err ? reject(err) : resolve(res)),
+          );
+        });
+      } catch (err) {
+        const delay = backoffMs(this.retry, attempt);
+        const retryable =
+          isServiceError(err) && err.code === status.UNAVAILABLE && attempt < this.retry.attempts;
+        if (!retryable || Date.now() + delay >= deadline) throw err;
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
+  }
+}
+
+/** "Full jitter" backoff: uniform in [0, min(max, base * 2^(attempt-1))]. */
+export function backoffMs(
+  policy: RetryPolicy,
+  attempt: number,
+  random: () => number = Math.random,
+): number {
+  return random() * Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
+}

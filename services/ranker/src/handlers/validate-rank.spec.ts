@@ -1,0 +1,63 @@
+import { InvalidArgumentError } from '@embpress/service-kit';
+import { loadRankerConfig } from '../config';
+import { validateRankRequest } from './validate-rank';
+
+const config = { ...loadRankerConfig({}), maxCandidates: 2 };
+const fail = (request: Parameters<typeof validateRankRequest>[0]) => {
+  try {
+    validateRankRequest(request, config);
+  } catch (err) {
+    if (err instanceof InvalidArgumentError) return err.message;
+    throw err;
+  }
+  return 'valid';
+};
+
+describe('validateRankRequest', () => {
+  const candidate = (id: string) => ({
+    id,
+    features: [{ name: 'C1', value: { $case: 'categorical' as const, value: 'a' } }],
+  });
+  it('accepts a well-formed request', () => {
+    expect(
+      fail({
+        model: 'ctr',
+        version: '',
+        context: [],
+        candidates: [candidate('a'), candidate('b')],
+      }),
+    ).toBe('valid');
+  });
+  it('names the offending field', () => {
+    expect(
+      fail({
+        model: 'ctr',
+        version: '',
+        context: [],
+        candidates: [candidate('a'), candidate('b'), candidate('c')],
+      }),
+    ).toBe('candidates: has 3 entries, more than the limit of 2');
+    expect(
+      fail({
+        model: 'ctr',
+        version: '',
+        context: [],
+        candidates: [candidate('a'), candidate('a')],
+      }),
+    ).toBe('candidates[1].id: "a" appears twice');
+    expect(
+      fail({
+        model: 'ctr',
+        version: '',
+        context: [{ name: 'I1', value: undefined }],
+        candidates: [candidate('a')],
+      }),
+    ).toBe('context[0].value: needs categorical or numeric');
+    expect(
+      fail({ model: 'ctr', version: 'v/1', context: [], candidates: [candidate('a')] }),
+    ).toMatch(/^version: must be/);
+  });
+  it('defaults the store address to the local store', () => {
+    expect(loadRankerConfig({}).store.address).toBe('127.0.0.1:50051');
+  });
+});
