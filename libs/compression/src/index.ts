@@ -1,0 +1,17 @@
+// @embpress/compression: the paper's embedding-compression methods as trainable layers and
+// serving codecs, the artifact format and the memory accounting. Pure: bytes in, bytes out.
+export * from './core/artifact';
+export * from './core/budget';
+export * from './core/crc32';
+export * from './core/describe';
+export * from './core/errors';
+export * from './core/half';
+export * from './core/ids';
+export type * from './core/method';
+export * from './core/optim';
+export * from './core/registry';
+export * from './core/rng';
+export * from './core/shape';
+export * from './core/spec';
+export { registry } from './methods';
+export * from './core/datasets';
