@@ -10,6 +10,10 @@ commands:
       Run a service (or all four on loopback, one process each) until SIGTERM/SIGINT.
       Configuration: environment variables (see README), optionally over a JSON file of the
       same variable names given with --config.
+  methods [--json]
+      List the compression methods (id, trainable or codec, family, taxonomy).
+  bench codecs [--rows N] [--dim D] [--batch B] [--seconds S] [--methods a,b@0.1,...] [--json]
+      In-process lookup rows/s of every method vs a plain fp32 gather, bytes per row.
   help
       Show this text.
 `;
@@ -53,6 +57,22 @@ async function main(argv: string[]): Promise<void> {
       await serveOne(target as ServiceName, values.config);
       return;
     }
+    case 'methods': {
+      const { values } = parseArgs({
+        args: rest,
+        options: { json: { type: 'boolean', default: false } },
+        strict: true,
+      });
+      lazyRequire<typeof import('./methods-command')>('./methods-command').methodsCommand(
+        values.json,
+      );
+      return;
+    }
+    case 'bench':
+      lazyRequire<typeof import('./bench/bench-command')>('./bench/bench-command').benchCommand(
+        rest,
+      );
+      return;
     default:
       usageError(`unknown command "${command}"`);
   }

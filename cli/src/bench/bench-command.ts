@@ -1,0 +1,46 @@
+// `embpress bench <what> [...] --json`: benchmark scripts. Progress goes to stderr; with --json
+// the last stdout line is one JSON object.
+import { parseArgs } from 'node:util';
+import { benchCodecs } from './codecs';
+
+export function benchCommand(args: string[]): void {
+  const [what, ...rest] = args;
+  if (what !== 'codecs')
+    throw new Error(`bench: unknown benchmark "${what ?? ''}" (available: codecs)`);
+  const { values } = parseArgs({
+    args: rest,
+    strict: true,
+    options: {
+      rows: { type: 'string', default: '1000000' },
+      dim: { type: 'string', default: '16' },
+      batch: { type: 'string', default: '4096' },
+      seconds: { type: 'string', default: '1' },
+      methods: { type: 'string' },
+      seed: { type: 'string', default: '1' },
+      json: { type: 'boolean', default: false },
+    },
+  });
+  const num = (name: string, raw: string, min: number) => {
+    const v = Number(raw);
+    if (!Number.isFinite(v) || v < min)
+      throw new Error(
+        `bench codecs: --${name} must be a number >= ${min}, got ${JSON.stringify(raw)}`,
+      );
+    return v;
+  };
+  const report = benchCodecs({
+    rows: num('rows', values.rows, 2),
+    dim: num('dim', values.dim, 1),
+    batch: num('batch', values.batch, 1),
+    seconds: num('seconds', values.seconds, 0),
+    methods: values.methods
+      ?.split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== ''),
+    seed: num('seed', values.seed, 0),
+    log: (line) => process.stderr.write(`${line}\n`),
+  });
+  process.stdout.write(
+    values.json ? `${JSON.stringify(report)}\n` : `${JSON.stringify(report, null, 2)}\n`,
+  );
+}

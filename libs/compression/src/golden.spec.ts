@@ -1,0 +1,74 @@
+// Golden artifacts: files written once by an earlier build must load forever, serving the same
+// rows. To add a method: add an entry below and run once with EMBPRESS_WRITE_GOLDEN=1 (it writes
+// only MISSING files; an existing golden file is never rewritten), then commit the files.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { SparseOptimizer } from './core/optim';
+import { Rng } from './core/rng';
+import type { TableShape } from './core/shape';
+import { registry } from './methods';
+
+interface Golden {
+  name: string;
+  spec: string;
+  shape: TableShape;
+}
+
+const SHAPE: TableShape = { fields: [40, 9, 300], dim: 8 };
+export const GOLDEN: Golden[] = [{ name: 'full-v1', spec: 'full', shape: SHAPE }];
+
+const dir = join(__dirname, '__golden__');
+const PROBE = Uint32Array.of(0, 1, 39, 40, 48, 49, 200, 348);
+
+function buildTable(g: Golden) {
+  const { method, params } = registry.resolve(g.spec);
+  if (method.kind === 'trainable') {
+    const t = method.createTrainable(g.shape, params, {
+      seed: 7,
+      optimizer: new SparseOptimizer({ kind: 'adam', lr: 0.01 }),
+    });
+    const rng = new Rng(3);
+    for (let step = 0; step < 3; step += 1) {
+      const ids = Uint32Array.from({ length: 16 }, () => rng.int(0, 349));
+      t.backward(
+        ids,
+        new Float32Array(ids.length * g.shape.dim).map(() => rng.normal()),
+      );
+    }
+    return t.toTable();
+  }
+  const rng = new Rng(5);
+  const data = new Float32Array(349 * g.shape.dim).map(() => 0.01 * rng.normal());
+  return method.compress(data, g.shape, params, { seed: 7 });
+}
+
+describe('golden artifacts', () => {
+  for (const g of GOLDEN) {
+    it(`${g.name} (${g.spec}) still loads and serves the same rows`, () => {
+      const file = join(dir, `${g.name}.emb`);
+      const expectedFile = join(dir, `${g.name}.json`);
+      if (!existsSync(file)) {
+        if (process.env.EMBPRESS_WRITE_GOLDEN !== '1')
+          throw new Error(`missing golden file ${file}: run once with EMBPRESS_WRITE_GOLDEN=1`);
+        const table = buildTable(g);
+        const rows = new Float32Array(PROBE.length * g.shape.dim);
+        table.lookup(PROBE, rows);
+        writeFileSync(file, table.encode());
+        writeFileSync(
+          expectedFile,
+          `${JSON.stringify({ spec: table.spec, probe: Array.from(PROBE), rows: Array.from(rows) })}\n`,
+        );
+      }
+      const expected = JSON.parse(readFileSync(expectedFile, 'utf8')) as {
+        spec: string;
+        probe: number[];
+        rows: number[];
+      };
+      const table = registry.load(new Uint8Array(readFileSync(file)));
+      expect(table.spec).toBe(expected.spec);
+      const rows = new Float32Array(expected.probe.length * table.dim);
+      table.lookup(Uint32Array.from(expected.probe), rows);
+      expect(Array.from(rows)).toEqual(expected.rows);
+    });
+  }
+});
