@@ -2,6 +2,5 @@
 // bypass the CommonJS require hooks that OpenTelemetry uses to patch @grpc/grpc-js, and the
 // whole point of loading lazily is that telemetry starts before gRPC is loaded.
 export function lazyRequire<T>(id: string): T {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   return require(id) as T;
 }
