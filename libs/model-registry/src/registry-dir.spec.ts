@@ -1,0 +1,92 @@
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ModelVersionError } from './errors';
+import { ModelRegistryDir, type VersionToWrite } from './registry-dir';
+
+const version = (v: string, bytes = Uint8Array.of(1, 2, 3)): VersionToWrite => ({
+  model: 'ctr',
+  version: v,
+  tables: [
+    { name: 'sparse', method: 'full', spec: 'full', rows: 10, dim: 4, memoryBytes: 160, bytes },
+  ],
+  extra: { architecture: 'dlrm' },
+});
+
+describe('ModelRegistryDir', () => {
+  let root: string;
+  let reg: ModelRegistryDir;
+  beforeEach(() => {
+    root = mkdtempSync(join(tmpdir(), 'embpress-registry-'));
+    reg = new ModelRegistryDir(root);
+  });
+  afterEach(() => rmSync(root, { recursive: true, force: true }));
+
+  const problem = (fn: () => unknown) => {
+    try {
+      fn();
+    } catch (err) {
+      if (err instanceof ModelVersionError) return err.problem;
+      throw err;
+    }
+    return 'ok';
+  };
+
+  it('writes a version atomically and reads it back verified', () => {
+    const manifest = reg.writeVersion(version('v1'));
+    expect(manifest.tables[0]).toMatchObject({
+      name: 'sparse',
+      file: 'tables/sparse.emb',
+      fileBytes: 3,
+    });
+    expect(readdirSync(join(root, 'ctr'))).toEqual(['v1']); // no temp directory left behind
+    const loaded = reg.readVersion('ctr', 'v1');
+    expect(Array.from(loaded.tables.get('sparse') as Uint8Array)).toEqual([1, 2, 3]);
+    expect((loaded.manifest as Record<string, unknown>).architecture).toBe('dlrm');
+    expect(reg.versions('ctr')).toEqual(['v1']);
+    expect(reg.models()).toEqual(['ctr']);
+  });
+
+  it('never replaces an existing version', () => {
+    reg.writeVersion(version('v1'));
+    expect(problem(() => reg.writeVersion(version('v1', Uint8Array.of(9))))).toBe('exists');
+    expect(Array.from(reg.readVersion('ctr', 'v1').tables.get('sparse') as Uint8Array)).toEqual([
+      1, 2, 3,
+    ]);
+  });
+
+  it('refuses a flipped byte, a truncated or missing table, and a bad manifest', () => {
+    reg.writeVersion(version('v1'));
+    const table = join(root, 'ctr', 'v1', 'tables', 'sparse.emb');
+    writeFileSync(table, Uint8Array.of(1, 2, 4));
+    expect(problem(() => reg.readVersion('ctr', 'v1'))).toBe('corrupt');
+    writeFileSync(table, Uint8Array.of(1, 2));
+    expect(problem(() => reg.readVersion('ctr', 'v1'))).toBe('corrupt');
+    rmSync(table);
+    expect(problem(() => reg.readVersion('ctr', 'v1'))).toBe('corrupt');
+    reg.writeVersion(version('v2'));
+    const manifest = join(root, 'ctr', 'v2', 'manifest.json');
+    writeFileSync(
+      manifest,
+      readFileSync(manifest, 'utf8').replace('tables/sparse.emb', '../../../etc/passwd'),
+    );
+    expect(problem(() => reg.readVersion('ctr', 'v2'))).toBe('corrupt');
+    expect(problem(() => reg.readVersion('ctr', 'v9'))).toBe('not-found');
+  });
+
+  it('refuses names that could escape the root', () => {
+    expect(problem(() => reg.readVersion('..', 'v1'))).toBe('invalid-name');
+    expect(problem(() => reg.readVersion('ctr', '../x'))).toBe('invalid-name');
+    expect(problem(() => reg.path('a/b'))).toBe('invalid-name');
+  });
+
+  it('persists the active version pointer atomically', () => {
+    reg.writeVersion(version('v1'));
+    expect(reg.activeVersion('ctr')).toBeUndefined();
+    reg.setActiveVersion('ctr', 'v1');
+    expect(new ModelRegistryDir(root).activeVersion('ctr')).toBe('v1');
+    expect(readdirSync(join(root, 'ctr')).sort()).toEqual(['active.json', 'v1']);
+    writeFileSync(join(root, 'ctr', 'active.json'), '{"version": 3}');
+    expect(problem(() => reg.activeVersion('ctr'))).toBe('corrupt');
+  });
+});

@@ -1,0 +1,254 @@
+// The model registry on a local directory (an object store later):
+//   <root>/<model>/<version>/manifest.json
+//   <root>/<model>/<version>/tables/<table>.emb
+//   <root>/<model>/active.json            {"version": "..."}: the store's served version
+// Writes are atomic: a version is assembled in a temp directory beside its final place, every
+// file fsynced, then renamed; the pointer is written to a temp file, fsynced, renamed. Nothing
+// half-written is ever visible under a final name.
+import { createHash, randomBytes } from 'node:crypto';
+import {
+  closeSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeSync,
+  existsSync,
+} from 'node:fs';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import { ModelVersionError } from './errors';
+import { MANIFEST_FORMAT, manifestSchema, NAME, type Manifest, type TableEntry } from './manifest';
+
+export interface TableToWrite {
+  name: string;
+  method: string;
+  spec: string;
+  rows: number;
+  dim: number;
+  memoryBytes: number;
+  /** Artifact bytes (CompressedTable.encode()). */
+  bytes: Uint8Array;
+}
+
+export interface VersionToWrite {
+  model: string;
+  version: string;
+  tables: TableToWrite[];
+  /** Extra manifest fields (model-specific, JSON). */
+  extra?: Record<string, unknown>;
+  /** Extra files, relative to the version directory (e.g. dense weights). */
+  files?: ReadonlyMap<string, Uint8Array>;
+}
+
+export interface LoadedVersion {
+  manifest: Manifest;
+  dir: string;
+  /** Verified artifact bytes per table name. */
+  tables: Map<string, Uint8Array>;
+}
+
+export function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+function checkName(what: string, value: string): void {
+  if (!NAME.test(value))
+    throw new ModelVersionError(
+      'invalid-name',
+      `${what} ${JSON.stringify(value)} must be 1-128 characters of [A-Za-z0-9_.-] starting with a letter or digit`,
+    );
+}
+
+/** Writes `bytes` to `path` and fsyncs it (the caller renames into place). */
+function writeDurably(path: string, bytes: Uint8Array): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const fd = openSync(path, 'w');
+  try {
+    let off = 0;
+    while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function fsyncDir(path: string): void {
+  const fd = openSync(path, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export class ModelRegistryDir {
+  readonly root: string;
+
+  constructor(root: string) {
+    this.root = resolve(root);
+  }
+
+  /** `<root>/<model>[/<version>]`, refusing names that could escape the root. */
+  path(model: string, version?: string): string {
+    checkName('model', model);
+    if (version !== undefined) checkName('version', version);
+    const path = version === undefined ? join(this.root, model) : join(this.root, model, version);
+    const rel = relative(this.root, path);
+    if (rel.startsWith('..') || rel.split(sep).includes('..'))
+      throw new ModelVersionError('invalid-name', `${path} is outside the registry root`);
+    return path;
+  }
+
+  models(): string[] {
+    if (!existsSync(this.root)) return [];
+    return readdirSync(this.root).filter(
+      (n) => NAME.test(n) && statSync(join(this.root, n)).isDirectory(),
+    );
+  }
+
+  versions(model: string): string[] {
+    const dir = this.path(model);
+    if (!existsSync(dir)) return [];
+    return readdirSync(dir).filter(
+      (n) => NAME.test(n) && existsSync(join(dir, n, 'manifest.json')),
+    );
+  }
+
+  /** Writes a new version atomically; refuses to replace an existing one. */
+  writeVersion(v: VersionToWrite): Manifest {
+    const finalDir = this.path(v.model, v.version);
+    if (existsSync(finalDir))
+      throw new ModelVersionError(
+        'exists',
+        `${v.model}/${v.version} already exists; versions are immutable`,
+      );
+    const tables: TableEntry[] = v.tables.map((t) => {
+      checkName('table', t.name);
+      return {
+        name: t.name,
+        file: `tables/${t.name}.emb`,
+        method: t.method,
+        spec: t.spec,
+        rows: t.rows,
+        dim: t.dim,
+        memoryBytes: t.memoryBytes,
+        fileBytes: t.bytes.length,
+        sha256: sha256(t.bytes),
+      };
+    });
+    const manifest = manifestSchema.parse({
+      ...v.extra,
+      format: MANIFEST_FORMAT,
+      model: v.model,
+      version: v.version,
+      createdAt: new Date().toISOString(),
+      tables,
+    });
+    const tmp = join(dirname(finalDir), `.tmp-${v.version}-${randomBytes(6).toString('hex')}`);
+    try {
+      v.tables.forEach((t, i) => writeDurably(join(tmp, (tables[i] as TableEntry).file), t.bytes));
+      for (const [rel, bytes] of v.files ?? []) {
+        const target = resolve(tmp, rel);
+        if (relative(tmp, target).startsWith('..'))
+          throw new ModelVersionError(
+            'invalid-name',
+            `extra file ${rel} is outside the version directory`,
+          );
+        writeDurably(target, bytes);
+      }
+      writeDurably(
+        join(tmp, 'manifest.json'),
+        new TextEncoder().encode(`${JSON.stringify(manifest, null, 2)}\n`),
+      );
+      fsyncDir(tmp);
+      renameSync(tmp, finalDir);
+      fsyncDir(dirname(finalDir));
+    } catch (err) {
+      rmSync(tmp, { recursive: true, force: true });
+      throw err;
+    }
+    return manifest;
+  }
+
+  /** Reads and VERIFIES a version: manifest schema, every table file's size and SHA-256. */
+  readVersion(model: string, version: string): LoadedVersion {
+    const dir = this.path(model, version);
+    const manifestPath = join(dir, 'manifest.json');
+    if (!existsSync(manifestPath))
+      throw new ModelVersionError('not-found', `${model}/${version}: no manifest.json in ${dir}`);
+    let raw: unknown;
+    try {
+      raw = JSON.parse(readFileSync(manifestPath, 'utf8'));
+    } catch (err) {
+      throw new ModelVersionError(
+        'corrupt',
+        `${model}/${version}: manifest.json is not JSON (${(err as Error).message})`,
+      );
+    }
+    const parsed = manifestSchema.safeParse(raw);
+    if (!parsed.success) {
+      throw new ModelVersionError(
+        'corrupt',
+        `${model}/${version}: manifest.json: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+      );
+    }
+    const manifest = parsed.data;
+    if (manifest.model !== model || manifest.version !== version) {
+      throw new ModelVersionError(
+        'corrupt',
+        `${model}/${version}: manifest names ${manifest.model}/${manifest.version}`,
+      );
+    }
+    const tables = new Map<string, Uint8Array>();
+    for (const t of manifest.tables) {
+      const file = join(dir, t.file);
+      if (!existsSync(file))
+        throw new ModelVersionError(
+          'corrupt',
+          `${model}/${version}: table file ${t.file} is missing`,
+        );
+      const bytes = new Uint8Array(readFileSync(file));
+      if (bytes.length !== t.fileBytes)
+        throw new ModelVersionError(
+          'corrupt',
+          `${model}/${version}: ${t.file} has ${bytes.length} bytes, manifest says ${t.fileBytes}`,
+        );
+      if (sha256(bytes) !== t.sha256)
+        throw new ModelVersionError('corrupt', `${model}/${version}: ${t.file} SHA-256 mismatch`);
+      tables.set(t.name, bytes);
+    }
+    return { manifest, dir, tables };
+  }
+
+  /** The version the store serves for `model` (persisted pointer), if any. */
+  activeVersion(model: string): string | undefined {
+    const file = join(this.path(model), 'active.json');
+    if (!existsSync(file)) return undefined;
+    try {
+      const { version } = JSON.parse(readFileSync(file, 'utf8')) as { version?: unknown };
+      if (typeof version === 'string' && NAME.test(version)) return version;
+    } catch {
+      // fall through: a corrupt pointer is reported below
+    }
+    throw new ModelVersionError('corrupt', `${model}: active.json is not a valid pointer`);
+  }
+
+  /** Atomically points `model` at `version` (temp file + fsync + rename). */
+  setActiveVersion(model: string, version: string): void {
+    const dir = this.path(model);
+    checkName('version', version);
+    const tmp = join(dir, `.active-${randomBytes(6).toString('hex')}.json`);
+    writeDurably(
+      tmp,
+      new TextEncoder().encode(
+        `${JSON.stringify({ version, activatedAt: new Date().toISOString() })}\n`,
+      ),
+    );
+    renameSync(tmp, join(dir, 'active.json'));
+    fsyncDir(dir);
+  }
+}
