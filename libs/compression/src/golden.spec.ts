@@ -15,7 +15,26 @@ interface Golden {
 }
 
 const SHAPE: TableShape = { fields: [40, 9, 300], dim: 8 };
-export const GOLDEN: Golden[] = [{ name: 'full-v1', spec: 'full', shape: SHAPE }];
+const SPECS: Array<[string, string]> = [
+  ['full-v1', 'full'],
+  ['hash-v1', 'hash(rows=100)'],
+  ['qr-v1', 'qr(collisions=4)'],
+  ['robe-v1', 'robe(size=500)'],
+  ['tt-v1', 'tt(rank=3)'],
+  ['dhe-v1', 'dhe(hidden=8,hashes=16,buckets=1000)'],
+  ['mde-v1', 'mde(alpha=0.3)'],
+  ['int8-v1', 'int8'],
+  ['int16-v1', 'int16'],
+  ['alpt-v1', 'alpt(bits=8)'],
+  ['fp16-v1', 'fp16'],
+  ['rowwise-int8-v1', 'rowwise-int8'],
+  ['rowwise-int4-v1', 'rowwise-int4'],
+  ['pq-v1', 'pq(subvectors=4,bits=4)'],
+  ['prune-v1', 'prune(density=0.3)'],
+  ['prune-rowwise-int8-v1', 'prune(density=0.3)|rowwise-int8'],
+  ['svd-v1', 'svd(rank=3)'],
+];
+export const GOLDEN: Golden[] = SPECS.map(([name, spec]) => ({ name, spec, shape: SHAPE }));
 
 const dir = join(__dirname, '__golden__');
 const PROBE = Uint32Array.of(0, 1, 39, 40, 48, 49, 200, 348);

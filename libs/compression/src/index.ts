@@ -15,3 +15,9 @@ export * from './core/shape';
 export * from './core/spec';
 export { registry } from './methods';
 export * from './core/datasets';
+// Client-side decoders of the wire codes (used by libs/store-client).
+export { decodeHalfRows } from './codecs/fp16';
+export { decodeRowwise } from './codecs/rowwise';
+export { decodePq, PqTable } from './codecs/pq';
+// Method-specific training hooks the trainer needs beyond TrainableEmbedding.
+export { AlptTrainable, isAlptTrainable } from './methods/alpt';

@@ -1,5 +1,35 @@
 // Every registered method, one line each. Order is the listing order of `embpress methods`.
 import { Registry } from './core/registry';
 import { full } from './methods/full';
+import { int8, int16 } from './methods/quantize';
+import { alpt } from './methods/alpt';
+import { hash } from './methods/hash';
+import { qr } from './methods/qr';
+import { robe } from './methods/robe';
+import { dhe } from './methods/dhe';
+import { tt } from './methods/tt';
+import { mde } from './methods/mde';
+import { pq } from './codecs/pq';
+import { fp16 } from './codecs/fp16';
+import { rowwiseInt8, rowwiseInt4 } from './codecs/rowwise';
+import { prune } from './codecs/prune';
+import { svd } from './codecs/svd';
 
-export const registry = new Registry([full]);
+export const registry = new Registry([
+  full,
+  hash,
+  qr,
+  robe,
+  dhe,
+  tt,
+  mde,
+  pq,
+  fp16,
+  rowwiseInt8,
+  rowwiseInt4,
+  prune,
+  svd,
+  int8,
+  int16,
+  alpt,
+]);

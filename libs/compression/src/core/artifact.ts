@@ -289,3 +289,20 @@ export function section<K extends DType>(
   }
   return array as InstanceType<(typeof CTORS)[K]>;
 }
+
+/**
+ * The params of a verified artifact, validated again with the method's schema: a header can pass
+ * its checksum and still not be a valid spec of this method (written by a different build).
+ */
+export function artifactParams<P>(
+  content: ArtifactContent,
+  schema: { safeParse(v: unknown): { success: true; data: P } | { success: false } },
+): P {
+  const parsed = schema.safeParse(content.params);
+  if (!parsed.success)
+    throw new ArtifactError(
+      'malformed',
+      `${content.method}: bad params ${JSON.stringify(content.params).slice(0, 200)}`,
+    );
+  return parsed.data;
+}

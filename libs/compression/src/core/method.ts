@@ -95,8 +95,14 @@ export interface ParamGradient {
 export interface TrainableEmbedding {
   readonly spec: string;
   readonly shape: TableShape;
-  /** Rows of `ids` (global ids) into `out` (ids.length × dim). */
+  /** Rows of `ids` (global ids) into `out` (ids.length × dim), inference semantics (what serving returns). */
   forward(ids: Uint32Array, out: Float32Array): void;
+  /**
+   * Rows for a training step when they differ from `forward` (BatchNorm on batch statistics in
+   * DHE): engines feed the model these rows during training, then call `backward` with their
+   * gradient. Absent: training uses `forward`.
+   */
+  trainForward?(ids: Uint32Array, out: Float32Array): void;
   /** d(loss)/d(parameters) given d(loss)/d(rows of ids) = rowGrads; changes nothing. */
   gradients(ids: Uint32Array, rowGrads: Float32Array): ParamGradient[];
   /** Applies one optimizer update from d(loss)/d(rows); only touched rows change. */
