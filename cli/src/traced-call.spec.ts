@@ -97,10 +97,10 @@ describe('ranker → store traced call', () => {
         { id: 'a', features: [{ name: 'C1', value: { $case: 'categorical', value: '68fd1e64' } }] },
       ],
     });
-    // The store's registry is not built yet: the store says so and the ranker passes it on.
-    expect((result as ServiceError).code).toBe(status.UNIMPLEMENTED);
+    // No model is loaded in this store: it says so and the ranker passes it on.
+    expect((result as ServiceError).code).toBe(status.NOT_FOUND);
     expect((result as ServiceError).details).toMatch(
-      /^store DescribeTables: DescribeTables: the store's table registry/,
+      /^store DescribeTables: model "ctr" has no loaded version$/,
     );
 
     // Stop both gracefully: shutdown flushes their spans.

@@ -8,16 +8,25 @@ import { describeTablesHandler } from './handlers/describe-tables';
 import { lookupHandler } from './handlers/lookup';
 import { searchHandler } from './handlers/search';
 import { activateVersionHandler, loadVersionHandler } from './handlers/versions';
+import { ModelRegistryDir } from '@embpress/model-registry';
+import { ModelVersions } from './domain/model-versions';
 
 export async function startStore(config: StoreConfig, logger: Logger): Promise<RunningService> {
+  const versions = new ModelVersions(new ModelRegistryDir(config.registryRoot));
+  // Serve exactly what was served before a restart: the persisted active versions.
+  const { restored, failed } = versions.restore();
+  for (const { model, version } of restored)
+    logger.info({ model, version }, 'active version restored');
+  for (const { model, error } of failed)
+    logger.error({ model, err: error }, 'active version could not be restored; model not served');
   const host = new ServiceHost({ name: 'store', config: config.server, logger });
   host.addService<store.EmbeddingStoreServiceServer>(store.EmbeddingStoreServiceService, {
-    lookup: lookupHandler(config),
-    batchLookup: batchLookupHandler(config),
-    search: searchHandler(config),
-    describeTables: describeTablesHandler(),
-    loadVersion: loadVersionHandler(config),
-    activateVersion: activateVersionHandler(config),
+    lookup: lookupHandler(config, versions),
+    batchLookup: batchLookupHandler(config, versions),
+    search: searchHandler(config, versions),
+    describeTables: describeTablesHandler(versions),
+    loadVersion: loadVersionHandler(config, versions),
+    activateVersion: activateVersionHandler(config, versions),
   });
   await host.start();
   return host.markServing();

@@ -7,16 +7,20 @@ import {
   type UnaryHandler,
 } from '@embpress/service-kit';
 import type { StoreConfig } from '../config';
-import { registryNotYet } from './not-yet';
+import { encodeRows } from '../domain/encode-rows';
+import { idError, toServiceError } from '../domain/errors';
+import type { ModelVersions } from '../domain/model-versions';
+import { tableOf } from './lookup';
 import { requireRowEncoding } from './validate-store';
 
 export function batchLookupHandler(
   config: StoreConfig,
+  versions: ModelVersions,
 ): UnaryHandler<store.BatchLookupRequest, store.BatchLookupResponse> {
   return async (request) => {
     requireName('model', request.model);
-    optionalName('version', request.version);
-    requireRowEncoding('encoding', request.encoding);
+    const version = optionalName('version', request.version);
+    const encoding = requireRowEncoding('encoding', request.encoding);
     requireCount('tables', request.tables.length, 1, 4096);
     const seen = new Set<string>();
     let totalIds = 0;
@@ -29,6 +33,28 @@ export function batchLookupHandler(
       totalIds += entry.ids.length;
     });
     requireCount('tables[*].ids (all tables)', totalIds, 1, config.maxIdsPerRequest);
-    throw registryNotYet('BatchLookup');
+    let lease;
+    try {
+      lease = versions.acquire(request.model, version);
+    } catch (err) {
+      throw toServiceError(err, request.model);
+    }
+    try {
+      // One version for every table of the request (the lease pins it).
+      const tables = request.tables.map((entry, i) => {
+        const table = tableOf(lease.version, entry.table);
+        try {
+          return {
+            table: entry.table,
+            rows: encodeRows(table, entry.table, Uint32Array.from(entry.ids), encoding),
+          };
+        } catch (err) {
+          throw idError(err, `tables[${i}].ids`, entry.table);
+        }
+      });
+      return { model: request.model, version: lease.version.version, tables };
+    } finally {
+      lease.release();
+    }
   };
 }

@@ -4,8 +4,49 @@ import pino from 'pino';
 import { common, store } from '@embpress/proto';
 import type { RunningService } from '@embpress/service-kit';
 import { healthStatus } from '@embpress/service-kit/testing';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fromHalf, registry, SparseOptimizer, type CompressedTable } from '@embpress/compression';
+import { ModelRegistryDir } from '@embpress/model-registry';
 import { loadStoreConfig } from '../config';
 import { startStore } from '../main';
+
+const shape = { fields: [30, 10], dim: 4 };
+
+/** Publishes a `full` table version of model ctr (as the trainer will) and returns the table. */
+function publish(root: string, version: string, seed: number): CompressedTable {
+  const { method, params } = registry.resolve('full');
+  if (method.kind !== 'trainable') throw new Error('unexpected');
+  const table = method
+    .createTrainable(shape, params, {
+      seed,
+      optimizer: new SparseOptimizer({ kind: 'sgd', lr: 0.1 }),
+    })
+    .toTable();
+  new ModelRegistryDir(root).writeVersion({
+    model: 'ctr',
+    version,
+    tables: [
+      {
+        name: 'sparse',
+        method: table.method,
+        spec: table.spec,
+        rows: table.rows,
+        dim: table.dim,
+        memoryBytes: table.memoryBytes(),
+        bytes: table.encode(),
+      },
+    ],
+  });
+  return table;
+}
+
+function rowsOf(table: CompressedTable, ids: number[]): number[] {
+  const out = new Float32Array(ids.length * table.dim);
+  table.lookup(Uint32Array.from(ids), out);
+  return Array.from(out);
+}
 
 type Call<Req, Res> = (
   req: Req,
@@ -17,12 +58,19 @@ type Call<Req, Res> = (
 describe('EmbeddingStoreService', () => {
   let running: RunningService;
   let client: store.EmbeddingStoreServiceClient;
+  let root: string;
+  let v1: CompressedTable;
+  let v2: CompressedTable;
 
   beforeAll(async () => {
+    root = mkdtempSync(join(tmpdir(), 'embpress-store-rpc-'));
+    v1 = publish(root, 'v1', 1);
+    v2 = publish(root, 'v2', 2);
     const config = loadStoreConfig({
       EMBPRESS_STORE_PORT: '0',
       EMBPRESS_STORE_MAX_IDS_PER_REQUEST: '100',
       EMBPRESS_STORE_ADMIN_TOKEN: 's3cret',
+      EMBPRESS_STORE_REGISTRY_ROOT: root,
     });
     running = await startStore(config, pino({ level: 'silent' }));
     client = new store.EmbeddingStoreServiceClient(running.address, credentials.createInsecure());
@@ -30,6 +78,7 @@ describe('EmbeddingStoreService', () => {
   afterAll(async () => {
     client.close();
     await running.stop();
+    rmSync(root, { recursive: true, force: true });
   });
 
   function call<Req, Res>(
@@ -42,6 +91,22 @@ describe('EmbeddingStoreService', () => {
         err ? resolve(err) : reject(new Error('expected an error')),
       ),
     );
+  }
+  function succeed<Req, Res>(
+    method: Call<Req, Res>,
+    request: Req,
+    metadata = admin(),
+  ): Promise<Res> {
+    return new Promise((resolve, reject) =>
+      method.call(client, request, metadata, { deadline: Date.now() + 5000 }, (err, res) =>
+        err ? reject(err) : resolve(res),
+      ),
+    );
+  }
+  function admin(): Metadata {
+    const md = new Metadata();
+    md.set('authorization', 'Bearer s3cret');
+    return md;
   }
   const expectStatus = async (
     pending: Promise<ServiceError>,
@@ -94,7 +159,11 @@ describe('EmbeddingStoreService', () => {
       status.INVALID_ARGUMENT,
       /^encoding: must be one of/,
     );
-    await expectStatus(call(client.lookup, ok), status.UNIMPLEMENTED, /embedding-store issue #5/);
+    await expectStatus(
+      call(client.lookup, ok),
+      status.NOT_FOUND,
+      /model "ctr" has no active version/,
+    );
   });
 
   it('BatchLookup validates every table entry and the total id count', async () => {
@@ -140,7 +209,7 @@ describe('EmbeddingStoreService', () => {
       status.INVALID_ARGUMENT,
       /all tables\): has 120 entries/,
     );
-    await expectStatus(call(client.batchLookup, ok), status.UNIMPLEMENTED, /BatchLookup/);
+    await expectStatus(call(client.batchLookup, ok), status.NOT_FOUND, /has no active version/);
   });
 
   it('Search validates the query block, k and metric', async () => {
@@ -180,7 +249,11 @@ describe('EmbeddingStoreService', () => {
       status.INVALID_ARGUMENT,
       /^metric: must be one of/,
     );
-    await expectStatus(call(client.search, ok), status.UNIMPLEMENTED, /Search/);
+    await expectStatus(
+      call(client.search, ok),
+      status.NOT_FOUND,
+      /model "docs" has no active version/,
+    );
   });
 
   it('admin RPCs require the bearer token when one is configured', async () => {
@@ -205,8 +278,188 @@ describe('EmbeddingStoreService', () => {
     );
     await expectStatus(
       call(client.activateVersion, { model: 'ctr', version: 'v2' }, admin),
-      status.UNIMPLEMENTED,
-      /ActivateVersion/,
+      status.NOT_FOUND,
+      /ctr\/v2 is not loaded: LoadVersion first/,
     );
+  });
+
+  it('loads, activates and serves versions; every response names its version', async () => {
+    const loaded = await succeed(client.loadVersion, { model: 'ctr', version: 'v1' });
+    expect(loaded.tables[0]).toMatchObject({
+      model: 'ctr',
+      version: 'v1',
+      table: 'sparse',
+      method: 'full',
+      rows: 40,
+      dim: 4,
+      memoryBytes: 640,
+      bytesPerRow: 16,
+      active: false,
+    });
+    expect(loaded.tables[0]?.checksum).toMatch(/^[0-9a-f]{64}$/);
+    expect(
+      (await succeed(client.activateVersion, { model: 'ctr', version: 'v1' })).previousVersion,
+    ).toBe('');
+
+    const f32 = await succeed(client.lookup, {
+      model: 'ctr',
+      table: 'sparse',
+      ids: [3, 39, 3],
+      encoding: common.RowEncoding.ROW_ENCODING_FLOAT32_LE,
+      version: '',
+    });
+    expect(f32.version).toBe('v1');
+    expect(f32.rows).toMatchObject({
+      encoding: common.RowEncoding.ROW_ENCODING_FLOAT32_LE,
+      dim: 4,
+      count: 3,
+    });
+    const data = f32.rows?.data as Buffer;
+    expect(
+      Array.from(
+        new Float32Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength)),
+      ),
+    ).toEqual(rowsOf(v1, [3, 39, 3]));
+
+    const f16 = await succeed(client.lookup, {
+      model: 'ctr',
+      table: 'sparse',
+      ids: [5],
+      encoding: common.RowEncoding.ROW_ENCODING_FLOAT16_LE,
+      version: '',
+    });
+    const halves = f16.rows?.data as Buffer;
+    const decoded = Array.from({ length: 4 }, (_, j) => fromHalf(halves.readUInt16LE(j * 2)));
+    rowsOf(v1, [5]).forEach((v, j) =>
+      expect(Math.abs((decoded[j] as number) - v)).toBeLessThanOrEqual(Math.abs(v) * 1e-3 + 1e-7),
+    );
+
+    await expectStatus(
+      call(client.lookup, {
+        model: 'ctr',
+        table: 'sparse',
+        ids: [1, 40],
+        encoding: 0,
+        version: '',
+      }),
+      status.INVALID_ARGUMENT,
+      /^ids\[1\]: id 40 is out of range for table "sparse" \(rows \[0, 40\)\)$/,
+    );
+    await expectStatus(
+      call(client.lookup, { model: 'ctr', table: 'dense', ids: [1], encoding: 0, version: '' }),
+      status.NOT_FOUND,
+      /table "dense" not found in ctr\/v1/,
+    );
+    await expectStatus(
+      call(client.lookup, {
+        model: 'ctr',
+        table: 'sparse',
+        ids: [1],
+        encoding: common.RowEncoding.ROW_ENCODING_CODES,
+        version: '',
+      }),
+      status.INVALID_ARGUMENT,
+      /has no compressed wire codes/,
+    );
+
+    await succeed(client.loadVersion, { model: 'ctr', version: 'v2' });
+    expect(
+      (await succeed(client.activateVersion, { model: 'ctr', version: 'v2' })).previousVersion,
+    ).toBe('v1');
+    const batch = await succeed(client.batchLookup, {
+      model: 'ctr',
+      version: '',
+      encoding: 0,
+      tables: [{ table: 'sparse', ids: [0, 1] }],
+    });
+    expect(batch.version).toBe('v2');
+    const b = batch.tables[0]?.rows?.data as Buffer;
+    expect(
+      Array.from(new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength))),
+    ).toEqual(rowsOf(v2, [0, 1]));
+    await expectStatus(
+      call(client.batchLookup, {
+        model: 'ctr',
+        version: '',
+        encoding: 0,
+        tables: [
+          { table: 'sparse', ids: [0] },
+          { table: 'other', ids: [0] },
+        ],
+      }),
+      status.NOT_FOUND,
+      /table "other"/,
+    );
+
+    const described = await succeed(client.describeTables, { model: 'ctr' });
+    expect(described.tables.map((t) => [t.version, t.active])).toEqual([['v2', true]]);
+    await expectStatus(
+      call(client.describeTables, { model: 'nope' }),
+      status.NOT_FOUND,
+      /model "nope" has no loaded version/,
+    );
+    await expectStatus(
+      call(client.search, {
+        model: 'ctr',
+        table: 'sparse',
+        k: 1,
+        metric: 0,
+        exactRerank: false,
+        version: '',
+        queries: { encoding: 1, dim: 4, count: 1, data: Buffer.alloc(16), codec: '' },
+      }),
+      status.FAILED_PRECONDITION,
+      /does not support Search/,
+    );
+  });
+
+  it('refuses a corrupt version with DATA_LOSS and keeps serving the active one', async () => {
+    publish(root, 'v3', 3);
+    writeFileSync(join(root, 'ctr', 'v3', 'tables', 'sparse.emb'), 'not an artifact');
+    await expectStatus(
+      call(client.loadVersion, { model: 'ctr', version: 'v3' }, admin()),
+      status.DATA_LOSS,
+      /SHA-256 mismatch|bytes, manifest says/,
+    );
+    await expectStatus(
+      call(client.loadVersion, { model: 'ctr', version: 'v9' }, admin()),
+      status.NOT_FOUND,
+      /no manifest.json/,
+    );
+    const still = await succeed(client.lookup, {
+      model: 'ctr',
+      table: 'sparse',
+      ids: [0],
+      encoding: 0,
+      version: '',
+    });
+    expect(still.version).toBe('v2');
+  });
+
+  it('serves the same version after a restart', async () => {
+    const again = await startStore(
+      loadStoreConfig({ EMBPRESS_STORE_PORT: '0', EMBPRESS_STORE_REGISTRY_ROOT: root }),
+      pino({ level: 'silent' }),
+    );
+    const other = new store.EmbeddingStoreServiceClient(
+      again.address,
+      credentials.createInsecure(),
+    );
+    try {
+      const res = await new Promise<store.LookupResponse>((resolve, reject) =>
+        other.lookup(
+          { model: 'ctr', table: 'sparse', ids: [7], encoding: 0, version: '' },
+          (err, r) => (err ? reject(err) : resolve(r)),
+        ),
+      );
+      expect(res.version).toBe('v2');
+      const d = res.rows?.data as Buffer;
+      expect(
+        Array.from(new Float32Array(d.buffer.slice(d.byteOffset, d.byteOffset + d.byteLength))),
+      ).toEqual(rowsOf(v2, [7]));
+    } finally {
+      other.close();
+      await again.stop();
+    }
   });
 });
