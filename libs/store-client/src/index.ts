@@ -1,1 +1,2 @@
 export * from './store-client';
+export * from './decode-rows';

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fromHalf, registry, SparseOptimizer, type CompressedTable } from '@embpress/compression';
 import { ModelRegistryDir } from '@embpress/model-registry';
+import { decodeRows } from '@embpress/store-client';
 import { loadStoreConfig } from '../config';
 import { startStore } from '../main';
 
@@ -434,6 +435,79 @@ describe('EmbeddingStoreService', () => {
       version: '',
     });
     expect(still.version).toBe('v2');
+  });
+
+  it('sends compressed codes the client decodes to exactly the served rows, and searches them', async () => {
+    const { method, params } = registry.resolve('rowwise-int8');
+    if (method.kind !== 'codec') throw new Error('unexpected');
+    const data = new Float32Array(50 * 8).map((_, i) => Math.sin(i * 0.37));
+    const table = method.compress(data, { fields: [50], dim: 8 }, params, { seed: 1 });
+    new ModelRegistryDir(root).writeVersion({
+      model: 'docs',
+      version: 'q1',
+      tables: [
+        {
+          name: 'passages',
+          method: table.method,
+          spec: table.spec,
+          rows: 50,
+          dim: 8,
+          memoryBytes: table.memoryBytes(),
+          bytes: table.encode(),
+        },
+      ],
+    });
+    await succeed(client.loadVersion, { model: 'docs', version: 'q1' });
+    await succeed(client.activateVersion, { model: 'docs', version: 'q1' });
+    const ids = [4, 49, 0, 4];
+    const codes = await succeed(client.lookup, {
+      model: 'docs',
+      table: 'passages',
+      ids,
+      encoding: common.RowEncoding.ROW_ENCODING_CODES,
+      version: '',
+    });
+    expect(codes.rows).toMatchObject({
+      encoding: common.RowEncoding.ROW_ENCODING_CODES,
+      codec: 'rowwise-int8',
+      count: 4,
+      dim: 8,
+    });
+    expect((codes.rows?.data as Buffer).length).toBeLessThan((4 * 8 * 4) / 2); // 8 codes + 4 bytes of scale/bias per row
+    expect(Array.from(decodeRows(codes.rows as common.VectorBlock))).toEqual(rowsOf(table, ids));
+
+    const query = new Float32Array(data.subarray(13 * 8, 14 * 8));
+    const found = await succeed(client.search, {
+      model: 'docs',
+      table: 'passages',
+      k: 3,
+      metric: store.Metric.METRIC_L2,
+      exactRerank: false,
+      version: '',
+      queries: {
+        encoding: common.RowEncoding.ROW_ENCODING_FLOAT32_LE,
+        dim: 8,
+        count: 1,
+        data: Buffer.from(query.buffer),
+        codec: '',
+      },
+    });
+    expect(found.version).toBe('q1');
+    expect(found.results[0]?.ids[0]).toBe(13);
+    expect(found.results[0]?.ids).toHaveLength(3);
+    await expectStatus(
+      call(client.search, {
+        model: 'docs',
+        table: 'passages',
+        k: 3,
+        metric: 0,
+        exactRerank: false,
+        version: '',
+        queries: { encoding: 1, dim: 4, count: 1, data: Buffer.alloc(16), codec: '' },
+      }),
+      status.INVALID_ARGUMENT,
+      /^queries\.dim: is 4, table "passages" has dim 8$/,
+    );
   });
 
   it('serves the same version after a restart', async () => {
