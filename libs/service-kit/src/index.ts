@@ -11,3 +11,4 @@ export * from './client';
 export * from './lifecycle';
 export * from './tls';
 export * from './validate';
+export * from './span';

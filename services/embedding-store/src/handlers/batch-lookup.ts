@@ -1,5 +1,6 @@
 import type { store } from '@embpress/proto';
 import {
+  annotateSpan,
   InvalidArgumentError,
   optionalName,
   requireCount,
@@ -41,6 +42,7 @@ export function batchLookupHandler(
     }
     try {
       // One version for every table of the request (the lease pins it).
+      const started = performance.now();
       const tables = request.tables.map((entry, i) => {
         const table = tableOf(lease.version, entry.table);
         try {
@@ -51,6 +53,14 @@ export function batchLookupHandler(
         } catch (err) {
           throw idError(err, `tables[${i}].ids`, entry.table);
         }
+      });
+      annotateSpan({
+        'embpress.model': request.model,
+        'embpress.version': lease.version.version,
+        'embpress.tables': request.tables.length,
+        'embpress.ids': totalIds,
+        'embpress.bytes_out': tables.reduce((sum, t) => sum + (t.rows.data.length ?? 0), 0),
+        'embpress.decode_us': Math.round((performance.now() - started) * 1000),
       });
       return { model: request.model, version: lease.version.version, tables };
     } finally {

@@ -1,5 +1,6 @@
 import type { store } from '@embpress/proto';
 import {
+  annotateSpan,
   NotFoundError,
   optionalName,
   requireCount,
@@ -39,12 +40,23 @@ export function lookupHandler(
     }
     try {
       const table = tableOf(lease.version, request.table);
+      const started = performance.now();
       let rows;
       try {
         rows = encodeRows(table, request.table, Uint32Array.from(request.ids), encoding);
       } catch (err) {
         throw idError(err, 'ids', request.table);
       }
+      annotateSpan({
+        'embpress.model': request.model,
+        'embpress.version': lease.version.version,
+        'embpress.table': request.table,
+        'embpress.method': table.spec,
+        'embpress.ids': request.ids.length,
+        'embpress.unique_ids': new Set(request.ids).size,
+        'embpress.bytes_out': rows.data.length,
+        'embpress.decode_us': Math.round((performance.now() - started) * 1000),
+      });
       return { model: request.model, version: lease.version.version, table: request.table, rows };
     } finally {
       lease.release();
