@@ -5,7 +5,7 @@ import { credentials, Metadata } from '@grpc/grpc-js';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { registry, SparseOptimizer } from '@embpress/compression';
+import { registry } from '@embpress/compression';
 import { ModelRegistryDir } from '@embpress/model-registry';
 import { store } from '@embpress/proto';
 import { readyPort, runCli } from './testing/cli-process';

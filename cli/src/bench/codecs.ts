@@ -45,10 +45,6 @@ export interface CodecBenchResult {
 
 /** Budget used for budget-driven methods unless an entry says `id@budget`. */
 const DEFAULT_BUDGET = 0.25;
-/** Explicit specs for methods whose defaults are not meaningful on this shape. */
-const DEFAULT_SPECS: Record<string, string> = {
-  pq: 'pq(subvectors=4,bits=8)',
-};
 
 export function scaledCriteoShape(rows: number, dim: number): TableShape {
   const total = CRITEO_FIELDS.reduce((a, b) => a + b, 0);
@@ -98,7 +94,7 @@ function measure(batches: Uint32Array[], seconds: number, run: (ids: Uint32Array
 function build(entry: string, shape: TableShape, seed: number): CompressedTable {
   const [idOrSpec, budgetText] = entry.split('@') as [string, string | undefined];
   const method = registry.get(idOrSpec.replace(/[(|].*$/, ''));
-  let spec = DEFAULT_SPECS[idOrSpec] ?? idOrSpec;
+  let spec = idOrSpec;
   if (method.paramsForBudget !== undefined && !idOrSpec.includes('(')) {
     spec = registry.format(
       method.id,
