@@ -17,7 +17,7 @@ import {
 import { ReflectionService } from '@grpc/reflection';
 import { health, reflectionPackageDefinition } from '@embpress/proto';
 import { deadlineMs } from './deadline';
-import { toStatus } from './errors';
+import { InvalidArgumentError, toStatus } from './errors';
 import { HealthRegistry } from './health';
 import { rpcServerDuration } from './telemetry/instruments';
 import type { Logger } from './logger';
@@ -111,8 +111,10 @@ export class ServiceHost {
       UnaryHandler<unknown, unknown> | ServerStreamHandler<unknown, unknown>
     >;
     const implementation: Record<string, UntypedHandleCall> = {};
+    const tolerant: Record<string, ServiceDefinition[string]> = {};
     let serviceName: string | undefined;
     for (const [method, spec] of Object.entries(definition)) {
+      tolerant[method] = { ...spec, requestDeserialize: tolerantDeserializer(spec.requestDeserialize) };
       const handler = byName[method];
       if (handler === undefined) throw new Error(`${spec.path}: no handler`);
       serviceName ??= spec.path.split('/')[1];
@@ -121,7 +123,7 @@ export class ServiceHost {
         : this.wrapUnary(spec.path, handler as UnaryHandler<unknown, unknown>);
     }
     if (serviceName === undefined) throw new Error('service definition has no methods');
-    this.server.addService(definition, implementation);
+    this.server.addService(tolerant as ServiceDefinition, implementation);
     this.serviceNames.push(serviceName);
     this.health.register(serviceName);
   }
@@ -290,7 +292,7 @@ export class ServiceHost {
         return;
       }
       const { ctx, dispose } = this.context(path, call);
-      handler(call.request, ctx).then(
+      run(handler, call.request, ctx).then(
         (response) => {
           dispose();
           this.finish(path, started, null, ctx.logger);
@@ -318,7 +320,7 @@ export class ServiceHost {
         return;
       }
       const { ctx, dispose } = this.context(path, call);
-      handler(call.request, ctx, (response) => call.write(response)).then(
+      runStream(handler, call.request, ctx, (response) => call.write(response)).then(
         () => {
           dispose();
           this.finish(path, started, null, ctx.logger);
@@ -333,6 +335,38 @@ export class ServiceHost {
       );
     };
   }
+}
+
+/**
+ * A request whose bytes are not a valid message. grpc-js answers a throwing deserializer with
+ * INTERNAL (as if the server were broken); we catch it and answer INVALID_ARGUMENT instead.
+ */
+class MalformedRequest {
+  constructor(readonly reason: string) {}
+}
+
+function tolerantDeserializer(deserialize: (bytes: Buffer) => unknown): (bytes: Buffer) => unknown {
+  return (bytes) => {
+    try {
+      return deserialize(bytes);
+    } catch (err) {
+      return new MalformedRequest((err as Error).message);
+    }
+  };
+}
+
+function rejectMalformed(request: unknown): void {
+  if (request instanceof MalformedRequest) throw new InvalidArgumentError('request', `is not a valid message of this method (${request.reason})`);
+}
+
+async function run(handler: UnaryHandler<unknown, unknown>, request: unknown, ctx: CallContext): Promise<unknown> {
+  rejectMalformed(request);
+  return handler(request, ctx);
+}
+
+async function runStream(handler: ServerStreamHandler<unknown, unknown>, request: unknown, ctx: CallContext, send: (r: unknown) => void): Promise<void> {
+  rejectMalformed(request);
+  return handler(request, ctx, send);
 }
 
 function serviceError(code: status, details: string): ServiceError {

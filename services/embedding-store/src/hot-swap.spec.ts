@@ -1,0 +1,132 @@
+// Hot swap under load: 10 ActivateVersion swaps while clients send well over 1,000 lookups/s.
+// Zero failed calls, and every response comes from a version that was active during its call,
+// with that version's rows (each version's rows hold its own number, so a mix would show).
+import { credentials, Metadata } from '@grpc/grpc-js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { registry } from '@embpress/compression';
+import { ModelRegistryDir } from '@embpress/model-registry';
+import { store } from '@embpress/proto';
+import type { RunningService } from '@embpress/service-kit';
+import { loadStoreConfig } from './config';
+import { startStore } from './main';
+
+const ROWS = 1000;
+const DIM = 8;
+
+function publish(dir: ModelRegistryDir, n: number): void {
+  const { method, params } = registry.resolve('fp16');
+  if (method.kind !== 'codec') throw new Error('unexpected');
+  const table = method.compress(
+    new Float32Array(ROWS * DIM).fill(n),
+    { fields: [ROWS], dim: DIM },
+    params,
+    { seed: 1 },
+  );
+  dir.writeVersion({
+    model: 'ctr',
+    version: `v${n}`,
+    tables: [
+      {
+        name: 'sparse',
+        method: table.method,
+        spec: table.spec,
+        rows: ROWS,
+        dim: DIM,
+        memoryBytes: table.memoryBytes(),
+        bytes: table.encode(),
+      },
+    ],
+  });
+}
+
+describe('hot swap under load', () => {
+  let root: string;
+  let running: RunningService;
+  let client: store.EmbeddingStoreServiceClient;
+
+  beforeAll(async () => {
+    root = mkdtempSync(join(tmpdir(), 'embpress-swap-'));
+    const dir = new ModelRegistryDir(root);
+    for (let n = 0; n <= 10; n += 1) publish(dir, n);
+    dir.setActiveVersion('ctr', 'v0');
+    running = await startStore(
+      loadStoreConfig({ EMBPRESS_STORE_PORT: '0', EMBPRESS_STORE_REGISTRY_ROOT: root }),
+      pino({ level: 'silent' }),
+    );
+    client = new store.EmbeddingStoreServiceClient(running.address, credentials.createInsecure());
+  });
+  afterAll(async () => {
+    client.close();
+    await running.stop();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  const unary = <Req, Res>(
+    fn: (r: Req, m: Metadata, o: object, cb: (e: Error | null, r: Res) => void) => unknown,
+    req: Req,
+  ) =>
+    new Promise<Res>((resolve, reject) =>
+      fn.call(client, req, new Metadata(), { deadline: Date.now() + 5000 }, (e, r) =>
+        e ? reject(e) : resolve(r),
+      ),
+    );
+
+  it('never fails a call and never serves a version that was not active during the call', async () => {
+    // Activation timeline, bounded from both sides: version n became active after requestedAt[n]
+    // (ActivateVersion sent) and was replaced before answeredAt[n + 1] (the next one answered).
+    const requestedAt: number[] = [0];
+    const answeredAt: number[] = [0];
+    let stop = false;
+    let calls = 0;
+    const failures: string[] = [];
+    const violations: string[] = [];
+    const lookupLoop = async () => {
+      while (!stop) {
+        const sentAt = performance.now();
+        try {
+          const res = await unary(client.lookup, {
+            model: 'ctr',
+            table: 'sparse',
+            ids: [1, 500, 999],
+            encoding: 1,
+            version: '',
+          });
+          const doneAt = performance.now();
+          const n = Number(res.version.slice(1));
+          // Active during the call: activated before it ended, and not replaced before it started.
+          const from = requestedAt[n];
+          const until = answeredAt[n + 1] ?? Infinity;
+          if (!(from !== undefined && from <= doneAt && until >= sentAt))
+            violations.push(`${res.version} outside its window`);
+          const d = res.rows?.data as Buffer;
+          const rows = new Float32Array(d.buffer.slice(d.byteOffset, d.byteOffset + d.byteLength));
+          if (!rows.every((v) => v === n))
+            violations.push(`${res.version} served rows of another version`);
+          calls += 1;
+        } catch (err) {
+          failures.push((err as Error).message);
+        }
+      }
+    };
+    const started = performance.now();
+    const loops = Array.from({ length: 8 }, () => lookupLoop());
+    for (let n = 1; n <= 10; n += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      await unary(client.loadVersion, { model: 'ctr', version: `v${n}` });
+      requestedAt[n] = performance.now();
+      const res = await unary(client.activateVersion, { model: 'ctr', version: `v${n}` });
+      answeredAt[n] = performance.now();
+      expect(res.previousVersion).toBe(`v${n - 1}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    stop = true;
+    await Promise.all(loops);
+    const seconds = (performance.now() - started) / 1000;
+    expect(failures).toEqual([]);
+    expect(violations).toEqual([]);
+    expect(calls / seconds).toBeGreaterThan(1000);
+  });
+});
