@@ -16,20 +16,22 @@ import { prune } from './codecs/prune';
 import { svd } from './codecs/svd';
 
 export const registry = new Registry([
+  // Trainable (the paper's methods, trained in compressed form).
   full,
   hash,
   qr,
   robe,
-  dhe,
   tt,
+  dhe,
   mde,
-  pq,
-  fp16,
-  rowwiseInt8,
-  rowwiseInt4,
-  prune,
-  svd,
   int8,
   int16,
   alpt,
+  // Post-training codecs (applied to a trained fp32 table).
+  fp16,
+  rowwiseInt8,
+  rowwiseInt4,
+  pq,
+  prune,
+  svd,
 ]);
