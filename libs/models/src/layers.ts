@@ -1,0 +1,117 @@
+// Explicit weights: every parameter is a tf.Variable made from values we draw ourselves with a
+// seeded generator (Xavier-normal weights, zero biases; methods-spec §1.3), registered in
+// declaration order under a stable name (the name is what export/import and the weight file use).
+import * as tf from '@tensorflow/tfjs';
+import { NormalRng, xavierSigma } from './rng';
+
+export interface Param {
+  /** Stable name, e.g. "bottom.0.weight". */
+  name: string;
+  shape: number[];
+  variable: tf.Variable;
+}
+
+export class ParamStore {
+  readonly params: Param[] = [];
+  private readonly rng: NormalRng;
+
+  constructor(seed: number) {
+    this.rng = new NormalRng(seed);
+  }
+
+  /** Xavier-normal weight of the given shape (fan_in, fan_out as the layer sees them). */
+  xavier(name: string, shape: number[], fanIn: number, fanOut: number): tf.Variable {
+    const n = shape.reduce((a, b) => a * b, 1);
+    return this.add(name, shape, this.rng.fill(n, xavierSigma(fanIn, fanOut)));
+  }
+
+  zeros(name: string, shape: number[]): tf.Variable {
+    return this.add(name, shape, new Float32Array(shape.reduce((a, b) => a * b, 1)));
+  }
+
+  private add(name: string, shape: number[], values: Float32Array): tf.Variable {
+    if (this.params.some((p) => p.name === name))
+      throw new Error(`duplicate parameter name ${name}`);
+    // No tfjs variable name: those are global to the engine and would clash between models.
+    const variable = tf.tidy(() => tf.variable(tf.tensor(values, shape, 'float32'), true));
+    this.params.push({ name, shape: shape.slice(), variable });
+    return variable;
+  }
+
+  dispose(): void {
+    for (const p of this.params) p.variable.dispose();
+  }
+}
+
+/**
+ * y + b for y: [B, out], b: [out]. tfjs's gradient of a broadcast add sums dy over axis 0, which
+ * wasm does by transposing [B, out] first (~9 ms per 1024×512 layer); a [1, B] row of ones times
+ * dy gives the same sums through the fast matMul.
+ */
+const addBias = tf.customGrad(((y: tf.Tensor, b: tf.Tensor) => {
+  const B = y.shape[0] as number;
+  return {
+    value: tf.add(y, b),
+    gradFunc: (dy: tf.Tensor) => [
+      tf.reshape(dy, dy.shape),
+      tf.reshape(tf.matMul(tf.ones([1, B]), dy), b.shape),
+    ],
+  };
+}) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (
+  y: tf.Tensor2D,
+  b: tf.Tensor,
+) => tf.Tensor2D;
+
+/** y = x W (+ b), W: [in, out] so no transpose is ever needed in the forward pass. */
+export class Linear {
+  readonly weight: tf.Variable;
+  readonly bias: tf.Variable | undefined;
+
+  constructor(
+    store: ParamStore,
+    name: string,
+    readonly inSize: number,
+    readonly outSize: number,
+    withBias = true,
+  ) {
+    this.weight = store.xavier(`${name}.weight`, [inSize, outSize], inSize, outSize);
+    this.bias = withBias ? store.zeros(`${name}.bias`, [outSize]) : undefined;
+  }
+
+  apply(x: tf.Tensor2D): tf.Tensor2D {
+    const y = tf.matMul(x, this.weight) as tf.Tensor2D;
+    return this.bias === undefined ? y : addBias(y, this.bias);
+  }
+}
+
+/** A stack of Linear layers, ReLU after each, optionally not after the last ("no act"). */
+export class Mlp {
+  readonly layers: Linear[];
+
+  /** sizes = [input, ...outputs of each layer]. */
+  constructor(
+    store: ParamStore,
+    name: string,
+    readonly sizes: readonly number[],
+    private readonly reluOnLast: boolean,
+  ) {
+    this.layers = [];
+    for (let i = 0; i + 1 < sizes.length; i += 1)
+      this.layers.push(
+        new Linear(store, `${name}.${i}`, sizes[i] as number, sizes[i + 1] as number),
+      );
+  }
+
+  get outSize(): number {
+    return this.sizes[this.sizes.length - 1] as number;
+  }
+
+  apply(x: tf.Tensor2D): tf.Tensor2D {
+    let h = x;
+    this.layers.forEach((layer, i) => {
+      h = layer.apply(h);
+      if (i < this.layers.length - 1 || this.reluOnLast) h = tf.relu(h);
+    });
+    return h;
+  }
+}

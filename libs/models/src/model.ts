@@ -1,0 +1,314 @@
+// A CTR model for the sparse engine: the embedding tables live elsewhere (libs/compression, typed
+// arrays); the model receives the gathered rows of a batch as an input and hands back
+// d(mean loss)/d(rows) for the caller's lazy sparse optimizer. Dense weights are trained here,
+// from the same single backward pass that produces the row gradients.
+import * as tf from '@tensorflow/tfjs';
+import { parseModelConfig, type ModelConfig, type ModelConfigInput } from './config';
+import { InputShapeError, ModelConfigError, WeightsError } from './errors';
+import { ParamStore, type Param } from './layers';
+import { buildNetwork, type Network } from './networks';
+import { DenseOptimizer, type DenseOptimizerConfig } from './optimizer';
+
+/** A named dense array (row-major float32) of a weight or optimizer slot. */
+export interface WeightTensor {
+  name: string;
+  shape: number[];
+  values: Float32Array;
+}
+
+export interface CreateModelOptions {
+  /** Seed of the weight initialisation (reference global seed: 123). */
+  seed?: number;
+  /** Optimizer of the dense weights (reference default: sgd, lr 1e-3). */
+  optimizer?: DenseOptimizerConfig;
+}
+
+export interface StepResult {
+  /** Mean BCE-with-logits loss of the batch, before the update. */
+  loss: number;
+  /** d(mean loss)/d(rows), B × F × D, for the sparse optimizer. */
+  rowGrads: Float32Array;
+  /** Logits of the batch before the update (training AUC). */
+  logits: Float32Array;
+}
+
+export interface GradientResult extends StepResult {
+  /** d(mean loss)/d(weight) per dense weight, in exportWeights() order. */
+  weightGrads: WeightTensor[];
+}
+
+export const DEFAULT_SEED = 123;
+export const DEFAULT_OPTIMIZER: DenseOptimizerConfig = { kind: 'sgd', lr: 1e-3 };
+
+/** mean over the batch of max(x,0) − x·y + log(1 + e^−|x|): BCE with logits, stable for any x. */
+export function bceWithLogitsMean(logits: tf.Tensor1D, labels: tf.Tensor1D): tf.Scalar {
+  const perSample = tf.add(
+    tf.sub(tf.relu(logits), tf.mul(logits, labels)),
+    tf.log1p(tf.exp(tf.neg(tf.abs(logits)))),
+  );
+  return tf.mean(perSample);
+}
+
+export class CtrModel {
+  readonly config: ModelConfig;
+  readonly net: Network;
+  private readonly store: ParamStore;
+  private readonly optimizer: DenseOptimizer;
+  private disposed = false;
+
+  constructor(config: ModelConfigInput | ModelConfig, options: CreateModelOptions = {}) {
+    this.config = parseModelConfig(config);
+    this.store = new ParamStore(options.seed ?? DEFAULT_SEED);
+    this.net = buildNetwork(this.config, this.store);
+    this.optimizer = new DenseOptimizer(options.optimizer ?? DEFAULT_OPTIMIZER, this.store.params);
+  }
+
+  get kind(): ModelConfig['kind'] {
+    return this.config.kind;
+  }
+
+  /** The dense weights in their stable order. */
+  get params(): readonly Param[] {
+    return this.store.params;
+  }
+
+  /** Number of dense weights (floats). */
+  parameterCount(): number {
+    return this.store.params.reduce((n, p) => n + p.variable.size, 0);
+  }
+
+  get optimizerKind(): DenseOptimizerConfig['kind'] {
+    return this.optimizer.kind;
+  }
+
+  /** Dense optimizer steps taken so far. */
+  get steps(): number {
+    return this.optimizer.step;
+  }
+
+  get learningRate(): number {
+    return this.optimizer.lr;
+  }
+
+  set learningRate(lr: number) {
+    if (!(Number.isFinite(lr) && lr > 0))
+      throw new ModelConfigError(`learning rate must be > 0, got ${lr}`);
+    this.optimizer.lr = lr;
+  }
+
+  /**
+   * One training step: forward, one backward pass for the dense weights and the rows together,
+   * dense optimizer update. Returns the loss, the row gradients (into `rowGradsOut` when given)
+   * and the logits, all from before the update.
+   */
+  step(
+    dense: Float32Array,
+    rows: Float32Array,
+    labels: Float32Array,
+    rowGradsOut?: Float32Array,
+  ): StepResult {
+    return this.run(dense, rows, labels, rowGradsOut, true);
+  }
+
+  /** Loss, row gradients and weight gradients without changing anything (gradient checks). */
+  gradients(dense: Float32Array, rows: Float32Array, labels: Float32Array): GradientResult {
+    return this.run(dense, rows, labels, undefined, false) as GradientResult;
+  }
+
+  /** Mean BCE-with-logits loss of a batch (no gradients). */
+  loss(dense: Float32Array, rows: Float32Array, labels: Float32Array): number {
+    const B = this.checkInputs(dense, rows, labels.length);
+    return scoped(() => {
+      const [d, r] = this.tensors(dense, rows, B);
+      return bceWithLogitsMean(
+        this.net.logits(d, r),
+        tf.tensor1d(labels, 'float32'),
+      ).dataSync()[0] as number;
+    });
+  }
+
+  /** Logits of a batch (inference: no gradients, nothing recorded). */
+  predictLogits(dense: Float32Array, rows: Float32Array): Float32Array {
+    const B = this.batchSizeOf(rows);
+    this.checkInputs(dense, rows, B);
+    return scoped(() => {
+      const [d, r] = this.tensors(dense, rows, B);
+      return copy(this.net.logits(d, r).dataSync());
+    });
+  }
+
+  /** Click probabilities sigmoid(logit) of a batch. */
+  predict(dense: Float32Array, rows: Float32Array): Float32Array {
+    const B = this.batchSizeOf(rows);
+    this.checkInputs(dense, rows, B);
+    return scoped(() => {
+      const [d, r] = this.tensors(dense, rows, B);
+      return copy(tf.sigmoid(this.net.logits(d, r)).dataSync());
+    });
+  }
+
+  /** Copies of the dense weights, in a stable order with stable names. */
+  exportWeights(): WeightTensor[] {
+    return this.store.params.map((p) => ({
+      name: p.name,
+      shape: p.shape.slice(),
+      values: copy(p.variable.dataSync()),
+    }));
+  }
+
+  /** Replaces every dense weight; names and shapes must match this model exactly. */
+  importWeights(weights: readonly WeightTensor[]): void {
+    const byName = new Map(weights.map((w) => [w.name, w]));
+    const problems: string[] = [];
+    for (const p of this.store.params) {
+      const w = byName.get(p.name);
+      if (w === undefined) problems.push(`missing ${p.name}`);
+      else if (!sameShape(w.shape, p.shape))
+        problems.push(`${p.name}: shape [${w.shape}], expected [${p.shape}]`);
+      else if (w.values.length !== p.variable.size)
+        problems.push(`${p.name}: ${w.values.length} values, expected ${p.variable.size}`);
+    }
+    for (const name of byName.keys())
+      if (!this.store.params.some((p) => p.name === name)) problems.push(`unexpected ${name}`);
+    if (byName.size !== weights.length) problems.push('duplicate weight names');
+    if (problems.length > 0)
+      throw new WeightsError(
+        'mismatch',
+        `weights do not fit this ${this.config.kind} model: ${problems.join('; ')}`,
+      );
+    for (const p of this.store.params) {
+      const w = byName.get(p.name) as WeightTensor;
+      tf.tidy(() => p.variable.assign(tf.tensor(w.values, p.shape, 'float32')));
+    }
+  }
+
+  /** Dense optimizer state (Adam m/v, Adagrad accumulators, step) for checkpoints. */
+  exportOptimizerState(): { step: number; slots: WeightTensor[] } {
+    return this.optimizer.exportState();
+  }
+
+  importOptimizerState(state: { step: number; slots: readonly WeightTensor[] }): void {
+    this.optimizer.importState(state);
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.optimizer.dispose();
+    this.net.dispose();
+    this.store.dispose();
+  }
+
+  private run(
+    dense: Float32Array,
+    rows: Float32Array,
+    labels: Float32Array,
+    rowGradsOut: Float32Array | undefined,
+    update: boolean,
+  ): StepResult | GradientResult {
+    const B = this.checkInputs(dense, rows, labels.length);
+    if (rowGradsOut !== undefined && rowGradsOut.length !== rows.length)
+      throw new InputShapeError(
+        `rowGradsOut: ${rowGradsOut.length} floats, expected ${rows.length} (like rows)`,
+      );
+    const vars = this.store.params.map((p) => p.variable);
+    return scoped(() => {
+      const [d, r] = this.tensors(dense, rows, B);
+      const y = tf.tensor1d(labels, 'float32');
+      let logitsT: tf.Tensor | undefined;
+      // One backward pass: the rows input and every dense weight are the differentiated args.
+      const { value, grads } = tf.valueAndGrads((rowsArg: tf.Tensor) => {
+        const logits = this.net.logits(d, rowsArg as tf.Tensor3D);
+        logitsT = tf.keep(logits);
+        return bceWithLogitsMean(logits, y);
+      })([r, ...vars] as tf.Tensor[]);
+      const loss = value.dataSync()[0] as number;
+      const logits = copy((logitsT as tf.Tensor).dataSync());
+      (logitsT as tf.Tensor).dispose();
+      const rowGradT = grads[0] as tf.Tensor;
+      const rowGrads = rowGradsOut ?? new Float32Array(rows.length);
+      rowGrads.set(rowGradT.dataSync() as Float32Array);
+      const weightGrads = grads.slice(1);
+      if (update) {
+        this.optimizer.apply(weightGrads);
+        return { loss, rowGrads, logits };
+      }
+      return {
+        loss,
+        rowGrads,
+        logits,
+        weightGrads: this.store.params.map((p, i) => ({
+          name: p.name,
+          shape: p.shape.slice(),
+          values: copy((weightGrads[i] as tf.Tensor).dataSync()),
+        })),
+      };
+    });
+  }
+
+  private tensors(
+    dense: Float32Array,
+    rows: Float32Array,
+    B: number,
+  ): [tf.Tensor2D | null, tf.Tensor3D] {
+    const { numDense, numFields, dim } = this.config;
+    const d = numDense > 0 ? tf.tensor2d(dense, [B, numDense], 'float32') : null;
+    return [d, tf.tensor3d(rows, [B, numFields, dim], 'float32')];
+  }
+
+  private batchSizeOf(rows: Float32Array): number {
+    const per = this.config.numFields * this.config.dim;
+    if (rows.length % per !== 0)
+      throw new InputShapeError(
+        `rows: ${rows.length} floats is not a whole number of samples of F×D = ${this.config.numFields}×${this.config.dim}`,
+      );
+    return rows.length / per;
+  }
+
+  /** Checks sizes against the batch size B; returns B. */
+  private checkInputs(dense: Float32Array, rows: Float32Array, B: number): number {
+    if (this.disposed) throw new Error('model was disposed');
+    const { numDense, numFields: F, dim: D } = this.config;
+    if (!Number.isInteger(B) || B <= 0)
+      throw new InputShapeError(`labels: batch size must be > 0, got ${B}`);
+    if (rows.length !== B * F * D)
+      throw new InputShapeError(
+        `rows: expected B×F×D = ${B}×${F}×${D} = ${B * F * D} floats, got ${rows.length}`,
+      );
+    if (dense.length !== B * numDense)
+      throw new InputShapeError(
+        `dense: expected B×numDense = ${B}×${numDense} = ${B * numDense} floats, got ${dense.length}`,
+      );
+    return B;
+  }
+}
+
+/**
+ * Runs `f` in a tfjs scope (its tensors are disposed at the end) and returns its plain-JS result.
+ * Not tf.tidy(() => result): tidy walks a returned object key by key looking for tensors, which
+ * for a Float32Array of row gradients (B·F·D elements) cost more than the training step itself.
+ */
+function scoped<T>(f: () => T): T {
+  let result: T | undefined;
+  tf.tidy(() => {
+    result = f();
+  });
+  return result as T;
+}
+
+/** An owned float32 copy (backends may hand out views of their own memory). */
+function copy(values: ArrayLike<number>): Float32Array {
+  return values instanceof Float32Array ? values.slice() : Float32Array.from(values);
+}
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
+/** Builds a model (weights initialised from the seed). */
+export function createModel(
+  config: ModelConfigInput | ModelConfig,
+  options: CreateModelOptions = {},
+): CtrModel {
+  return new CtrModel(config, options);
+}
