@@ -100,7 +100,7 @@ describe('ranker → store traced call', () => {
     // No model is loaded in this store: it says so and the ranker passes it on.
     expect((result as ServiceError).code).toBe(status.NOT_FOUND);
     expect((result as ServiceError).details).toMatch(
-      /^store DescribeTables: model "ctr" has no loaded version$/,
+      /^store DescribeTables: shard "store" \(127\.0\.0\.1:\d+\): model "ctr" has no loaded version$/,
     );
 
     // Stop both gracefully: shutdown flushes their spans.

@@ -1,12 +1,12 @@
 // Composition root of the ranker. Telemetry is started by the caller first.
 import { ranker } from '@embpress/proto';
 import { ServiceHost, type Logger, type RunningService } from '@embpress/service-kit';
-import { StoreClient } from '@embpress/store-client';
+import { ShardedStoreClient } from '@embpress/store-client';
 import type { RankerConfig } from './config';
 import { rankHandler } from './handlers/rank';
 
 export async function startRanker(config: RankerConfig, logger: Logger): Promise<RunningService> {
-  const store = new StoreClient(config.store);
+  const store = ShardedStoreClient.create(config.store, config.shardMap);
   const host = new ServiceHost({ name: 'ranker', config: config.server, logger });
   host.addService<ranker.RankerServiceServer>(ranker.RankerServiceService, {
     rank: rankHandler(config, store),

@@ -34,6 +34,8 @@ export interface ClientConfig {
   tls: ClientTls;
   /** Deadline of a call when the caller has none to propagate. */
   timeoutMs: number;
+  /** JSON shard map of the store (table-wise / row-range placement over replicas), if sharded. */
+  shardMapFile?: string;
 }
 
 function readable(path: string | undefined): boolean {
@@ -108,6 +110,7 @@ const clientSchema = (defaultAddress: string) =>
       TLS_KEY: optionalPath(),
       TLS_SERVER_NAME: optionalPath(),
       TIMEOUT_MS: positiveInt(5_000, 'a positive number of milliseconds'),
+      SHARD_MAP: optionalPath(),
     })
     .superRefine((v, ctx) => {
       requirePair(ctx, ['TLS_CERT', v.TLS_CERT], ['TLS_KEY', v.TLS_KEY]);
@@ -121,6 +124,7 @@ const clientSchema = (defaultAddress: string) =>
       requireReadable(ctx, 'TLS_CA', v.TLS_CA);
       requireReadable(ctx, 'TLS_CERT', v.TLS_CERT);
       requireReadable(ctx, 'TLS_KEY', v.TLS_KEY);
+      requireReadable(ctx, 'SHARD_MAP', v.SHARD_MAP);
     });
 
 /** Client settings from `${prefix}_ADDRESS`, `_TLS_CA`, `_TLS_CERT`, `_TLS_KEY`, `_TIMEOUT_MS`. */
@@ -135,5 +139,6 @@ export function parseClientConfig(prefix: string, defaultAddress: string, env: E
       serverNameOverride: v.TLS_SERVER_NAME,
     },
     timeoutMs: v.TIMEOUT_MS,
+    shardMapFile: v.SHARD_MAP,
   };
 }

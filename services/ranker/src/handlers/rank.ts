@@ -8,19 +8,19 @@ import {
   UnimplementedError,
   type UnaryHandler,
 } from '@embpress/service-kit';
-import type { StoreClient } from '@embpress/store-client';
+import type { ShardedStoreClient } from '@embpress/store-client';
 import type { RankerConfig } from '../config';
 import { validateRankRequest } from './validate-rank';
 
 export function rankHandler(
   config: RankerConfig,
-  store: StoreClient,
+  store: ShardedStoreClient,
 ): UnaryHandler<ranker.RankRequest, ranker.RankResponse> {
   return async (request, ctx) => {
     validateRankRequest(request, config);
     const deadline = outgoingDeadline(ctx.deadline, config.store.timeoutMs);
     try {
-      await store.describeTables({ model: request.model }, { deadline });
+      await store.describeTables(request.model, { deadline });
     } catch (err) {
       throw fromUpstream(err, 'store DescribeTables');
     }

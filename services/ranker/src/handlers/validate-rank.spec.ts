@@ -61,3 +61,32 @@ describe('validateRankRequest', () => {
     expect(loadRankerConfig({}).store.address).toBe('127.0.0.1:50051');
   });
 });
+
+describe('ranker store shard map configuration', () => {
+  it('parses EMBPRESS_RANKER_STORE_SHARD_MAP and names problems in it', () => {
+    const { mkdtempSync, writeFileSync, rmSync } = require('node:fs') as typeof import('node:fs');
+    const { join } = require('node:path') as typeof import('node:path');
+    const { tmpdir } = require('node:os') as typeof import('node:os');
+    const dir = mkdtempSync(join(tmpdir(), 'embpress-shards-'));
+    try {
+      const file = join(dir, 'shards.json');
+      writeFileSync(
+        file,
+        JSON.stringify({
+          shards: [{ name: 's0', addresses: ['127.0.0.1:50061'] }],
+          tables: [],
+          defaultShard: 's0',
+        }),
+      );
+      expect(
+        loadRankerConfig({ EMBPRESS_RANKER_STORE_SHARD_MAP: file }).shardMap?.shards[0]?.name,
+      ).toBe('s0');
+      writeFileSync(file, JSON.stringify({ shards: [], tables: [] }));
+      expect(() => loadRankerConfig({ EMBPRESS_RANKER_STORE_SHARD_MAP: file })).toThrow(
+        /EMBPRESS_RANKER_STORE_SHARD_MAP/,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
