@@ -10,6 +10,10 @@ commands:
       Run a service (or all four on loopback, one process each) until SIGTERM/SIGINT.
       Configuration: environment variables (see README), optionally over a JSON file of the
       same variable names given with --config.
+  data synth --rows N --seed S --out FILE [--profile criteo|avazu] [--json]
+      Synthetic Criteo/Avazu-format data from a known model (reports its Bayes-optimal AUC).
+  data prepare --data KIND:PATH [--test KIND:PATH] --out DIR [--json]
+      Read, encode and split a dataset into a binary cache (vocabulary from the train split).
   methods [--json]
       List the compression methods (id, trainable or codec, family, taxonomy).
   bench codecs [--rows N] [--dim D] [--batch B] [--seconds S] [--methods a,b@0.1,...] [--json]
@@ -68,6 +72,9 @@ async function main(argv: string[]): Promise<void> {
       );
       return;
     }
+    case 'data':
+      await lazyRequire<typeof import('./data-command')>('./data-command').dataCommand(rest);
+      return;
     case 'bench':
       lazyRequire<typeof import('./bench/bench-command')>('./bench/bench-command').benchCommand(
         rest,
