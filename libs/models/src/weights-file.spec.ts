@@ -78,6 +78,15 @@ function header(bytes: Uint8Array): { tensors: { offset: number }[] } {
 }
 
 describe('weight file integrity', () => {
+  it('loads from a view into a larger buffer (a Node Buffer from a file read)', () => {
+    const model = createModel(CONFIGS[0] as (typeof CONFIGS)[number], { seed: 3 });
+    const bytes = saveModel(model);
+    const pool = Buffer.alloc(bytes.length + 24);
+    pool.set(bytes, 8);
+    const view = pool.subarray(8, 8 + bytes.length);
+    expect(() => loadModel(view)).not.toThrow();
+  });
+
   const model = () => createModel(CONFIGS[0] as ModelConfigInput, { seed: 1 });
 
   it('starts with the magic and refuses other files', () => {

@@ -142,7 +142,8 @@ function readTensor(bytes: Uint8Array, e: TensorEntry, where: string): WeightTen
   if (crc32(raw) !== e.crc32)
     throw new WeightsError('checksum', `weights file: checksum mismatch in ${e.name}`);
   let values: Float32Array;
-  if (HOST_LITTLE_ENDIAN) values = new Float32Array(raw.slice().buffer);
+  // Copy: `raw` may be a view into a larger buffer (a Node Buffer from a pool, a file read).
+  if (HOST_LITTLE_ENDIAN) values = new Float32Array(new Uint8Array(raw).buffer);
   else {
     values = new Float32Array(e.count);
     const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
