@@ -14,6 +14,8 @@ commands:
       Synthetic Criteo/Avazu-format data from a known model (reports its Bayes-optimal AUC).
   data prepare --data KIND:PATH [--test KIND:PATH] --out DIR [--json]
       Read, encode and split a dataset into a binary cache (vocabulary from the train split).
+  train --data KIND:PATH [--test KIND:PATH] --model dlrm --method SPEC [--budget R] [--epochs N] [--out DIR] [--json]
+      Train a model with compressed embeddings and export a model version (see embpress train --help).
   methods [--json]
       List the compression methods (id, trainable or codec, family, taxonomy).
   bench codecs [--rows N] [--dim D] [--batch B] [--seconds S] [--methods a,b@0.1,...] [--json]
@@ -74,6 +76,9 @@ async function main(argv: string[]): Promise<void> {
     }
     case 'data':
       await lazyRequire<typeof import('./data-command')>('./data-command').dataCommand(rest);
+      return;
+    case 'train':
+      await lazyRequire<typeof import('./train-command')>('./train-command').trainCommand(rest);
       return;
     case 'bench':
       lazyRequire<typeof import('./bench/bench-command')>('./bench/bench-command').benchCommand(

@@ -5,3 +5,4 @@ export {
   type TrainerConfig,
 } from './config';
 export { startTrainer } from './main';
+export * from './domain';

@@ -1,0 +1,114 @@
+// `embpress train` as a real CLI process on a tiny synthetic Criteo file: the --json summary,
+// the version it writes, and a usage error.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { generateSynthetic } from '@embpress/data';
+import { ModelRegistryDir } from '@embpress/model-registry';
+import { runCli } from './testing/cli-process';
+
+async function runTrain(
+  args: string[],
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const cli = runCli(['train', ...args]);
+  const { code } = await cli.exit;
+  return { code, stdout: cli.stdout(), stderr: cli.stderr() };
+}
+
+describe('embpress train', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'embpress-train-cli-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('trains DLRM on a Criteo file and prints the summary as the last stdout line', async () => {
+    const data = join(dir, 'train.txt');
+    await generateSynthetic({ rows: 3000, seed: 3, out: data });
+    const out = join(dir, 'models');
+    const r = await runTrain([
+      '--data',
+      `criteo:${data}`,
+      '--model',
+      'dlrm',
+      '--method',
+      'qr(collisions=4)',
+      '--batch-size',
+      '256',
+      '--lr',
+      '0.01',
+      '--parts',
+      '2',
+      '--backend',
+      'wasm',
+      '--out',
+      out,
+      '--name',
+      'ctr',
+      '--version',
+      'v1',
+      '--json',
+    ]);
+    expect(r.stderr).toMatch(/part 1\/2 .* rows\/s, loss [0-9.]+, .*val AUC [0-9.]+/);
+    expect(r.code).toBe(0);
+    const summary = JSON.parse(r.stdout.trim().split('\n').pop() as string) as Record<
+      string,
+      unknown
+    >;
+    expect(Object.keys(summary).sort()).toEqual(
+      [
+        'method',
+        'budget',
+        'memoryBytes',
+        'fullBytes',
+        'valAuc',
+        'testAuc',
+        'testLogloss',
+        'trainSeconds',
+        'samplesPerSec',
+        'peakRssBytes',
+        'backend',
+        'modelDir',
+      ].sort(),
+    );
+    expect(summary).toMatchObject({
+      method: 'qr(collisions=4,aggregator=mul)',
+      budget: null,
+      backend: 'wasm',
+      modelDir: join(out, 'ctr', 'v1'),
+    });
+    expect(summary.memoryBytes as number).toBeLessThan(summary.fullBytes as number);
+    // Learning itself is the engine's test (services/trainer); nine batches only show a number.
+    expect(summary.valAuc as number).toBeGreaterThan(0);
+    expect(summary.valAuc as number).toBeLessThan(1);
+    expect(summary.samplesPerSec as number).toBeGreaterThan(0);
+    expect(summary.peakRssBytes as number).toBeGreaterThan(10 * 2 ** 20);
+    const manifest = new ModelRegistryDir(out).readVersion('ctr', 'v1').manifest as Record<
+      string,
+      unknown
+    >;
+    expect((manifest.metrics as Record<string, unknown>).testAuc).toBe(summary.testAuc);
+  });
+
+  it('rejects a bad flag value with a usage error', async () => {
+    const r = await runTrain(['--data', 'criteo:x', '--method', 'full', '--lr', 'fast']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--lr must be a number > 0');
+  });
+
+  it('names a missing data file', async () => {
+    const missing = join(dir, 'nope.txt');
+    const r = await runTrain([
+      '--data',
+      `criteo:${missing}`,
+      '--method',
+      'full',
+      '--backend',
+      'wasm',
+      '--out',
+      join(dir, 'm2'),
+    ]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('nope.txt');
+  });
+});

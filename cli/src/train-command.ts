@@ -1,0 +1,186 @@
+// `embpress train`: trains a CTR model with a compressed embedding table and exports it as a
+// model version. Progress goes to stderr as plain log lines (rows/s, loss, validation AUC per
+// part); with --json the last stdout line is one summary object. Bad input prints one clear line
+// (exit 2 for usage, 1 for data/training problems).
+import { parseArgs } from 'node:util';
+import { SpecError, BudgetError } from '@embpress/compression';
+import { DataError } from '@embpress/data';
+import { ModelVersionError } from '@embpress/model-registry';
+import {
+  BACKEND_CHOICES,
+  BackendUnavailableError,
+  MODEL_KINDS,
+  ModelConfigError,
+  type BackendChoice,
+  type ModelKind,
+} from '@embpress/models';
+import { lazyRequire } from './lazy';
+
+// Services are apps to the module-boundary rule: the CLI loads them with a plain require, as
+// services.ts does (types through `typeof import`, which the rule allows).
+type Trainer = typeof import('@embpress/trainer');
+type TrainOptimizer = import('@embpress/trainer').TrainOptimizer;
+type TrainProgress = import('@embpress/trainer').TrainProgress;
+const trainer = (): Trainer => lazyRequire<Trainer>('@embpress/trainer');
+
+export const TRAIN_USAGE = `usage:
+  embpress train --data KIND:PATH|DIR [--test KIND:PATH] [--schema FILE] --model dlrm|wdl|dcn|deepfm
+                 --method SPEC [--budget R] [--epochs N] [--batch-size B] [--lr L]
+                 [--optimizer sgd|adagrad|adam] [--parts P] [--early-stop K] [--seed S]
+                 [--dim D] [--backend auto|wasm|cpu|tensorflow] [--out REGISTRY_ROOT]
+                 [--name MODEL] [--version V] [--json]
+      Trains in parts (a validation pass after each), keeps the best part by validation AUC,
+      stops after K parts without improvement, scores the test split once, and writes
+      REGISTRY_ROOT/MODEL/VERSION. Raw data is prepared once under REGISTRY_ROOT/.datasets.
+      Defaults: --epochs 1 --batch-size 1024 --lr 0.001 --optimizer adam --parts 10
+      --early-stop 3 --seed 123 --dim 16 --backend auto --out models --name ctr.`;
+
+class UsageError extends Error {}
+
+function num(name: string, raw: string, check: (v: number) => boolean, what: string): number {
+  const v = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(v) || !check(v))
+    throw new UsageError(`--${name} must be ${what}, got ${JSON.stringify(raw)}`);
+  return v;
+}
+const int = (name: string, raw: string, min: number) =>
+  num(name, raw, (v) => Number.isInteger(v) && v >= min, `an integer >= ${min}`);
+const pos = (name: string, raw: string) => num(name, raw, (v) => v > 0, 'a number > 0');
+
+function oneOf<T extends string>(name: string, raw: string, allowed: readonly T[]): T {
+  if (!(allowed as readonly string[]).includes(raw))
+    throw new UsageError(
+      `--${name} must be one of ${allowed.join(', ')}, got ${JSON.stringify(raw)}`,
+    );
+  return raw as T;
+}
+
+function required(name: string, value: string | undefined): string {
+  if (value === undefined || value === '') throw new UsageError(`--${name} is required`);
+  return value;
+}
+
+const log = (line: string) => process.stderr.write(`${line}\n`);
+
+function progressLine(e: TrainProgress): string {
+  switch (e.kind) {
+    case 'log':
+      return e.message;
+    case 'part':
+      return `part ${e.part}/${e.parts} (epoch ${e.epoch}): ${e.samples} rows at ${Math.round(e.samplesPerSec)} rows/s, loss ${e.loss.toFixed(4)}, train AUC ${e.trainAuc.toFixed(4)}, val AUC ${e.valAuc.toFixed(4)}, val logloss ${e.valLogloss.toFixed(4)}${e.improved ? ' (best)' : ` (best ${e.bestValAuc.toFixed(4)} at part ${e.bestPart})`}`;
+    case 'early-stop':
+      return `early stop after part ${e.part}: best part ${e.bestPart}`;
+    case 'test':
+      return `test (best part): AUC ${e.auc.toFixed(4)}, logloss ${e.logloss.toFixed(4)} over ${e.rows} rows`;
+  }
+}
+
+async function run(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    options: {
+      data: { type: 'string' },
+      test: { type: 'string' },
+      schema: { type: 'string' },
+      model: { type: 'string', default: 'dlrm' },
+      method: { type: 'string' },
+      budget: { type: 'string' },
+      epochs: { type: 'string', default: '1' },
+      'batch-size': { type: 'string', default: '1024' },
+      lr: { type: 'string', default: '0.001' },
+      optimizer: { type: 'string', default: 'adam' },
+      parts: { type: 'string', default: '10' },
+      'early-stop': { type: 'string', default: '3' },
+      seed: { type: 'string', default: '123' },
+      dim: { type: 'string', default: '16' },
+      backend: { type: 'string', default: 'auto' },
+      out: { type: 'string', default: 'models' },
+      name: { type: 'string', default: 'ctr' },
+      version: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(`${TRAIN_USAGE}\n`);
+    return;
+  }
+  const budget =
+    values.budget === undefined
+      ? undefined
+      : num('budget', values.budget, (v) => v > 0 && v <= 1, 'a fraction in (0, 1]');
+  const seed = int('seed', values.seed, 0);
+  if (seed > 0xffffffff) throw new UsageError(`--seed must be below 2^32, got ${seed}`);
+  const result = await trainer().train({
+    data: required('data', values.data),
+    ...(values.test === undefined ? {} : { test: values.test }),
+    ...(values.schema === undefined ? {} : { schema: values.schema }),
+    model: oneOf<ModelKind>('model', values.model, MODEL_KINDS),
+    modelOverrides: { dim: int('dim', values.dim, 1) },
+    method: required('method', values.method),
+    ...(budget === undefined ? {} : { budget }),
+    epochs: pos('epochs', values.epochs),
+    batchSize: int('batch-size', values['batch-size'], 1),
+    lr: pos('lr', values.lr),
+    optimizer: oneOf<TrainOptimizer>('optimizer', values.optimizer, trainer().OPTIMIZER_KINDS),
+    partsPerEpoch: int('parts', values.parts, 1),
+    earlyStopParts: int('early-stop', values['early-stop'], 1),
+    seed,
+    backend: oneOf<BackendChoice>('backend', values.backend, BACKEND_CHOICES),
+    registryRoot: values.out,
+    modelName: values.name,
+    ...(values.version === undefined ? {} : { version: values.version }),
+    onProgress: (e) => log(progressLine(e)),
+  });
+  const summary = {
+    method: result.spec,
+    budget: result.budget,
+    memoryBytes: result.memoryBytes,
+    fullBytes: result.fullBytes,
+    valAuc: result.metrics.valAuc,
+    testAuc: result.metrics.testAuc,
+    testLogloss: result.metrics.testLogloss,
+    trainSeconds: result.trainSeconds,
+    samplesPerSec: result.samplesPerSec,
+    // maxRSS is in KiB on Linux and macOS.
+    peakRssBytes: process.resourceUsage().maxRSS * 1024,
+    backend: result.backend,
+    modelDir: result.modelDir,
+  };
+  if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+  else
+    process.stdout.write(
+      `${result.modelDir}: ${result.spec}, ${result.memoryBytes} of ${result.fullBytes} bytes; val AUC ${summary.valAuc.toFixed(4)}, test AUC ${summary.testAuc.toFixed(4)}, ${Math.round(summary.samplesPerSec)} samples/s (${result.backend})\n`,
+    );
+}
+
+export async function trainCommand(args: string[]): Promise<void> {
+  try {
+    await run(args);
+  } catch (err) {
+    if (
+      err instanceof UsageError ||
+      (err instanceof TypeError && 'code' in err && String(err.code).startsWith('ERR_PARSE_ARGS'))
+    ) {
+      process.stderr.write(`embpress train: ${err.message}\n\n${TRAIN_USAGE}\n`);
+      process.exitCode = 2;
+      return;
+    }
+    // The user's to fix (bad data, spec, budget, name, backend): one clear line, no stack.
+    if (
+      err instanceof trainer().TrainError ||
+      err instanceof DataError ||
+      err instanceof SpecError ||
+      err instanceof BudgetError ||
+      err instanceof ModelVersionError ||
+      err instanceof ModelConfigError ||
+      err instanceof BackendUnavailableError
+    ) {
+      process.stderr.write(`embpress train: ${err.message}\n`);
+      process.exitCode = 1;
+      return;
+    }
+    throw err;
+  }
+}

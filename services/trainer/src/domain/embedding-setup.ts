@@ -1,0 +1,105 @@
+// From a method spec (and an optional memory budget) to the table the loop trains and the serving
+// table it exports. Trainable methods train in compressed form. Codecs (fp16, rowwise-int8, pq...)
+// are applied to a trained fp32 table: the loop trains `full` and the codec compresses the best
+// snapshot at export time.
+import {
+  fullBytes,
+  registry,
+  SparseOptimizer,
+  totalRows,
+  type CodecMethod,
+  type CompressedTable,
+  type OptimizerKind,
+  type TableShape,
+  type TrainableEmbedding,
+} from '@embpress/compression';
+import { TrainError } from './train-errors';
+
+export interface EmbeddingSetup {
+  /** Canonical spec of what is exported (budget already turned into parameters). */
+  spec: string;
+  /** The method's id (e.g. "qr"). */
+  method: string;
+  kind: 'trainable' | 'codec';
+  /** The budget that set the parameters, or null when the spec's parameters were used as given. */
+  budgetApplied: number | null;
+  trainable: TrainableEmbedding;
+  optimizer: SparseOptimizer;
+  /** The serving table of a trained snapshot (`trainable.toTable()`): itself, or compressed. */
+  finalize(snapshot: CompressedTable): CompressedTable;
+}
+
+export interface EmbeddingSetupOptions {
+  spec: string;
+  budget?: number;
+  shape: TableShape;
+  seed: number;
+  optimizer: OptimizerKind;
+  lr: number;
+  log: (line: string) => void;
+}
+
+/** Reads every row of a table (fp32, row-major): what a codec compresses. */
+function denseRows(table: CompressedTable): Float32Array {
+  const n = table.rows;
+  const out = new Float32Array(n * table.dim);
+  const chunk = 65_536;
+  for (let start = 0; start < n; start += chunk) {
+    const count = Math.min(chunk, n - start);
+    const ids = new Uint32Array(count);
+    for (let i = 0; i < count; i += 1) ids[i] = start + i;
+    table.lookup(ids, out.subarray(start * table.dim, (start + count) * table.dim));
+  }
+  return out;
+}
+
+export function setupEmbedding(options: EmbeddingSetupOptions): EmbeddingSetup {
+  const { shape, seed, log } = options;
+  let resolved = registry.resolve(options.spec);
+  let budgetApplied: number | null = null;
+  if (options.budget !== undefined) {
+    const derive = resolved.method.paramsForBudget;
+    if (derive === undefined) {
+      log(
+        `method ${resolved.method.id} is not budget-driven: --budget ${options.budget} ignored (memory follows from ${resolved.spec})`,
+      );
+    } else {
+      const params = derive.call(resolved.method, shape, options.budget) as Record<string, unknown>;
+      // Round-trip through the registry so the exported spec is canonical and validated.
+      resolved = registry.resolve(registry.format(resolved.method.id, params));
+      budgetApplied = options.budget;
+    }
+  }
+  const optimizer = new SparseOptimizer({ kind: options.optimizer, lr: options.lr });
+  const method = resolved.method;
+  if (method.kind === 'trainable') {
+    const trainable = method.createTrainable(shape, resolved.params, { seed, optimizer });
+    return {
+      spec: resolved.spec,
+      method: method.id,
+      kind: 'trainable',
+      budgetApplied,
+      trainable,
+      optimizer,
+      finalize: (snapshot) => snapshot,
+    };
+  }
+  const full = registry.resolve('full');
+  if (full.method.kind !== 'trainable')
+    throw new TrainError('unsupported', 'the full method is not trainable in this build');
+  const trainable = full.method.createTrainable(shape, full.params, { seed, optimizer });
+  const codec = method as CodecMethod;
+  const params = resolved.params;
+  log(
+    `${resolved.spec} is a codec: training full (${totalRows(shape)} rows, ${fullBytes(shape)} bytes), compressing the best snapshot at export`,
+  );
+  return {
+    spec: resolved.spec,
+    method: method.id,
+    kind: 'codec',
+    budgetApplied,
+    trainable,
+    optimizer,
+    finalize: (snapshot) => codec.compress(denseRows(snapshot), shape, params, { seed }),
+  };
+}

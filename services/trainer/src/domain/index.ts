@@ -1,0 +1,17 @@
+// The training engine: what `embpress train` and TrainerService run.
+export { isRawSource, openDataset, type OpenDatasetOptions } from './dataset-input';
+export { setupEmbedding, type EmbeddingSetup, type EmbeddingSetupOptions } from './embedding-setup';
+export { evaluateSplit, type Evaluation, type RowLookup } from './evaluate';
+export {
+  defaultVersion,
+  OPTIMIZER_KINDS,
+  partBatches,
+  train,
+  type PartProgress,
+  type TrainMetrics,
+  type TrainOptimizer,
+  type TrainOptions,
+  type TrainProgress,
+  type TrainResult,
+} from './train';
+export { TrainError, type TrainProblem } from './train-errors';
