@@ -10,9 +10,11 @@ import { searchHandler } from './handlers/search';
 import { activateVersionHandler, loadVersionHandler } from './handlers/versions';
 import { ModelRegistryDir } from '@embpress/model-registry';
 import { ModelVersions } from './domain/model-versions';
+import { StoreMetrics } from './domain/store-metrics';
 
 export async function startStore(config: StoreConfig, logger: Logger): Promise<RunningService> {
   const versions = new ModelVersions(new ModelRegistryDir(config.registryRoot));
+  const storeMetrics = new StoreMetrics(versions);
   // Serve exactly what was served before a restart: the persisted active versions.
   const { restored, failed } = versions.restore();
   for (const { model, version } of restored)
@@ -22,7 +24,7 @@ export async function startStore(config: StoreConfig, logger: Logger): Promise<R
   const host = new ServiceHost({ name: 'store', config: config.server, logger });
   host.addService<store.EmbeddingStoreServiceServer>(store.EmbeddingStoreServiceService, {
     lookup: lookupHandler(config, versions),
-    batchLookup: batchLookupHandler(config, versions),
+    batchLookup: batchLookupHandler(config, versions, storeMetrics),
     search: searchHandler(config, versions),
     describeTables: describeTablesHandler(versions),
     loadVersion: loadVersionHandler(config, versions),

@@ -11,12 +11,14 @@ import type { StoreConfig } from '../config';
 import { encodeRows } from '../domain/encode-rows';
 import { idError, toServiceError } from '../domain/errors';
 import type { ModelVersions } from '../domain/model-versions';
+import type { StoreMetrics } from '../domain/store-metrics';
 import { tableOf } from './lookup';
 import { requireRowEncoding } from './validate-store';
 
 export function batchLookupHandler(
   config: StoreConfig,
   versions: ModelVersions,
+  metrics: StoreMetrics,
 ): UnaryHandler<store.BatchLookupRequest, store.BatchLookupResponse> {
   return async (request) => {
     requireName('model', request.model);
@@ -45,14 +47,21 @@ export function batchLookupHandler(
       const started = performance.now();
       const tables = request.tables.map((entry, i) => {
         const table = tableOf(lease.version, entry.table);
+        const tableStarted = performance.now();
+        let rows;
         try {
-          return {
-            table: entry.table,
-            rows: encodeRows(table, entry.table, Uint32Array.from(entry.ids), encoding),
-          };
+          rows = encodeRows(table, entry.table, Uint32Array.from(entry.ids), encoding);
         } catch (err) {
           throw idError(err, `tables[${i}].ids`, entry.table);
         }
+        metrics.recordLookup(
+          request.model,
+          entry.table,
+          table.method,
+          entry.ids.length,
+          performance.now() - tableStarted,
+        );
+        return { table: entry.table, rows };
       });
       annotateSpan({
         'embpress.model': request.model,
