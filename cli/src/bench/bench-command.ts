@@ -2,11 +2,24 @@
 // the last stdout line is one JSON object.
 import { parseArgs } from 'node:util';
 import { benchCodecs } from './codecs';
+import { benchStoreCommand, BenchSetupError } from './store';
 
 export function benchCommand(args: string[]): void {
   const [what, ...rest] = args;
+  if (what === 'store') {
+    // Asynchronous (child processes); it sets the exit code itself: 2 when the machine lacks
+    // redis-server, 1 on any other failure.
+    benchStoreCommand(rest).catch((err: unknown) => {
+      const setup = err instanceof BenchSetupError;
+      process.stderr.write(
+        `embpress bench store: ${setup ? (err as Error).message : err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+      );
+      process.exitCode = setup ? 2 : 1;
+    });
+    return;
+  }
   if (what !== 'codecs')
-    throw new Error(`bench: unknown benchmark "${what ?? ''}" (available: codecs)`);
+    throw new Error(`bench: unknown benchmark "${what ?? ''}" (available: codecs, store)`);
   const { values } = parseArgs({
     args: rest,
     strict: true,

@@ -12,6 +12,7 @@ import { ModelRegistryDir } from '@embpress/model-registry';
 import { decodeRows } from '@embpress/store-client';
 import { loadStoreConfig } from '../config';
 import { startStore } from '../main';
+import { countDistinct } from './lookup';
 
 const shape = { fields: [30, 10], dim: 4 };
 
@@ -534,6 +535,24 @@ describe('EmbeddingStoreService', () => {
     } finally {
       other.close();
       await again.stop();
+    }
+  });
+});
+
+describe('countDistinct (the unique-ids span attribute)', () => {
+  it('counts what a Set counts, for small, scratch-sized and larger requests', () => {
+    let seed = 7;
+    const next = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0);
+    for (const [count, range] of [
+      [0, 1],
+      [1, 1],
+      [5, 3],
+      [512, 1_000_000],
+      [2048, 1500],
+      [5000, 2 ** 32 - 1],
+    ] as const) {
+      const ids = Uint32Array.from({ length: count }, () => next() % range);
+      expect(countDistinct(ids)).toBe(new Set(ids).size);
     }
   });
 });
