@@ -23,7 +23,7 @@ export async function startStore(config: StoreConfig, logger: Logger): Promise<R
     logger.error({ model, err: error }, 'active version could not be restored; model not served');
   const host = new ServiceHost({ name: 'store', config: config.server, logger });
   host.addService<store.EmbeddingStoreServiceServer>(store.EmbeddingStoreServiceService, {
-    lookup: lookupHandler(config, versions),
+    lookup: lookupHandler(config, versions, storeMetrics),
     batchLookup: batchLookupHandler(config, versions, storeMetrics),
     search: searchHandler(config, versions),
     describeTables: describeTablesHandler(versions),

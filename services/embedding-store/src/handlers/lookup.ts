@@ -11,6 +11,7 @@ import type { StoreConfig } from '../config';
 import { encodeRows } from '../domain/encode-rows';
 import { idError, toServiceError } from '../domain/errors';
 import type { LoadedVersion, ModelVersions } from '../domain/model-versions';
+import type { StoreMetrics } from '../domain/store-metrics';
 import { requireRowEncoding } from './validate-store';
 
 export function tableOf(loaded: LoadedVersion, name: string) {
@@ -56,6 +57,7 @@ export function countDistinct(ids: Uint32Array): number {
 export function lookupHandler(
   config: StoreConfig,
   versions: ModelVersions,
+  metrics: StoreMetrics,
 ): UnaryHandler<store.LookupRequest, store.LookupResponse> {
   return async (request) => {
     requireName('model', request.model);
@@ -79,6 +81,13 @@ export function lookupHandler(
       } catch (err) {
         throw idError(err, 'ids', request.table);
       }
+      metrics.recordLookup(
+        request.model,
+        request.table,
+        table.method,
+        ids.length,
+        performance.now() - started,
+      );
       annotateSpan({
         'embpress.model': request.model,
         'embpress.version': lease.version.version,
