@@ -20,6 +20,8 @@ commands:
       List the compression methods (id, trainable or codec, family, taxonomy).
   bench codecs [--rows N] [--dim D] [--batch B] [--seconds S] [--methods a,b@0.1,...] [--json]
       In-process lookup rows/s of every method vs a plain fp32 gather, bytes per row.
+  bench store --vs redis [--rows N] [--dim D] [--batch B] [--concurrency C] [--connections K] [--seconds S] [--encoding codes|float32] [--json]
+      Store vs redis-server on the same rows: rows/s, p50/p99, bytes/row.
   help
       Show this text.
 `;

@@ -185,7 +185,7 @@ function stopChild(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
 }
 
 /** Resident set size of a process, from /proc/<pid>/status (VmRSS, kB). */
-export function rssBytes(pid: number): number {
+function rssBytes(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const match = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
   if (match === null) throw new Error(`/proc/${pid}/status has no VmRSS`);
@@ -196,7 +196,7 @@ export function rssBytes(pid: number): number {
 const CLOCK_TICKS = 100;
 
 /** CPU seconds (user + system) a process has used, from /proc/<pid>/stat. */
-export function cpuSeconds(pid: number): number {
+function cpuSeconds(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   // The command name (field 2) may hold spaces: count fields from the last ')'. utime and
   // stime are fields 14 and 15, i.e. 11 and 12 after the state (field 3).
@@ -205,7 +205,7 @@ export function cpuSeconds(pid: number): number {
 }
 
 /** CPU seconds the whole machine has been busy (all cores), from /proc/stat. */
-export function machineBusySeconds(): number {
+function machineBusySeconds(): number {
   const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '';
   // cpu  user nice system idle iowait irq softirq steal ...: busy = all but idle and iowait.
   const [, ...fields] = line.trim().split(/\s+/).map(Number);
@@ -349,7 +349,7 @@ interface RunningStore {
  * `embpress serve store` as a child process, on port 0, with its registry (`models`) and span
  * file in `dir`; resolves once it reports SERVING over IPC (as `serve all` children do).
  */
-export function startStore(
+function startStore(
   dir: string,
   execArgv: string[],
   children: ChildProcess[],
@@ -408,7 +408,7 @@ export function startStore(
   });
 }
 
-export function unary<Req, Res>(
+function unary<Req, Res>(
   client: store.EmbeddingStoreServiceClient,
   method: (
     request: Req,
@@ -431,7 +431,7 @@ export function unary<Req, Res>(
 }
 
 /** The seeded rows: the initial table of a `full` trainable (uniform ±1/√rows). */
-export function seededRows(rows: number, dim: number, seed: number): CompressedTable {
+function seededRows(rows: number, dim: number, seed: number): CompressedTable {
   const { method, params } = registry.resolve('full');
   if (method.kind !== 'trainable') throw new Error('full is expected to be trainable');
   return method
@@ -443,7 +443,7 @@ export function seededRows(rows: number, dim: number, seed: number): CompressedT
 }
 
 /** Writes `table` as the only table of `<model>/v1` in the registry. */
-export function publish(
+function publish(
   root: ModelRegistryDir,
   model: string,
   name: string,
