@@ -47,22 +47,7 @@ export class TopK {
     const rs = scores[0] as number;
     if (!(score > rs || (score === rs && id < (ids[0] as number)))) return;
     // Replace the root and sift down.
-    const n = this.size;
-    let i = 0;
-    for (;;) {
-      const l = 2 * i + 1;
-      if (l >= n) break;
-      let w = l;
-      const r = l + 1;
-      if (r < n && worse(scores, ids, r, l)) w = r;
-      const ws = scores[w] as number;
-      if (ws > score || (ws === score && (ids[w] as number) < id)) break;
-      scores[i] = ws;
-      ids[i] = ids[w] as number;
-      i = w;
-    }
-    scores[i] = score;
-    ids[i] = id;
+    this.siftDown(score, id, this.size);
   }
 
   /**
@@ -87,8 +72,13 @@ export class TopK {
     this.size -= 1;
     const n = this.size;
     if (n === 0) return;
-    const score = scores[n] as number;
-    const id = ids[n] as number;
+    this.siftDown(scores[n] as number, ids[n] as number, n);
+  }
+
+  /** Places (score, id) at the root of the first `n` entries and restores the heap order. */
+  private siftDown(score: number, id: number, n: number): void {
+    const ids = this.ids;
+    const scores = this.scores;
     let i = 0;
     for (;;) {
       const l = 2 * i + 1;
