@@ -116,6 +116,11 @@ export interface SearchRequest {
   exactRerank: boolean;
   /** Empty: the model's active version. */
   version: string;
+  /**
+   * Inverted-file tables: how many coarse lists to scan (0: the table's default). Ignored by
+   * tables without a coarse index, which always scan every row.
+   */
+  nprobe: number;
 }
 
 export interface SearchHits {
@@ -853,7 +858,7 @@ export const BatchLookupResponse: MessageFns<BatchLookupResponse> = {
 };
 
 function createBaseSearchRequest(): SearchRequest {
-  return { model: "", table: "", queries: undefined, k: 0, metric: 0, exactRerank: false, version: "" };
+  return { model: "", table: "", queries: undefined, k: 0, metric: 0, exactRerank: false, version: "", nprobe: 0 };
 }
 
 export const SearchRequest: MessageFns<SearchRequest> = {
@@ -878,6 +883,9 @@ export const SearchRequest: MessageFns<SearchRequest> = {
     }
     if (message.version !== "") {
       writer.uint32(58).string(message.version);
+    }
+    if (message.nprobe !== 0) {
+      writer.uint32(64).uint32(message.nprobe);
     }
     return writer;
   },
@@ -951,6 +959,14 @@ export const SearchRequest: MessageFns<SearchRequest> = {
             message.version = reader.string();
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.nprobe = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -976,6 +992,7 @@ export const SearchRequest: MessageFns<SearchRequest> = {
         ? globalThis.Boolean(object.exact_rerank)
         : false,
       version: isSet(object.version) ? globalThis.String(object.version) : "",
+      nprobe: isSet(object.nprobe) ? globalThis.Number(object.nprobe) : 0,
     };
   },
 
@@ -1002,6 +1019,9 @@ export const SearchRequest: MessageFns<SearchRequest> = {
     if (message.version !== "") {
       obj.version = message.version;
     }
+    if (message.nprobe !== 0) {
+      obj.nprobe = Math.round(message.nprobe);
+    }
     return obj;
   },
 
@@ -1019,6 +1039,7 @@ export const SearchRequest: MessageFns<SearchRequest> = {
     message.metric = object.metric ?? 0;
     message.exactRerank = object.exactRerank ?? false;
     message.version = object.version ?? "";
+    message.nprobe = object.nprobe ?? 0;
     return message;
   },
 };
