@@ -82,6 +82,14 @@ async function main(argv: string[]): Promise<void> {
     case 'train':
       await lazyRequire<typeof import('./train-command')>('./train-command').trainCommand(rest);
       return;
+    case 'ingest':
+      await lazyRequire<typeof import('./ingest-command')>('./ingest-command').ingestCommand(rest);
+      return;
+    case 'loadtest':
+      await lazyRequire<typeof import('./loadtest-command')>('./loadtest-command').loadtestCommand(
+        rest,
+      );
+      return;
     case 'bench':
       lazyRequire<typeof import('./bench/bench-command')>('./bench/bench-command').benchCommand(
         rest,

@@ -196,6 +196,7 @@ describe('sharded store', () => {
           ...search,
           version: '',
           exactRerank: false,
+          nprobe: 0,
           queries: {
             encoding: RowEncoding.ROW_ENCODING_FLOAT32_LE,
             dim: DIM,

@@ -2,24 +2,37 @@
 // the last stdout line is one JSON object.
 import { parseArgs } from 'node:util';
 import { benchCodecs } from './codecs';
-import { benchStoreCommand, BenchSetupError } from './store';
+import { lazyRequire } from '../lazy';
+import { BenchSetupError } from './bench-setup-error';
+
+/** The asynchronous benchmarks (servers, child processes), each in its own module. */
+const ASYNC_BENCHES: Record<string, () => (args: string[]) => Promise<void>> = {
+  store: () => lazyRequire<typeof import('./store')>('./store').benchStoreCommand,
+  ranker: () => lazyRequire<typeof import('./ranker-bench')>('./ranker-bench').benchRankerCommand,
+  retrieval: () =>
+    lazyRequire<typeof import('./retrieval-bench')>('./retrieval-bench').benchRetrievalCommand,
+  train: () => lazyRequire<typeof import('./train-bench')>('./train-bench').benchTrainCommand,
+};
 
 export function benchCommand(args: string[]): void {
   const [what, ...rest] = args;
-  if (what === 'store') {
-    // Asynchronous (child processes); it sets the exit code itself: 2 when the machine lacks
-    // redis-server, 1 on any other failure.
-    benchStoreCommand(rest).catch((err: unknown) => {
+  const asyncBench = what === undefined ? undefined : ASYNC_BENCHES[what];
+  if (asyncBench !== undefined) {
+    // Exit code 2 when the machine lacks something the benchmark needs (redis-server, data), 1 on
+    // any other failure.
+    asyncBench()(rest).catch((err: unknown) => {
       const setup = err instanceof BenchSetupError;
       process.stderr.write(
-        `embpress bench store: ${setup ? (err as Error).message : err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+        `embpress bench ${what}: ${setup ? (err as Error).message : err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
       );
       process.exitCode = setup ? 2 : 1;
     });
     return;
   }
   if (what !== 'codecs')
-    throw new Error(`bench: unknown benchmark "${what ?? ''}" (available: codecs, store)`);
+    throw new Error(
+      `bench: unknown benchmark "${what ?? ''}" (available: codecs, ${Object.keys(ASYNC_BENCHES).join(', ')})`,
+    );
   const { values } = parseArgs({
     args: rest,
     strict: true,

@@ -21,10 +21,9 @@ import { ModelRegistryDir } from '@embpress/model-registry';
 import { store } from '@embpress/proto';
 import type { LoadConfig, LoadMessage, PhaseResult, RowCheck, StoreTarget } from './store-load';
 
-/** A problem with the machine rather than the benchmark (redis-server missing): exit code 2. */
-export class BenchSetupError extends Error {
-  override readonly name = 'BenchSetupError';
-}
+import { BenchSetupError } from './bench-setup-error';
+
+export { BenchSetupError };
 
 export type StoreEncoding = 'codes' | 'float32';
 

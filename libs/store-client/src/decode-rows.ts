@@ -6,13 +6,18 @@ import { common } from '@embpress/proto';
 const { RowEncoding } = common;
 
 /** The rows of `block` as fp32 (count × dim) in `out` (allocated when not given). */
-export function decodeRows(block: common.VectorBlock, out = new Float32Array(block.count * block.dim)): Float32Array {
+export function decodeRows(
+  block: common.VectorBlock,
+  out = new Float32Array(block.count * block.dim),
+): Float32Array {
   const { count, dim, data } = block;
-  if (out.length < count * dim) throw new RangeError(`decodeRows: out holds ${out.length} values, needs ${count * dim}`);
+  if (out.length < count * dim)
+    throw new RangeError(`decodeRows: out holds ${out.length} values, needs ${count * dim}`);
   const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   switch (block.encoding) {
     case RowEncoding.ROW_ENCODING_FLOAT32_LE: {
-      if (bytes.length !== count * dim * 4) throw new RangeError(`decodeRows: ${bytes.length} bytes for ${count}×${dim} float32`);
+      if (bytes.length !== count * dim * 4)
+        throw new RangeError(`decodeRows: ${bytes.length} bytes for ${count}×${dim} float32`);
       new Uint8Array(out.buffer, out.byteOffset, count * dim * 4).set(bytes);
       return out;
     }
@@ -26,7 +31,13 @@ export function decodeRows(block: common.VectorBlock, out = new Float32Array(blo
   }
 }
 
-function decodeCodes(codec: string, bytes: Uint8Array, count: number, dim: number, out: Float32Array): Float32Array {
+function decodeCodes(
+  codec: string,
+  bytes: Uint8Array,
+  count: number,
+  dim: number,
+  out: Float32Array,
+): Float32Array {
   if (codec === 'fp16') {
     decodeHalfRows(bytes, count, dim, out);
     return out;

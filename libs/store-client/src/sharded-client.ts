@@ -322,6 +322,8 @@ export interface ShardedSearchRequest {
   /** Default inner product. */
   metric?: store.Metric;
   exactRerank?: boolean;
+  /** Coarse lists to scan on inverted-file tables (0 or absent: the table's default). */
+  nprobe?: number;
 }
 
 export interface SearchHitList {
@@ -482,6 +484,7 @@ export class ShardedStoreClient {
             k: request.k,
             metric,
             exactRerank: request.exactRerank ?? false,
+            nprobe: request.nprobe ?? 0,
           },
           { deadline, metadata: settings.metadata },
         ),
