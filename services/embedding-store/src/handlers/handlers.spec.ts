@@ -229,6 +229,7 @@ describe('EmbeddingStoreService', () => {
       k: 10,
       metric: store.Metric.METRIC_L2,
       exactRerank: false,
+      nprobe: 0,
       version: '',
     };
     await expectStatus(
@@ -407,6 +408,7 @@ describe('EmbeddingStoreService', () => {
         k: 1,
         metric: 0,
         exactRerank: false,
+        nprobe: 0,
         version: '',
         queries: { encoding: 1, dim: 4, count: 1, data: Buffer.alloc(16), codec: '' },
       }),
@@ -484,6 +486,7 @@ describe('EmbeddingStoreService', () => {
       k: 3,
       metric: store.Metric.METRIC_L2,
       exactRerank: false,
+      nprobe: 0,
       version: '',
       queries: {
         encoding: common.RowEncoding.ROW_ENCODING_FLOAT32_LE,
@@ -503,6 +506,7 @@ describe('EmbeddingStoreService', () => {
         k: 3,
         metric: 0,
         exactRerank: false,
+        nprobe: 0,
         version: '',
         queries: { encoding: 1, dim: 4, count: 1, data: Buffer.alloc(16), codec: '' },
       }),
