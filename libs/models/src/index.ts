@@ -49,6 +49,14 @@ export {
   type StepResult,
   type WeightTensor,
 } from './model';
+export {
+  FactorizationMachine,
+  type FmConfig,
+  type FmGradients,
+  type FmOptimizerKind,
+  type FmOptions,
+  type FmStepResult,
+} from './fm';
 export { DcnNet, DeepFmNet, DlrmNet, WdlNet, type Network } from './networks';
 export { bceWithLogits, logloss, rocAuc, sigmoid } from './metrics';
 export { type DenseOptimizerConfig, type DenseOptimizerKind } from './optimizer';
