@@ -9,7 +9,8 @@ import {
   rowwiseInt8,
   rowwiseParams,
   rowwiseStride,
-  type RowwiseInt8Table,
+  RowwiseInt8Table,
+  RowwiseTable,
 } from './rowwise';
 import { exactSearch } from './topk';
 
@@ -198,4 +199,35 @@ describe('rowwise-int8 search', () => {
     const t4 = rowwiseInt4.compress(new Float32Array(8), one(8), {}, { seed: 1 });
     expect(t4.search).toBeUndefined();
   });
+});
+
+describe('rowwise encodeRows', () => {
+  // The word copy (aligned rows, stride a multiple of 4) and the byte copy (anything else) must
+  // give the same bytes: each requested row's fused slice, in request order.
+  const expected = (fused: Uint8Array, stride: number, ids: Uint32Array) => {
+    const out: number[] = [];
+    for (const id of ids) out.push(...fused.subarray(id * stride, (id + 1) * stride));
+    return out;
+  };
+  const ids = Uint32Array.of(7, 0, 19, 7, 3);
+
+  for (const [bits, dim, offset] of [
+    [8, 16, 0], // stride 20, aligned: word copy
+    [8, 16, 1], // stride 20 at an odd byte offset: byte copy
+    [8, 6, 0], // stride 10: byte copy
+    [4, 16, 0], // stride 12: word copy
+  ] as const) {
+    it(`int${bits} dim ${dim} at byte offset ${offset}: the fused slices of the ids`, () => {
+      const stride = rowwiseStride(dim, bits);
+      const backing = new Uint8Array(offset + 20 * stride);
+      const fused = backing.subarray(offset);
+      const rng = new Rng(3);
+      for (let i = 0; i < fused.length; i += 1) fused[i] = Math.floor(rng.next() * 256);
+      const shape = { fields: [20], dim };
+      const table =
+        bits === 8 ? new RowwiseInt8Table(shape, fused) : new RowwiseTable(shape, 4, fused);
+      expect([...table.encodeRows(ids)]).toEqual(expected(fused, stride, ids));
+      expect(() => table.encodeRows(Uint32Array.of(20))).toThrow(/20/);
+    });
+  }
 });
