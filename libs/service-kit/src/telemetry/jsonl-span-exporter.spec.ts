@@ -97,4 +97,68 @@ describe('JsonlSpanExporter', () => {
     expect(result).toMatchObject({ code: ExportResultCode.FAILED });
     await expect(a.shutdown()).resolves.toBeUndefined(); // idempotent
   });
+
+  describe('buffered', () => {
+    const spansOf = (provider: BasicTracerProvider, prefix: string, n: number) => {
+      for (let i = 0; i < n; i++) provider.getTracer('t').startSpan(`${prefix}${i}`).end();
+    };
+    const count = (file: string) => readFileSync(file, 'utf8').split('\n').filter(Boolean).length;
+
+    it('holds lines until forceFlush, then writes all of them in order; shutdown writes the rest', async () => {
+      const file = join(dir, 'buffered.jsonl');
+      // An interval no test waits for: only forceFlush/shutdown can have written the lines.
+      const exporter = new JsonlSpanExporter(file, {
+        flushIntervalMs: 3_600_000,
+        maxBufferedBytes: 1 << 30,
+      });
+      const provider = new BasicTracerProvider({
+        spanProcessors: [new SimpleSpanProcessor(exporter)],
+      });
+      spansOf(provider, 's', 100);
+      expect(count(file)).toBe(0);
+      await exporter.forceFlush();
+      expect(readRecords(file).map((r) => r.name)).toEqual(
+        Array.from({ length: 100 }, (_, i) => `s${i}`),
+      );
+      spansOf(provider, 't', 7);
+      expect(count(file)).toBe(100);
+      await provider.shutdown();
+      expect(count(file)).toBe(107);
+      expect(process.listeners('exit')).not.toContain(
+        (exporter as unknown as { flushOnExit: () => void }).flushOnExit,
+      );
+    });
+
+    it('writes as soon as the buffer reaches its byte limit', () => {
+      const file = join(dir, 'full.jsonl');
+      const exporter = new JsonlSpanExporter(file, {
+        flushIntervalMs: 3_600_000,
+        maxBufferedBytes: 1,
+      });
+      const provider = new BasicTracerProvider({
+        spanProcessors: [new SimpleSpanProcessor(exporter)],
+      });
+      spansOf(provider, 'x', 3);
+      expect(count(file)).toBe(3);
+      return provider.shutdown();
+    });
+
+    it('writes after the flush interval without being asked', async () => {
+      const file = join(dir, 'timed.jsonl');
+      const exporter = new JsonlSpanExporter(file, {
+        flushIntervalMs: 5,
+        maxBufferedBytes: 1 << 30,
+      });
+      const provider = new BasicTracerProvider({
+        spanProcessors: [new SimpleSpanProcessor(exporter)],
+      });
+      spansOf(provider, 'y', 2);
+      expect(count(file)).toBe(0);
+      // Polls (no fixed sleep): the timer fires once the event loop gets to it.
+      for (let waited = 0; count(file) < 2 && waited < 10_000; waited += 10)
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(count(file)).toBe(2);
+      await provider.shutdown();
+    });
+  });
 });

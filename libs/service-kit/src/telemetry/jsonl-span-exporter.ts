@@ -1,4 +1,4 @@
-import { appendFileSync, closeSync, fsyncSync, mkdirSync, openSync } from 'node:fs';
+import { appendFileSync, closeSync, fsyncSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import type { Attributes, HrTime } from '@opentelemetry/api';
@@ -50,20 +50,48 @@ export function toJsonlSpanRecord(span: ReadableSpan): JsonlSpanRecord {
   };
 }
 
+/** Buffering of a JsonlSpanExporter; without it every span is written as it ends. */
+export interface JsonlBuffering {
+  /** Buffered lines are written at most this long after the first of them (an unref'd timer). */
+  flushIntervalMs: number;
+  /** ... or as soon as they reach this many bytes (UTF-16 code units, near enough). */
+  maxBufferedBytes: number;
+}
+
+/** What services use: at 3,000 RPCs/s, ~30 writes/s instead of 3,000. */
+export const SERVICE_JSONL_BUFFERING: JsonlBuffering = {
+  flushIntervalMs: 200,
+  maxBufferedBytes: 256 * 1024,
+};
+
 /**
  * Appends one JSON object per finished span, one per line, to `filePath`.
  *
- * Writes are synchronous, one `appendFileSync` per complete line on a descriptor opened with
- * O_APPEND: the kernel then never interleaves two writers inside a line, so several processes
- * (every service of a local stack) can share one file. Because every line reaches the kernel
- * before `export` reports success, `forceFlush`/`shutdown` only have to fsync.
+ * Every write is one `writeSync` of whole lines on a descriptor opened with O_APPEND: the kernel
+ * then never interleaves two writers inside a line, so several processes (every service of a local
+ * stack) can share one file.
+ *
+ * Unbuffered (the default), each span is written when `export` is called: a span is in the file as
+ * soon as it ends, and `forceFlush`/`shutdown` only fsync. Buffered (`buffering`), lines are
+ * collected and written in one call when the buffer is full or `flushIntervalMs` after the first
+ * buffered line, and on forceFlush, shutdown and process exit. No span is dropped (the buffer is
+ * bounded by its byte limit, not by discarding); a process killed with SIGKILL loses at most the
+ * last interval. The cost that buffering removes is one write system call per RPC.
  */
 export class JsonlSpanExporter implements SpanExporter {
   private fd: number | undefined;
+  private lines: string[] = [];
+  private bufferedBytes = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly flushOnExit = () => this.writeBuffered();
 
-  constructor(readonly filePath: string) {
+  constructor(
+    readonly filePath: string,
+    private readonly buffering?: JsonlBuffering,
+  ) {
     mkdirSync(dirname(filePath), { recursive: true });
     this.fd = openSync(filePath, 'a');
+    if (buffering !== undefined) process.on('exit', this.flushOnExit);
   }
 
   export(spans: ReadableSpan[], resultCallback: (result: ExportResult) => void): void {
@@ -75,8 +103,21 @@ export class JsonlSpanExporter implements SpanExporter {
       return;
     }
     try {
-      for (const span of spans) {
-        appendFileSync(this.fd, `${JSON.stringify(toJsonlSpanRecord(span))}\n`);
+      if (this.buffering === undefined) {
+        for (const span of spans) {
+          appendFileSync(this.fd, `${JSON.stringify(toJsonlSpanRecord(span))}\n`);
+        }
+      } else {
+        for (const span of spans) {
+          const line = `${JSON.stringify(toJsonlSpanRecord(span))}\n`;
+          this.lines.push(line);
+          this.bufferedBytes += line.length;
+        }
+        if (this.bufferedBytes >= this.buffering.maxBufferedBytes) this.writeBuffered();
+        else if (this.timer === undefined && this.lines.length > 0) {
+          this.timer = setTimeout(() => this.writeBuffered(), this.buffering.flushIntervalMs);
+          this.timer.unref();
+        }
       }
       resultCallback({ code: ExportResultCode.SUCCESS });
     } catch (err) {
@@ -85,14 +126,32 @@ export class JsonlSpanExporter implements SpanExporter {
   }
 
   async forceFlush(): Promise<void> {
-    if (this.fd !== undefined) fsyncSync(this.fd);
+    if (this.fd === undefined) return;
+    this.writeBuffered();
+    fsyncSync(this.fd);
   }
 
   async shutdown(): Promise<void> {
     if (this.fd === undefined) return;
+    this.writeBuffered();
     const fd = this.fd;
     this.fd = undefined;
+    process.removeListener('exit', this.flushOnExit);
     fsyncSync(fd);
     closeSync(fd);
+  }
+
+  /** Writes what is buffered, in one system call (a full write loop for the rare short write). */
+  private writeBuffered(): void {
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    if (this.lines.length === 0 || this.fd === undefined) return;
+    const bytes = Buffer.from(this.lines.join(''), 'utf8');
+    this.lines = [];
+    this.bufferedBytes = 0;
+    for (let written = 0; written < bytes.length; )
+      written += writeSync(this.fd, bytes, written, bytes.length - written);
   }
 }
