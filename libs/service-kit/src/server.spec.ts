@@ -8,18 +8,35 @@ describe('ServiceHost', () => {
   let host: ServiceHost;
   let client: retriever.RetrieverServiceClient;
   let release: () => void = () => undefined;
+  /** Why the signal of the last 'watch-*' call aborted (its message), once it has. */
+  let aborted: (reason: string) => void = () => undefined;
+  const logLines: string[] = [];
 
   beforeAll(async () => {
     host = new ServiceHost({
       name: 't',
-      logger: pino({ level: 'silent' }),
+      logger: pino({ level: 'info' }, { write: (line: string) => logLines.push(line) }),
       config: { host: '127.0.0.1', port: 0, tls: {}, shutdownGraceMs: 1000, maxInFlight: 2 },
     });
     host.addService<retriever.RetrieverServiceServer>(retriever.RetrieverServiceService, {
-      retrieve: async (request) => {
+      retrieve: async (request, ctx) => {
         if (request.corpus === 'bad') throw new InvalidArgumentError('corpus', 'is bad');
         if (request.corpus === 'boom') throw new Error('secret internal detail');
         if (request.corpus === 'slow') await new Promise<void>((resolve) => (release = resolve));
+        if (request.corpus.startsWith('watch-')) {
+          // The signal is made lazily: read it only after the call has waited a while.
+          if (request.corpus === 'watch-late') await new Promise((r) => setTimeout(r, 300));
+          const signal = ctx.signal;
+          await new Promise<void>((resolve) => {
+            const done = () => {
+              aborted((signal.reason as Error).message);
+              resolve();
+            };
+            if (signal.aborted) done();
+            else signal.addEventListener('abort', done);
+          });
+        }
+        if (request.corpus === 'log') ctx.logger.info('from the handler');
         return { corpus: request.corpus, version: 'v1', passages: [] };
       },
     });
@@ -32,12 +49,12 @@ describe('ServiceHost', () => {
     await host.shutdown();
   });
 
-  const call = (corpus: string) =>
+  const call = (corpus: string, deadlineMs = 5000) =>
     new Promise<ServiceError | retriever.RetrieveResponse>((resolve) =>
       client.retrieve(
         retriever.RetrieveRequest.fromPartial({ corpus }),
         new Metadata(),
-        { deadline: Date.now() + 5000 },
+        { deadline: Date.now() + deadlineMs },
         (err, res) => resolve(err ?? res),
       ),
     );
@@ -63,5 +80,37 @@ describe('ServiceHost', () => {
     expect(await first).toMatchObject({ corpus: 'slow' });
     expect(await second).toMatchObject({ corpus: 'slow' });
     expect(await call('fast')).toMatchObject({ corpus: 'fast' });
+  });
+
+  it("aborts the call's signal at its deadline, also when the handler reads it late", async () => {
+    for (const [corpus, deadline] of [
+      ['watch-early', 100],
+      ['watch-late', 100], // the deadline has passed when the handler first reads the signal
+    ] as const) {
+      const reason = new Promise<string>((resolve) => (aborted = resolve));
+      expect(await call(corpus, deadline)).toMatchObject({ code: status.DEADLINE_EXCEEDED });
+      expect(await reason).toBe('deadline exceeded');
+    }
+  });
+
+  it("aborts the call's signal when the caller cancels", async () => {
+    const reason = new Promise<string>((resolve) => (aborted = resolve));
+    const pending = client.retrieve(
+      retriever.RetrieveRequest.fromPartial({ corpus: 'watch-cancel' }),
+      new Metadata(),
+      { deadline: Date.now() + 60_000 },
+      () => undefined,
+    );
+    await new Promise((r) => setTimeout(r, 100));
+    pending.cancel();
+    expect(await reason).toBe('cancelled by the caller');
+  });
+
+  it('gives the handler a logger that names the RPC', async () => {
+    expect(await call('log')).toMatchObject({ corpus: 'log' });
+    const line = logLines
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((l) => l.msg === 'from the handler');
+    expect(line).toMatchObject({ rpc: '/embpress.retriever.v1.RetrieverService/Retrieve' });
   });
 });
