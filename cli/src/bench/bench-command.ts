@@ -5,13 +5,20 @@ import { benchCodecs } from './codecs';
 import { lazyRequire } from '../lazy';
 import { BenchSetupError } from './bench-setup-error';
 
-/** The asynchronous benchmarks (servers, child processes), each in its own module. */
+/**
+ * The asynchronous benchmarks (servers, child processes), each in its own module. Resolved here:
+ * lazyRequire resolves a relative id against its own directory (cli/src).
+ */
 const ASYNC_BENCHES: Record<string, () => (args: string[]) => Promise<void>> = {
-  store: () => lazyRequire<typeof import('./store')>('./store').benchStoreCommand,
-  ranker: () => lazyRequire<typeof import('./ranker-bench')>('./ranker-bench').benchRankerCommand,
+  store: () => lazyRequire<typeof import('./store')>(require.resolve('./store')).benchStoreCommand,
+  ranker: () =>
+    lazyRequire<typeof import('./ranker-bench')>(require.resolve('./ranker-bench'))
+      .benchRankerCommand,
   retrieval: () =>
-    lazyRequire<typeof import('./retrieval-bench')>('./retrieval-bench').benchRetrievalCommand,
-  train: () => lazyRequire<typeof import('./train-bench')>('./train-bench').benchTrainCommand,
+    lazyRequire<typeof import('./retrieval-bench')>(require.resolve('./retrieval-bench'))
+      .benchRetrievalCommand,
+  train: () =>
+    lazyRequire<typeof import('./train-bench')>(require.resolve('./train-bench')).benchTrainCommand,
 };
 
 export function benchCommand(args: string[]): void {
