@@ -33,6 +33,7 @@ const SPECS: Array<[string, string]> = [
   ['prune-v1', 'prune(density=0.3)'],
   ['prune-rowwise-int8-v1', 'prune(density=0.3)|rowwise-int8'],
   ['svd-v1', 'svd(rank=3)'],
+  ['ivf-v1', 'ivf(nlist=8,nprobe=2)|rowwise-int8'],
 ];
 export const GOLDEN: Golden[] = SPECS.map(([name, spec]) => ({ name, spec, shape: SHAPE }));
 

@@ -21,3 +21,6 @@ export { decodeRowwise } from './codecs/rowwise';
 export { decodePq, PqTable } from './codecs/pq';
 // Method-specific training hooks the trainer needs beyond TrainableEmbedding.
 export { AlptTrainable, isAlptTrainable } from './methods/alpt';
+// Search building blocks (the store's exact re-rank and benchmarks use them).
+export { exactSearch, planSearch, TopK } from './codecs/topk';
+export { IvfTable } from './codecs/ivf';

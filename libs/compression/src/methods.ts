@@ -14,6 +14,7 @@ import { fp16 } from './codecs/fp16';
 import { rowwiseInt8, rowwiseInt4 } from './codecs/rowwise';
 import { prune } from './codecs/prune';
 import { svd } from './codecs/svd';
+import { ivf } from './codecs/ivf';
 
 export const registry = new Registry([
   // Trainable (the paper's methods, trained in compressed form).
@@ -34,4 +35,5 @@ export const registry = new Registry([
   pq,
   prune,
   svd,
+  ivf,
 ]);

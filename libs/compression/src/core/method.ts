@@ -41,6 +41,12 @@ export interface TableDescription {
 
 export type Metric = 'inner-product' | 'l2';
 
+/** Per-call search settings; codecs ignore what does not apply to them. */
+export interface SearchOptions {
+  /** Inverted-file tables: coarse lists to scan (undefined or 0: the table's default). */
+  nprobe?: number;
+}
+
 export interface SearchHits {
   /** k ids per query, best first (query-major). */
   ids: Uint32Array;
@@ -73,7 +79,7 @@ export interface CompressedTable {
   /** Present when rows can travel compressed (client-side decode). */
   readonly wire?: WireCodes;
   /** Present for tables that support top-k search on their codes. */
-  search?(queries: Float32Array, k: number, metric: Metric): SearchHits;
+  search?(queries: Float32Array, k: number, metric: Metric, options?: SearchOptions): SearchHits;
 }
 
 /** A named parameter array of a trainable table, for gradient checks and inspection. */

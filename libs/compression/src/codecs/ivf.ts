@@ -1,0 +1,507 @@
+// `ivf`: an inverted-file coarse index over another codec's codes (FAISS IndexIVF; Jégou, Douze,
+// Schmid, "Product Quantization for Nearest Neighbor Search", TPAMI 2011, §IV-A). Training runs
+// k-means on a seeded sample of the fp32 rows (nlist centroids), assigns every row to its nearest
+// centroid and stores the rows reordered by list, so each list is one contiguous block of the
+// inner codec's table. Search ranks the lists by the query's score against their centroids and
+// scans only the `nprobe` best lists' codes; nprobe = nlist scans everything and returns exactly
+// the inner codec's exhaustive search. Lookup decodes rows in original id order.
+//
+// Spec: `ivf(nlist=N,nprobe=P)|rowwise-int8` (inner codec: rowwise-int8 (default), fp16 or pq(...)).
+// Artifact layout (docs/adr/0008): sections `centroids` f32 (lists × dim), `offsets` u32
+// (lists + 1), `ids` u32 (original id of each stored row), then the inner codec's own sections
+// named `values.<name>`; lists = min(nlist, rows).
+import { z } from 'zod';
+import {
+  artifactParams,
+  readArtifact,
+  section,
+  writeArtifact,
+  type ArtifactContent,
+  type TypedArray,
+} from '../core/artifact';
+import { describeTable } from '../core/describe';
+import { ArtifactError, SpecError } from '../core/errors';
+import { checkIds } from '../core/ids';
+import type {
+  CodecMethod,
+  CompressedTable,
+  CompressOptions,
+  Metric,
+  SearchHits,
+  SearchOptions,
+  WireCodes,
+} from '../core/method';
+import { INNER_PARAM } from '../core/registry';
+import { Rng } from '../core/rng';
+import { formatOne, parseSpec } from '../core/spec';
+import { totalRows, validateShape, type TableShape } from '../core/shape';
+import { fp16 } from './fp16';
+import { halfScanner, pqScanner, rowwiseInt8Scanner, type RangeScanner } from './ivf-scan';
+import { checkTable } from './linalg';
+import { pq, pqLayout, type PqParams } from './pq';
+import { kmeans, nearestCentroid, prepareCentroids, sampleRows } from './pq-kmeans';
+import { rowwiseInt8 } from './rowwise';
+import { planSearch, TopK } from './topk';
+
+const ID = 'ivf';
+const INNER_PREFIX = `${INNER_PARAM}.`;
+
+/** The inner codecs an ivf table can hold (those whose codes can be scanned by range). */
+const INNER_METHODS = new Map<string, CodecMethod>([
+  [rowwiseInt8.id, rowwiseInt8 as unknown as CodecMethod],
+  [fp16.id, fp16 as unknown as CodecMethod],
+  [pq.id, pq as unknown as CodecMethod],
+]);
+
+interface InnerCodec {
+  method: CodecMethod;
+  params: Record<string, unknown>;
+  /** Canonical spec of the inner codec (every parameter). */
+  spec: string;
+}
+
+/** Resolves the inner codec spec (`rowwise-int8`, `fp16`, `pq(subvectors=8)`); SpecError if not one. */
+export function resolveInner(spec: string): InnerCodec {
+  const parts = parseSpec(spec);
+  const head = parts[0];
+  if (parts.length !== 1 || head === undefined)
+    throw new SpecError(`ivf: the inner codec must be one codec, got "${spec}"`);
+  const method = INNER_METHODS.get(head.id);
+  if (method === undefined)
+    throw new SpecError(
+      `ivf: inner codec "${head.id}" cannot be scanned by list; use one of ${[...INNER_METHODS.keys()].join(', ')}`,
+    );
+  const parsed = method.params.safeParse(head.params);
+  if (!parsed.success)
+    throw new SpecError(
+      `ivf: inner ${head.id}: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'params'}: ${i.message}`).join('; ')}`,
+    );
+  const params = parsed.data as Record<string, unknown>;
+  return { method, params, spec: formatOne(method.id, params) };
+}
+
+const params = z
+  .object({
+    /** Coarse lists (k-means centroids); a table with fewer rows gets one list per row. */
+    nlist: z.number().int().min(1).max(65_536).default(256),
+    /**
+     * Lists scanned by a search that does not say (search option `nprobe` overrides it); at most
+     * the lists there are (nprobe >= nlist scans every list).
+     */
+    nprobe: z.number().int().min(1).max(65_536).default(8),
+    /** Lloyd iterations of the coarse k-means (stops earlier when no assignment changes). */
+    iterations: z.number().int().min(0).max(1000).default(10),
+    /** k-means trains on a seeded sample of trainPerList · nlist rows (all rows when fewer). */
+    trainPerList: z.number().int().min(1).max(4096).default(16),
+    /** Inner codec of the stored rows (hybrid `ivf(...)|codec`). */
+    [INNER_PARAM]: z
+      .string()
+      .default(rowwiseInt8.id)
+      .superRefine((v, ctx) => {
+        try {
+          resolveInner(v);
+        } catch (err) {
+          ctx.addIssue({ code: z.ZodIssueCode.custom, message: (err as Error).message });
+        }
+      }),
+  })
+  .strict();
+export type IvfParams = z.infer<typeof params>;
+
+function formatSpec(p: IvfParams): string {
+  const own = formatOne(ID, {
+    nlist: p.nlist,
+    nprobe: p.nprobe,
+    iterations: p.iterations,
+    trainPerList: p.trainPerList,
+  });
+  return `${own}|${resolveInner(p.values).spec}`;
+}
+
+/** Lists actually built: one per row at most. */
+export function ivfLists(rows: number, nlist: number): number {
+  return Math.min(rows, nlist);
+}
+
+function innerShape(rows: number, dim: number): TableShape {
+  return { fields: [rows], dim };
+}
+
+/** Bytes of the coarse index: centroids, list offsets, stored-row ids and their inverse. */
+function indexBytes(rows: number, dim: number, lists: number): number {
+  return lists * dim * 4 + (lists + 1) * 4 + rows * 4 * 2;
+}
+
+function estimateBytes(shape: TableShape, p: IvfParams): number {
+  validateShape(shape);
+  const rows = totalRows(shape);
+  const inner = resolveInner(p.values);
+  return (
+    indexBytes(rows, shape.dim, ivfLists(rows, p.nlist)) +
+    inner.method.estimateBytes(innerShape(rows, shape.dim), inner.params)
+  );
+}
+
+function paperWords(shape: TableShape, p: IvfParams): number {
+  const rows = totalRows(shape);
+  const inner = resolveInner(p.values);
+  const lists = ivfLists(rows, p.nlist);
+  return (
+    inner.method.paperWords(innerShape(rows, shape.dim), inner.params) +
+    lists * shape.dim +
+    lists +
+    1 +
+    rows
+  );
+}
+
+/** Validated coarse index of a table (from training or from an artifact). */
+interface CoarseIndex {
+  centroids: Float32Array;
+  offsets: Uint32Array;
+  /** Original id of each stored row. */
+  ids: Uint32Array;
+}
+
+export class IvfTable implements CompressedTable {
+  readonly method = ID;
+  readonly spec: string;
+  readonly rows: number;
+  readonly dim: number;
+  /** Lists of the coarse index (min(nlist, rows)). */
+  readonly lists: number;
+  readonly wire?: WireCodes;
+  private readonly centroids: Float32Array;
+  private readonly offsets: Uint32Array;
+  private readonly ids: Uint32Array;
+  /** Stored position of each original id. */
+  private readonly positions: Uint32Array;
+  private readonly innerCodec: InnerCodec;
+
+  constructor(
+    readonly shape: TableShape,
+    readonly params: IvfParams,
+    index: CoarseIndex,
+    /** The inner codec's table over the stored (list-ordered) rows. */
+    private readonly inner: CompressedTable,
+    /** The inner table's artifact sections (the codes the scans read). */
+    private readonly innerSections: ReadonlyMap<string, TypedArray>,
+  ) {
+    this.spec = formatSpec(params);
+    this.innerCodec = resolveInner(params.values);
+    this.rows = totalRows(shape);
+    this.dim = shape.dim;
+    this.centroids = index.centroids;
+    this.offsets = index.offsets;
+    this.ids = index.ids;
+    this.lists = index.offsets.length - 1;
+    this.positions = inversePermutation(index.ids);
+    const innerWire = inner.wire;
+    if (innerWire !== undefined)
+      this.wire = {
+        codec: innerWire.codec,
+        encode: (ids) => innerWire.encode(this.toPositions(ids)),
+      };
+  }
+
+  /** Stored positions of original ids (checked against the table's rows first). */
+  private toPositions(ids: Uint32Array): Uint32Array {
+    checkIds(ids, this.rows);
+    const out = new Uint32Array(ids.length);
+    const positions = this.positions;
+    for (let i = 0; i < ids.length; i += 1) out[i] = positions[ids[i] as number] as number;
+    return out;
+  }
+
+  lookup(ids: Uint32Array, out: Float32Array): void {
+    this.inner.lookup(this.toPositions(ids), out);
+  }
+
+  /** The inner codec's table (rows in stored, list-major order). */
+  get innerTable(): CompressedTable {
+    return this.inner;
+  }
+
+  /** Original id of each stored row (list-major order), for inspection; do not modify. */
+  storedIds(): Uint32Array {
+    return this.ids;
+  }
+
+  /** Rows of each list (stored order), for inspection. */
+  listSizes(): Uint32Array {
+    const sizes = new Uint32Array(this.lists);
+    for (let l = 0; l < this.lists; l += 1)
+      sizes[l] = (this.offsets[l + 1] as number) - (this.offsets[l] as number);
+    return sizes;
+  }
+
+  /**
+   * Top-k over the codes of the `nprobe` lists whose centroids score best against each query
+   * (inner product: highest ⟨q, c⟩; L2: smallest ‖q − c‖²). nprobe defaults to the spec's and is
+   * clamped to the lists; nprobe = lists is the inner codec's exhaustive search.
+   */
+  search(queries: Float32Array, k: number, metric: Metric, options?: SearchOptions): SearchHits {
+    const dim = this.dim;
+    const plan = planSearch(this.spec, queries, dim, this.rows, k, metric);
+    const nprobe = this.probes(options?.nprobe);
+    const l2 = metric === 'l2';
+    const scanner = this.scanner(l2);
+    const ids = new Uint32Array(plan.queries * plan.k);
+    const scores = new Float32Array(plan.queries * plan.k);
+    const heap = new TopK(plan.k);
+    const listHeap = new TopK(nprobe);
+    const chosen = new Uint32Array(nprobe);
+    const chosenScores = new Float32Array(nprobe);
+    for (let q = 0; q < plan.queries; q += 1) {
+      const qo = q * dim;
+      scanner.setQuery(queries, qo);
+      if (nprobe === this.lists) {
+        scanner.scan(0, this.rows, this.ids, heap);
+      } else {
+        this.rankLists(queries, qo, l2, listHeap);
+        const count = listHeap.drain(chosen, chosenScores, 0, false);
+        for (let i = 0; i < count; i += 1) {
+          const list = chosen[i] as number;
+          scanner.scan(
+            this.offsets[list] as number,
+            this.offsets[list + 1] as number,
+            this.ids,
+            heap,
+          );
+        }
+      }
+      heap.drain(ids, scores, q * plan.k, l2);
+    }
+    return { ids, scores };
+  }
+
+  private probes(requested: number | undefined): number {
+    if (requested === undefined || requested === 0) return Math.min(this.params.nprobe, this.lists);
+    if (!Number.isInteger(requested) || requested < 0)
+      throw new RangeError(`${ID} search: nprobe must be a positive integer, got ${requested}`);
+    return Math.min(requested, this.lists);
+  }
+
+  /** Offers every list to `heap` by its centroid's score against the query. */
+  private rankLists(queries: Float32Array, qo: number, l2: boolean, heap: TopK): void {
+    const dim = this.dim;
+    const c = this.centroids;
+    for (let l = 0, co = 0; l < this.lists; l += 1, co += dim) {
+      let s = 0;
+      if (l2) {
+        for (let j = 0; j < dim; j += 1) {
+          const diff = (queries[qo + j] as number) - (c[co + j] as number);
+          s += diff * diff;
+        }
+        s = -s;
+      } else {
+        for (let j = 0; j < dim; j += 1) s += (queries[qo + j] as number) * (c[co + j] as number);
+      }
+      heap.push(l, s);
+    }
+  }
+
+  private scanner(l2: boolean): RangeScanner {
+    const inner = this.innerCodec;
+    const content = { method: inner.method.id, sections: this.innerSections } as ArtifactContent;
+    const rows = this.rows;
+    const dim = this.dim;
+    if (inner.method.id === rowwiseInt8.id)
+      return rowwiseInt8Scanner(section(content, 'rows', 'u8', rows * (dim + 4)), dim, l2);
+    if (inner.method.id === fp16.id)
+      return halfScanner(section(content, 'table', 'u16', rows * dim), dim, l2);
+    const layout = pqLayout(innerShape(rows, dim), inner.params as PqParams);
+    return pqScanner(
+      section(content, 'codes', 'u8', rows * layout.subvectors),
+      section(content, 'codebooks', 'f32', layout.centroids * dim),
+      layout,
+      l2,
+    );
+  }
+
+  memoryBytes(): number {
+    return (
+      this.centroids.byteLength +
+      this.offsets.byteLength +
+      this.ids.byteLength +
+      this.positions.byteLength +
+      this.inner.memoryBytes()
+    );
+  }
+
+  describe() {
+    return describeTable(
+      this.method,
+      this.spec,
+      this.shape,
+      this.memoryBytes(),
+      paperWords(this.shape, this.params),
+      [
+        `${this.lists} lists over ${this.innerCodec.spec} codes; search scans nprobe lists (default ${Math.min(this.params.nprobe, this.lists)})`,
+        'coarse index bytes counted: fp32 centroids, u32 list offsets, u32 stored-row ids and their inverse',
+      ],
+    );
+  }
+
+  encode(): Uint8Array {
+    const sections = new Map<string, TypedArray>([
+      ['centroids', this.centroids],
+      ['offsets', this.offsets],
+      ['ids', this.ids],
+    ]);
+    for (const [name, array] of this.innerSections) sections.set(`${INNER_PREFIX}${name}`, array);
+    return writeArtifact({
+      method: this.method,
+      spec: this.spec,
+      params: { ...this.params, [INNER_PARAM]: this.innerCodec.spec },
+      shape: this.shape,
+      sections,
+    });
+  }
+}
+
+/** position[id] for a permutation `ids` of [0, n); ArtifactError when it is not one. */
+function inversePermutation(ids: Uint32Array): Uint32Array {
+  const n = ids.length;
+  const positions = new Uint32Array(n).fill(0xffffffff);
+  for (let p = 0; p < n; p += 1) {
+    const id = ids[p] as number;
+    if (id >= n || positions[id] !== 0xffffffff)
+      throw new ArtifactError('malformed', `${ID}: stored ids are not a permutation (id ${id})`);
+    positions[id] = p;
+  }
+  return positions;
+}
+
+/** Nearest centroid (L2) of every row: the list each row is stored in. */
+function assignRows(
+  table: Float32Array,
+  rows: number,
+  dim: number,
+  centroids: Float64Array,
+  lists: number,
+): Uint32Array {
+  const transposed = new Float64Array(lists * dim);
+  const norms = new Float64Array(lists);
+  const acc = new Float64Array(lists);
+  prepareCentroids(centroids, 0, lists, dim, transposed, norms);
+  const x = new Float64Array(dim);
+  const assignment = new Uint32Array(rows);
+  for (let r = 0; r < rows; r += 1) {
+    for (let j = 0; j < dim; j += 1) x[j] = table[r * dim + j] as number;
+    assignment[r] = nearestCentroid(x, 0, dim, transposed, lists, norms, acc);
+  }
+  return assignment;
+}
+
+/** Stable counting sort of rows by list: offsets and the original id at each stored position. */
+function groupByList(
+  assignment: Uint32Array,
+  lists: number,
+): { offsets: Uint32Array; ids: Uint32Array } {
+  const offsets = new Uint32Array(lists + 1);
+  for (let r = 0; r < assignment.length; r += 1) {
+    const l = assignment[r] as number;
+    offsets[l + 1] = (offsets[l + 1] as number) + 1;
+  }
+  for (let l = 0; l < lists; l += 1)
+    offsets[l + 1] = (offsets[l + 1] as number) + (offsets[l] as number);
+  const next = offsets.slice(0, lists);
+  const ids = new Uint32Array(assignment.length);
+  for (let r = 0; r < assignment.length; r += 1) {
+    const l = assignment[r] as number;
+    ids[next[l] as number] = r;
+    next[l] = (next[l] as number) + 1;
+  }
+  return { offsets, ids };
+}
+
+function compress(
+  table: Float32Array,
+  shape: TableShape,
+  p: IvfParams,
+  options: CompressOptions,
+): IvfTable {
+  const rows = checkTable(ID, table, shape);
+  const dim = shape.dim;
+  const inner = resolveInner(p.values);
+  const lists = ivfLists(rows, p.nlist);
+  const rng = new Rng(options.seed);
+  const sample = sampleRows(rows, Math.min(rows, p.trainPerList * lists), rng);
+  const points = new Float64Array(sample.length * dim);
+  for (let i = 0; i < sample.length; i += 1) {
+    const src = (sample[i] as number) * dim;
+    for (let j = 0; j < dim; j += 1) points[i * dim + j] = table[src + j] as number;
+  }
+  const trained = kmeans(points, sample.length, dim, lists, p.iterations, rng).centroids;
+  const { offsets, ids } = groupByList(assignRows(table, rows, dim, trained, lists), lists);
+  const reordered = new Float32Array(rows * dim);
+  for (let pos = 0; pos < rows; pos += 1) {
+    const src = (ids[pos] as number) * dim;
+    reordered.set(table.subarray(src, src + dim), pos * dim);
+  }
+  const innerTable = inner.method.compress(reordered, innerShape(rows, dim), inner.params, {
+    seed: options.seed,
+  });
+  // The inner table is rebuilt from its own artifact so that it and the scans share one buffer.
+  const content = readArtifact(innerTable.encode(), { trustChecksums: true });
+  return new IvfTable(
+    shape,
+    { ...p, [INNER_PARAM]: inner.spec },
+    { centroids: Float32Array.from(trained), offsets, ids },
+    inner.method.loadTable(content),
+    content.sections,
+  );
+}
+
+function loadTable(content: ArtifactContent): IvfTable {
+  const p = artifactParams(content, params);
+  const shape = content.shape;
+  const rows = totalRows(shape);
+  const dim = shape.dim;
+  if (content.spec !== formatSpec(p))
+    throw new ArtifactError('malformed', `${ID}: spec "${content.spec}" does not match its params`);
+  const inner = resolveInner(p.values);
+  const lists = ivfLists(rows, p.nlist);
+  const centroids = section(content, 'centroids', 'f32', lists * dim);
+  const offsets = section(content, 'offsets', 'u32', lists + 1);
+  const ids = section(content, 'ids', 'u32', rows);
+  if (offsets[0] !== 0 || offsets[lists] !== rows)
+    throw new ArtifactError('malformed', `${ID}: list offsets do not span the ${rows} rows`);
+  for (let l = 0; l < lists; l += 1)
+    if ((offsets[l + 1] as number) < (offsets[l] as number))
+      throw new ArtifactError('malformed', `${ID}: list offsets decrease at list ${l}`);
+  const innerSections = new Map<string, TypedArray>();
+  for (const [name, array] of content.sections)
+    if (name.startsWith(INNER_PREFIX)) innerSections.set(name.slice(INNER_PREFIX.length), array);
+  const innerContent: ArtifactContent = {
+    method: inner.method.id,
+    spec: inner.spec,
+    params: inner.params,
+    shape: innerShape(rows, dim),
+    sections: innerSections,
+  };
+  return new IvfTable(
+    shape,
+    p,
+    { centroids, offsets, ids },
+    inner.method.loadTable(innerContent),
+    innerSections,
+  );
+}
+
+export const ivf: CodecMethod<IvfParams> = {
+  kind: 'codec',
+  id: ID,
+  family: 'multi-stage',
+  taxonomy: { scope: 'intra-feature', subClass: 'quantization' },
+  title:
+    'Inverted-file coarse index (k-means lists) over rowwise-int8/fp16/pq codes; nprobe search',
+  paper:
+    'FAISS IndexIVF (Jégou, Douze, Schmid, "Product Quantization for Nearest Neighbor Search", TPAMI 2011; Johnson, Douze, Jégou, "Billion-scale similarity search with GPUs", 2017)',
+  params,
+  estimateBytes,
+  paperWords,
+  compress,
+  loadTable,
+};
