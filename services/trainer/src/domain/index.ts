@@ -1,4 +1,10 @@
 // The training engine: what `embpress train` and TrainerService run.
+export {
+  CheckpointRun,
+  checkpointRoot,
+  type CheckpointState,
+  type LoadedCheckpoint,
+} from './checkpoint';
 export { isRawSource, openDataset, type OpenDatasetOptions } from './dataset-input';
 export { setupEmbedding, type EmbeddingSetup, type EmbeddingSetupOptions } from './embedding-setup';
 export { evaluateSplit, type Evaluation, type RowLookup } from './evaluate';
@@ -15,3 +21,5 @@ export {
   type TrainResult,
 } from './train';
 export { TrainError, type TrainProblem } from './train-errors';
+export type { PartEndContext, StageChange, StageContext, StageHooks } from './stage-hooks';
+export { makeTrainStep, type StepInput, type StepOutput, type TrainStep } from './train-step';

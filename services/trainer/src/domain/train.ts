@@ -6,8 +6,9 @@
 // Serving = training by construction: the best state is kept as the serving table
 // (`toTable()`, a snapshot) and the dense weights' bytes (`saveModel`); the final test pass runs
 // on a model rebuilt from those bytes and on that table, i.e. on exactly what is exported.
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { fullBytes, type CompressedTable, type TableShape } from '@embpress/compression';
+import { fullBytes, registry, type CompressedTable, type TableShape } from '@embpress/compression';
 import { type PreparedDataset } from '@embpress/data';
 import { ModelRegistryDir, type Manifest } from '@embpress/model-registry';
 import {
@@ -23,10 +24,14 @@ import {
   type ModelConfig,
   type ModelKind,
 } from '@embpress/models';
-import { openDataset } from './dataset-input';
+import { CheckpointRun, fingerprintDiff, type CheckpointPayload } from './checkpoint';
+import { isRawSource, openDataset } from './dataset-input';
 import { setupEmbedding } from './embedding-setup';
 import { evaluateSplit, type Evaluation } from './evaluate';
+import { captureState, decodeState, encodeState, restoreState } from './object-state';
+import type { StageChange, StageHooks } from './stage-hooks';
 import { TrainError } from './train-errors';
+import { makeTrainStep } from './train-step';
 
 export const OPTIMIZER_KINDS = ['sgd', 'adagrad', 'adam'] as const;
 export type TrainOptimizer = (typeof OPTIMIZER_KINDS)[number];
@@ -62,6 +67,15 @@ export interface TrainOptions {
   version?: string;
   /** Where raw sources are prepared (default `<registryRoot>/.datasets`). */
   datasetCacheDir?: string;
+  /**
+   * Continue the run of `modelName` (and `version`, else the newest run) from its last complete
+   * checkpoint; every option that decides the result must be the same.
+   */
+  resume?: boolean;
+  /** Write a checkpoint after each part (default true). */
+  checkpoints?: boolean;
+  /** Multi-stage methods' changes between parts. */
+  hooks?: StageHooks;
   onProgress?: (event: TrainProgress) => void;
 }
 
@@ -85,10 +99,34 @@ export interface PartProgress {
   bestPart: number;
   bestValAuc: number;
   partsWithoutImprovement: number;
+  /** The stage (stage hooks; '' when none). */
+  stage: string;
+  /** Wall seconds since the part loop started (resumed runs count their earlier parts too). */
+  elapsedSeconds: number;
+  /** The checkpoint written after this part, if any. */
+  checkpoint?: string;
 }
 
 export type TrainProgress =
   | { kind: 'log'; message: string }
+  /** Training progress inside a part (every few batches). */
+  | {
+      kind: 'batch';
+      part: number;
+      parts: number;
+      /** Batches done in this part and its batch count. */
+      batch: number;
+      batches: number;
+      /** Mean loss over this part's batches so far. */
+      loss: number;
+      /** Training samples per second over this part so far (training steps only). */
+      samplesPerSec: number;
+      /** Best validation AUC so far (NaN before the first part ends). */
+      bestValAuc: number;
+      /** Estimated wall seconds until the last part ends. */
+      etaSeconds: number;
+    }
+  | { kind: 'resume'; part: number; checkpoint: string }
   | PartProgress
   | { kind: 'early-stop'; part: number; bestPart: number }
   | { kind: 'test'; auc: number; logloss: number; rows: number };
@@ -118,6 +156,8 @@ export interface TrainResult {
   partsRun: number;
   bestPart: number;
   stoppedEarly: boolean;
+  /** Part to which a resumed run restored (0: not resumed). */
+  resumedFromPart: number;
   /** The exported serving table (the best snapshot, finalized). */
   table: CompressedTable;
   /** Per-row test predictions of the exported state (in test split order). */
@@ -174,13 +214,40 @@ export function partBatches(batchesPerEpoch: number, parts: number): number[] {
   return Array.from({ length: parts }, (_, k) => base + (k < extra ? 1 : 0));
 }
 
+/** A data reference in a form that does not depend on the working directory. */
+function canonicalData(data: string | undefined): string | null {
+  if (data === undefined) return null;
+  if (isRawSource(data)) {
+    const at = data.indexOf(':');
+    return `${data.slice(0, at)}:${resolve(data.slice(at + 1))}`;
+  }
+  return resolve(data);
+}
+
+interface BestState {
+  part: number;
+  val: { auc: number; logloss: number; rows: number };
+  table: CompressedTable;
+  dense: Uint8Array;
+  /** The checkpoint that already holds this best state's files (reused, not rewritten). */
+  savedIn?: string;
+}
+
+const numOrNull = (v: number) => (Number.isFinite(v) ? v : null);
+const numOrNaN = (v: number | null) => (v === null ? Number.NaN : v);
+
 export async function train(options: TrainOptions): Promise<TrainResult> {
   validate(options);
   const emit = options.onProgress ?? (() => undefined);
   const log = (message: string) => emit({ kind: 'log', message });
   const registryRoot = resolve(options.registryRoot);
   const registryDir = new ModelRegistryDir(registryRoot);
-  const version = options.version ?? defaultVersion();
+  // A resume continues the version of its run: the given one, or the newest run's.
+  const resumeRun =
+    options.resume === true
+      ? CheckpointRun.find(registryRoot, options.modelName, options.version)
+      : undefined;
+  const version = resumeRun?.dir.split(/[\\/]/).pop() ?? options.version ?? defaultVersion();
   // Fail on a bad or taken name before any work.
   const modelDir = registryDir.path(options.modelName, version);
   if (registryDir.versions(options.modelName).includes(version))
@@ -188,6 +255,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       'bad-argument',
       `${options.modelName}/${version} already exists in ${registryRoot}`,
     );
+  const run = resumeRun ?? CheckpointRun.of(registryRoot, options.modelName, version);
 
   const backend = await initBackend(options.backend);
   log(
@@ -238,7 +306,6 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     log,
   });
   const trainable = emb.trainable;
-  const trainRowsOf = (trainable.trainForward ?? trainable.forward).bind(trainable);
   const serveRowsOf = trainable.forward.bind(trainable);
   log(
     `${options.model} ${JSON.stringify(architecture)}; table ${emb.spec}: ${ds.vocabulary.size} ids x ${dim}, ${trainable.memoryBytes()} of ${fullBytes(shape)} fp32 bytes`,
@@ -252,44 +319,169 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     `train ${trainRows} rows = ${batchesPerEpoch} batches of ${options.batchSize} per epoch in ${parts} parts; ${totalParts} parts at most; validation ${info.rows.validation}, test ${info.rows.test} rows`,
   );
 
-  const rowWidth = numFields * dim;
-  const rows = new Float32Array(options.batchSize * rowWidth);
-  const rowGrads = new Float32Array(options.batchSize * rowWidth);
-  let best:
-    | { part: number; val: Evaluation; table: CompressedTable; dense: Uint8Array }
-    | undefined;
+  // Everything that decides the result: a resume must match it exactly.
+  const fingerprint: Record<string, unknown> = {
+    data: canonicalData(options.data),
+    test: canonicalData(options.test),
+    schema: options.schema === undefined ? null : resolve(options.schema),
+    dataset: info.fingerprint,
+    architecture,
+    method: emb.spec,
+    budget: emb.budgetApplied,
+    epochs: options.epochs,
+    batchSize: options.batchSize,
+    lr: options.lr,
+    optimizer: options.optimizer,
+    partsPerEpoch: options.partsPerEpoch,
+    earlyStopParts: options.earlyStopParts,
+    seed: options.seed,
+    backend: backend.name,
+  };
+  const modelOptions = {
+    seed: options.seed,
+    optimizer: { kind: options.optimizer, lr: options.lr },
+  };
+  const tableState = { table: trainable, optimizer: emb.optimizer };
+
+  let best: BestState | undefined;
   let sinceBest = 0;
   let stepSeconds = 0;
+  let earlierLoopSeconds = 0;
   let samplesTrained = 0;
   let partsRun = 0;
   let stoppedEarly = false;
-  const model: CtrModel = createModel(architecture, {
-    seed: options.seed,
-    optimizer: { kind: options.optimizer, lr: options.lr },
-  });
+  let stage = '';
+  let firstPart = 0;
+  let history: Record<string, unknown>[] = [];
+  let model: CtrModel;
+  if (run === resumeRun) {
+    const ckpt = run.latest(log);
+    const diff = fingerprintDiff(ckpt.meta.fingerprint, fingerprint);
+    if (diff.length > 0)
+      throw new TrainError(
+        'bad-argument',
+        `cannot resume from ${ckpt.dir}: it was written with other options (${diff.join('; ')})`,
+      );
+    const file = (name: string) => {
+      const bytes = ckpt.files.get(name);
+      if (bytes === undefined)
+        throw new TrainError('bad-argument', `checkpoint ${ckpt.dir} has no ${name}`);
+      return bytes;
+    };
+    restoreState(tableState, decodeState(file('table.state'), trainable.spec));
+    model = loadModel(file('dense.ckpt'), modelOptions);
+    const m = ckpt.meta;
+    best = {
+      part: m.best.part,
+      val: { auc: numOrNaN(m.best.auc), logloss: numOrNaN(m.best.logloss), rows: m.best.rows },
+      table: registry.load(file('best-table.emb')),
+      dense: file('best-dense.weights'),
+      savedIn: ckpt.dir,
+    };
+    sinceBest = m.sinceBest;
+    stepSeconds = m.stepSeconds;
+    earlierLoopSeconds = m.loopSeconds;
+    samplesTrained = m.samplesTrained;
+    partsRun = m.partsDone;
+    stage = m.stage;
+    history = m.history;
+    firstPart = m.partsDone;
+    emit({ kind: 'resume', part: firstPart, checkpoint: ckpt.dir });
+    log(`resumed ${options.modelName}/${version} after part ${firstPart} from ${ckpt.dir}`);
+  } else {
+    model = createModel(architecture, modelOptions);
+  }
+  const writeCheckpoint = (partsDone: number): string | undefined => {
+    if (options.checkpoints === false || best === undefined) return undefined;
+    const b = best;
+    const payload = new Map<string, CheckpointPayload>([
+      ['table.state', encodeState(captureState(tableState), trainable.spec, shape)],
+      ['dense.ckpt', saveModel(model, { includeOptimizer: true })],
+    ]);
+    const reuse = b.savedIn !== undefined && existsSync(b.savedIn) ? b.savedIn : undefined;
+    payload.set('best-table.emb', reuse === undefined ? b.table.encode() : { reuse });
+    payload.set('best-dense.weights', reuse === undefined ? b.dense : { reuse });
+    const dir = run.write(
+      {
+        model: options.modelName,
+        version,
+        fingerprint,
+        partsDone,
+        sinceBest,
+        samplesTrained,
+        stepSeconds,
+        loopSeconds: earlierLoopSeconds + (performance.now() - loopStart) / 1000,
+        stage,
+        best: {
+          part: b.part,
+          auc: numOrNull(b.val.auc),
+          logloss: numOrNull(b.val.logloss),
+          rows: b.val.rows,
+        },
+        history,
+        createdAt: new Date().toISOString(),
+      },
+      payload,
+    );
+    b.savedIn = dir;
+    return dir;
+  };
+  const applyChange = (change: StageChange | undefined): boolean => {
+    if (change === undefined) return false;
+    if (change.stage !== undefined && change.stage !== stage) {
+      log(`stage ${change.stage}${stage === '' ? '' : ` (was ${stage})`}`);
+      stage = change.stage;
+    }
+    if (change.resetBest === true) {
+      best = undefined;
+      sinceBest = 0;
+    }
+    return change.stop === true;
+  };
+
+  let partsWallSeconds = 0;
+  const step = makeTrainStep(trainable, emb.optimizer, model, options.batchSize);
   const loopStart = performance.now();
+  const elapsed = () => earlierLoopSeconds + (performance.now() - loopStart) / 1000;
+  // A run that had already stopped early when it was checkpointed stays stopped.
+  if (firstPart > 0 && sinceBest >= options.earlyStopParts && firstPart < totalParts)
+    stoppedEarly = true;
   try {
-    for (let p = 0; p < totalParts; p += 1) {
+    for (let p = firstPart; p < totalParts && !stoppedEarly; p += 1) {
       const epoch = Math.floor(p / parts);
       const k = p % parts;
       const n = schedule[k] as number;
       const startBatch = schedule.slice(0, k).reduce((a, b) => a + b, 0);
+      const context = () => ({
+        part: p + 1,
+        parts: totalParts,
+        epoch: epoch + 1,
+        stage,
+        trainable,
+        model,
+        bestPart: best?.part ?? 0,
+        bestValAuc: best?.val.auc ?? Number.NaN,
+      });
+      if (applyChange(options.hooks?.beforePart?.(context()))) {
+        stoppedEarly = true;
+        break;
+      }
       const logits = new Float32Array(n * options.batchSize);
       const labels = new Float32Array(n * options.batchSize);
       let lossSum = 0;
       let batches = 0;
       let partStepSeconds = 0;
+      const partStart = performance.now();
+      let lastReport = partStart;
       for await (const b of ds.batches('train', {
         batchSize: options.batchSize,
         start: startBatch * options.batchSize,
         end: (startBatch + n) * options.batchSize,
       })) {
         const t0 = performance.now();
-        emb.optimizer.nextStep();
-        trainRowsOf(b.sparse, rows);
-        const r = model.step(b.dense, rows, b.labels, rowGrads);
-        trainable.backward(b.sparse, rowGrads);
-        partStepSeconds += (performance.now() - t0) / 1000;
+        const r = step(b);
+        const t1 = performance.now();
+        partStepSeconds += (t1 - t0) / 1000;
         if (!Number.isFinite(r.loss))
           throw new TrainError(
             'bad-argument',
@@ -299,6 +491,28 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         labels.set(b.labels, batches * options.batchSize);
         lossSum += r.loss;
         batches += 1;
+        // A few progress events per second at most: enough for a live bar, cheap to send.
+        if (t1 - lastReport >= 250 && batches < n) {
+          lastReport = t1;
+          const perBatch = (t1 - partStart) / 1000 / batches;
+          const donePartsHere = partsRun - firstPart;
+          emit({
+            kind: 'batch',
+            part: p + 1,
+            parts: totalParts,
+            batch: batches,
+            batches: n,
+            loss: lossSum / batches,
+            samplesPerSec: (batches * options.batchSize) / partStepSeconds,
+            bestValAuc: best?.val.auc ?? Number.NaN,
+            // Later parts at the mean wall time of this process's parts so far (validation
+            // included), or at this part's batch rate before one has ended.
+            etaSeconds:
+              (n - batches) * perBatch +
+              (totalParts - p - 1) *
+                (donePartsHere > 0 ? partsWallSeconds / donePartsHere : n * perBatch),
+          });
+        }
       }
       stepSeconds += partStepSeconds;
       samplesTrained += batches * options.batchSize;
@@ -307,12 +521,25 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       // Ties count as improvements (methods-spec §6); a NaN AUC never improves.
       const improved = best === undefined || val.auc >= best.val.auc;
       if (improved) {
-        best = { part: p + 1, val, table: trainable.toTable(), dense: saveModel(model) };
+        best = {
+          part: p + 1,
+          val: { auc: val.auc, logloss: val.logloss, rows: val.rows },
+          table: trainable.toTable(),
+          dense: saveModel(model),
+        };
         sinceBest = 0;
       } else {
         sinceBest += 1;
       }
-      emit({
+      const stop = applyChange(
+        options.hooks?.onPartEnd?.({
+          ...context(),
+          valAuc: val.auc,
+          valLogloss: val.logloss,
+          improved,
+        }),
+      );
+      const event: PartProgress = {
         kind: 'part',
         part: p + 1,
         parts: totalParts,
@@ -334,7 +561,19 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         bestPart: best?.part ?? 0,
         bestValAuc: best?.val.auc ?? Number.NaN,
         partsWithoutImprovement: sinceBest,
-      });
+        stage,
+        elapsedSeconds: elapsed(),
+      };
+      const { kind: _kind, checkpoint: _ckpt, ...record } = event;
+      history = [...history, record];
+      // Written before the part is reported: every part a user saw survives a kill -9.
+      const checkpoint = writeCheckpoint(p + 1);
+      partsWallSeconds += (performance.now() - partStart) / 1000;
+      emit(checkpoint === undefined ? event : { ...event, checkpoint });
+      if (stop) {
+        stoppedEarly = p + 1 < totalParts;
+        break;
+      }
       if (sinceBest >= options.earlyStopParts && p + 1 < totalParts) {
         stoppedEarly = true;
         emit({ kind: 'early-stop', part: p + 1, bestPart: best?.part ?? 0 });
@@ -344,13 +583,13 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   } finally {
     model.dispose();
   }
-  const trainSeconds = (performance.now() - loopStart) / 1000;
+  const trainSeconds = elapsed();
   if (best === undefined) throw new TrainError('no-data', 'no part was trained');
 
   // The exported state: the best snapshot (compressed now for codecs) and its dense weights.
   const table = emb.finalize(best.table);
   const served = loadModel(best.dense);
-  let val = best.val;
+  let val: { auc: number; logloss: number } = best.val;
   let test: Evaluation;
   try {
     const lookup = (ids: Uint32Array, out: Float32Array) => table.lookup(ids, out);
@@ -430,6 +669,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     },
   });
   log(`exported ${modelDir}`);
+  // The run is done: its checkpoints would only resume into an existing version.
+  run.remove();
   return {
     modelDir,
     manifest,
@@ -446,6 +687,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     partsRun,
     bestPart: best.part,
     stoppedEarly,
+    resumedFromPart: firstPart,
     table,
     test,
   };

@@ -1,0 +1,173 @@
+// Checkpoints, resume and stage hooks of the training engine on a small synthetic Criteo file.
+// A crash is simulated by a progress listener that throws after a part's checkpoint is written
+// (the engine writes it before it reports the part); the resumed run must end exactly where an
+// uninterrupted run ends.
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { generateSynthetic } from '@embpress/data';
+import { ModelRegistryDir } from '@embpress/model-registry';
+import { CheckpointRun } from './checkpoint';
+import {
+  train,
+  type PartProgress,
+  type TrainOptions,
+  type TrainProgress,
+  type TrainResult,
+} from './train';
+
+const TINY = { dim: 4, bottom: [8], top: [8] };
+
+let dir: string;
+let file: string;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'embpress-resume-'));
+  file = join(dir, 'train.txt');
+  await generateSynthetic({ rows: 3000, seed: 4, out: file });
+});
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function options(overrides: Partial<TrainOptions>): TrainOptions {
+  return {
+    data: `criteo:${file}`,
+    model: 'dlrm',
+    modelOverrides: TINY,
+    method: 'qr(collisions=4)',
+    epochs: 2,
+    batchSize: 100,
+    lr: 0.01,
+    optimizer: 'adam',
+    partsPerEpoch: 3,
+    earlyStopParts: 10,
+    seed: 9,
+    backend: 'wasm',
+    registryRoot: join(dir, 'models'),
+    modelName: 'ctr',
+    ...overrides,
+  };
+}
+
+class Crash extends Error {}
+
+/** Runs until part `after` is reported, then throws (the checkpoint of that part exists). */
+async function crashAfter(after: number, overrides: Partial<TrainOptions>): Promise<void> {
+  await expect(
+    train(
+      options({
+        ...overrides,
+        onProgress: (e) => {
+          if (e.kind === 'part' && e.part === after) throw new Crash(`crash after part ${after}`);
+        },
+      }),
+    ),
+  ).rejects.toBeInstanceOf(Crash);
+}
+
+function tableBytes(version: string): Buffer {
+  const v = new ModelRegistryDir(join(dir, 'models')).readVersion('ctr', version);
+  return Buffer.from(v.tables.get('sparse') as Uint8Array);
+}
+
+describe('checkpoints and --resume', () => {
+  let reference: TrainResult;
+
+  beforeAll(async () => {
+    reference = await train(options({ version: 'ref' }));
+  });
+
+  it('resumes after a crash to exactly the uninterrupted result', async () => {
+    await crashAfter(2, { version: 'r1' });
+    const run = CheckpointRun.of(join(dir, 'models'), 'ctr', 'r1');
+    expect(run.parts()).toEqual(['part-000002', 'part-000001']);
+    expect(readdirSync(run.dir).filter((n) => n.startsWith('.tmp'))).toEqual([]);
+
+    const events: TrainProgress[] = [];
+    // No version given: the newest run of the model is resumed (and keeps its version).
+    const resumed = await train(options({ resume: true, onProgress: (e) => events.push(e) }));
+    expect(resumed.resumedFromPart).toBe(2);
+    expect(resumed.modelDir).toBe(join(dir, 'models', 'ctr', 'r1'));
+    expect(
+      events.filter((e) => e.kind === 'part').map((e) => (e.kind === 'part' ? e.part : 0)),
+    ).toEqual([3, 4, 5, 6]);
+    expect(resumed.metrics).toEqual(reference.metrics);
+    expect(resumed.bestPart).toBe(reference.bestPart);
+    expect(resumed.samplesTrained).toBe(reference.samplesTrained);
+    expect(tableBytes('r1').equals(tableBytes('ref'))).toBe(true);
+    expect(Array.from(resumed.test.predictions)).toEqual(Array.from(reference.test.predictions));
+    // The run's checkpoints go once its version is exported.
+    expect(existsSync(run.dir)).toBe(false);
+  });
+
+  it('refuses to resume with other options, naming what differs', async () => {
+    await crashAfter(1, { version: 'r2' });
+    await expect(train(options({ resume: true, version: 'r2', lr: 0.02 }))).rejects.toThrow(
+      /other options \(lr: 0\.01 \(checkpoint\) vs 0\.02 \(now\)\)/,
+    );
+    await expect(train(options({ resume: true, version: 'nope' }))).rejects.toThrow(
+      /nothing to resume: no checkpoint of ctr\/nope/,
+    );
+  });
+
+  it('falls back to the previous checkpoint when the newest is damaged', async () => {
+    await crashAfter(3, { version: 'r3' });
+    const run = CheckpointRun.of(join(dir, 'models'), 'ctr', 'r3');
+    const damaged = join(run.dir, 'part-000003', 'table.state');
+    const bytes = readFileSync(damaged);
+    writeFileSync(damaged, bytes.subarray(0, bytes.length - 7));
+    const logs: string[] = [];
+    const resumed = await train(
+      options({
+        resume: true,
+        version: 'r3',
+        onProgress: (e) => e.kind === 'log' && logs.push(e.message),
+      }),
+    );
+    expect(logs.join('\n')).toContain(`checkpoint file ${damaged} has`);
+    expect(resumed.resumedFromPart).toBe(2);
+    expect(resumed.metrics).toEqual(reference.metrics);
+  });
+
+  it('names the damaged file when no checkpoint is usable', async () => {
+    await crashAfter(1, { version: 'r4' });
+    const meta = join(
+      CheckpointRun.of(join(dir, 'models'), 'ctr', 'r4').dir,
+      'part-000001',
+      'checkpoint.json',
+    );
+    writeFileSync(meta, '{"format": "embpress-train-');
+    await expect(train(options({ resume: true, version: 'r4' }))).rejects.toThrow(
+      `checkpoint ${meta} is unreadable`,
+    );
+  });
+});
+
+describe('stage hooks', () => {
+  it('can start a new stage that forgets the earlier best, and stop the run', async () => {
+    const seen: string[] = [];
+    const parts: PartProgress[] = [];
+    const result = await train(
+      options({
+        version: 'h1',
+        checkpoints: false,
+        onProgress: (e) => e.kind === 'part' && parts.push(e),
+        hooks: {
+          beforePart: (c) => {
+            seen.push(`before ${c.part} ${c.stage}`);
+            return c.part === 3 ? { stage: 'finetune', resetBest: true } : undefined;
+          },
+          onPartEnd: (c) => (c.part === 4 ? { stop: true } : undefined),
+        },
+      }),
+    );
+    expect(seen).toEqual(['before 1 ', 'before 2 ', 'before 3 ', 'before 4 finetune']);
+    expect(result.partsRun).toBe(4);
+    expect(result.stoppedEarly).toBe(true);
+    // Part 3 is the first of the new stage: the best, whatever parts 1-2 scored.
+    expect(parts.map((p) => p.stage)).toEqual(['', '', 'finetune', 'finetune']);
+    expect(parts[2]?.improved).toBe(true);
+    expect(result.bestPart).toBeGreaterThanOrEqual(3);
+    expect(existsSync(join(dir, 'models', '.checkpoints', 'ctr', 'h1'))).toBe(false);
+  });
+});
