@@ -51,10 +51,10 @@ describe('dot interaction', () => {
     rowsOnly.dispose();
   });
 
-  it('js and tensor implementations agree in value and gradient', () => {
+  // D = 3: the scalar tail only; 6: four-wide blocks and a tail; 16: the Criteo width.
+  it.each([3, 6, 16])('js and tensor implementations agree in value and gradient (D = %i)', (D) => {
     const B = 5;
     const F = 4;
-    const D = 3;
     const rand = mulberry32(3);
     const b = Float32Array.from({ length: B * D }, () => rand() - 0.5);
     const r = Float32Array.from({ length: B * F * D }, () => rand() - 0.5);

@@ -63,6 +63,14 @@ export function registerWasmUnsortedSegmentSum(): void {
 export function transposeLast2(x: tf.Tensor): tf.Tensor {
   const r = x.rank;
   if (r < 2) throw new Error(`transposeLast2 needs rank >= 2, got ${r}`);
+  // A side of 1: the transpose is the same memory order, i.e. a free reshape (wasm's transpose
+  // copies: ~2 ms for the top MLP's [1024, 256] → [256, 1] gradient operand).
+  if (x.shape[r - 1] === 1 || x.shape[r - 2] === 1) {
+    const shape = x.shape.slice();
+    shape[r - 1] = x.shape[r - 2] as number;
+    shape[r - 2] = x.shape[r - 1] as number;
+    return tf.reshape(x, shape);
+  }
   const perm = [...Array(r).keys()];
   perm[r - 1] = r - 2;
   perm[r - 2] = r - 1;
@@ -99,7 +107,12 @@ const explicitTransposeGradient: tf.GradConfig = {
     if (!tA && !tB) {
       // C = A B: dA = dC Bᵀ, dB = Aᵀ dC
       da = () => tf.matMul(g, T(b));
-      db = () => tf.matMul(T(a), g);
+      // dB = Aᵀ dC = (dCᵀ A)ᵀ: transposing the smaller operands (dC and the [in, out] result
+      // rather than the [B, in] activations) saves ~1.5 ms on a 1024×512 → 256 layer.
+      db =
+        a.rank === 2 && g.size + b.size < a.size
+          ? () => T(tf.matMul(T(g), a))
+          : () => tf.matMul(T(a), g);
     } else if (!tA && tB) {
       // C = A Bᵀ: dA = dC B, dB = dCᵀ A
       da = () => tf.matMul(g, b);
