@@ -7,6 +7,7 @@ import {
   parseClientConfig,
   parseEnv,
   parseServerConfig,
+  optionalPath,
   positiveInt,
   type ClientConfig,
   type Env,
@@ -24,11 +25,46 @@ export interface RankerConfig {
   shardMap?: ShardMap;
   maxCandidates: number;
   maxFeaturesPerCandidate: number;
+  /** Model directories (`<root>/<model>/<version>/`): manifest, vocabulary and dense weights. */
+  registryRoot: string;
+  /** On a failed shard: zero embeddings and `degraded: true` instead of UNAVAILABLE. */
+  degradedOnShardFailure: boolean;
+  /** tfjs backend of the dense forward. */
+  backend: RankerBackend;
+  /** Model versions kept loaded (dense model + feature mapping), least recently used evicted. */
+  modelCacheSize: number;
+  /** How long the store's active version of a model is reused before DescribeTables again. */
+  versionTtlMs: number;
 }
+
+export const RANKER_BACKENDS = ['wasm', 'cpu', 'tensorflow', 'auto'] as const;
+export type RankerBackend = (typeof RANKER_BACKENDS)[number];
+
+const flag = (fallback: boolean) =>
+  z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      const value = raw?.trim().toLowerCase();
+      if (value === undefined || value === '') return fallback;
+      if (value === 'true' || value === '1') return true;
+      if (value === 'false' || value === '0') return false;
+      ctx.addIssue({ code: 'custom', message: `expected true or false, got "${raw}"` });
+      return z.NEVER;
+    });
 
 const schema = z.object({
   MAX_CANDIDATES: positiveInt(10_000),
   MAX_FEATURES_PER_CANDIDATE: positiveInt(1_024),
+  REGISTRY_ROOT: optionalPath(),
+  DEGRADED_ON_SHARD_FAILURE: flag(false),
+  BACKEND: z
+    .string()
+    .optional()
+    .transform((raw) => (raw === undefined || raw.trim() === '' ? 'wasm' : raw.trim()))
+    .pipe(z.enum(RANKER_BACKENDS)),
+  MODEL_CACHE_SIZE: positiveInt(4),
+  VERSION_TTL_MS: positiveInt(1_000),
 });
 
 export function loadRankerConfig(env: Env): RankerConfig {
@@ -49,5 +85,11 @@ export function loadRankerConfig(env: Env): RankerConfig {
     shardMap,
     maxCandidates: v.MAX_CANDIDATES,
     maxFeaturesPerCandidate: v.MAX_FEATURES_PER_CANDIDATE,
+    // The store's default root: `serve all` finds the models the store serves.
+    registryRoot: v.REGISTRY_ROOT ?? 'var/models',
+    degradedOnShardFailure: v.DEGRADED_ON_SHARD_FAILURE,
+    backend: v.BACKEND,
+    modelCacheSize: v.MODEL_CACHE_SIZE,
+    versionTtlMs: v.VERSION_TTL_MS,
   };
 }

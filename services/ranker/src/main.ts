@@ -1,15 +1,31 @@
 // Composition root of the ranker. Telemetry is started by the caller first.
+import { initBackend } from '@embpress/models';
 import { ranker } from '@embpress/proto';
 import { ServiceHost, type Logger, type RunningService } from '@embpress/service-kit';
 import { ShardedStoreClient } from '@embpress/store-client';
 import type { RankerConfig } from './config';
+import { ActiveVersions } from './domain/active-versions';
+import { ModelCache } from './domain/model-cache';
+import { loadServedModel } from './domain/served-model';
 import { rankHandler } from './handlers/rank';
 
 export async function startRanker(config: RankerConfig, logger: Logger): Promise<RunningService> {
+  // Once, before serving: the dense forward of every request runs on it.
+  const backend = await initBackend(config.backend);
+  logger.info({ backend: backend.name, registryRoot: config.registryRoot }, 'tfjs backend ready');
   const store = ShardedStoreClient.create(config.store, config.shardMap);
+  const versions = new ActiveVersions(config.versionTtlMs, async (model, deadline) => {
+    const shards = await store.describeTables(model, { deadline });
+    return shards.flatMap((s) =>
+      s.tables.filter((t) => t.model === model && t.active).map((t) => t.version),
+    );
+  });
+  const models = new ModelCache(config.modelCacheSize, (model, version) =>
+    loadServedModel(config.registryRoot, model, version),
+  );
   const host = new ServiceHost({ name: 'ranker', config: config.server, logger });
   host.addService<ranker.RankerServiceServer>(ranker.RankerServiceService, {
-    rank: rankHandler(config, store),
+    rank: rankHandler({ config, store, versions, models }),
   });
   await host.start();
   const running = host.markServing();
@@ -18,6 +34,7 @@ export async function startRanker(config: RankerConfig, logger: Logger): Promise
     stop: async () => {
       await running.stop();
       store.close();
+      models.clear();
     },
   };
 }

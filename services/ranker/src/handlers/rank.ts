@@ -1,31 +1,207 @@
-// Rank: validate → learn the model's tables and active version from the store → (feature
-// mapping, BatchLookup, dense forward: ranker issue #6). The store call is real and traced, so a
-// Rank request already shows the ranker → store hop in its trace.
-import type { ranker } from '@embpress/proto';
+// Rank: validate → the version (the request's, or the store's active one) → its dense network and
+// feature mapping (cached) → raw features to row ids, as the trainer encoded them → ONE
+// BatchLookup per shard, pinned to that version (the sharded client sends each distinct id once,
+// asks for the table's compressed codes when this side can decode them, and decodes them into
+// fp32 rows in request order) → the dense forward in tfjs → candidates by score, best first.
+// Spans under the gRPC server span: ranker.feature_mapping, ranker.store_lookup (the gRPC client
+// spans of the store calls are its children; the client's decode runs inside it),
+// ranker.dense_forward.
+import { status } from '@grpc/grpc-js';
+import { trace, type Span } from '@opentelemetry/api';
+import { common, type ranker } from '@embpress/proto';
+import { ModelRegistryDir } from '@embpress/model-registry';
 import {
+  annotateSpan,
   fromUpstream,
+  isServiceError,
   outgoingDeadline,
-  UnimplementedError,
   type UnaryHandler,
 } from '@embpress/service-kit';
 import type { ShardedStoreClient } from '@embpress/store-client';
 import type { RankerConfig } from '../config';
+import type { ActiveVersions } from '../domain/active-versions';
+import type { ModelCache } from '../domain/model-cache';
+import type { ServedModel } from '../domain/served-model';
 import { validateRankRequest } from './validate-rank';
 
+const tracer = trace.getTracer('embpress-ranker');
+const { RowEncoding } = common;
+
+/** Codecs whose wire codes the store client decodes itself (libs/store-client decode-rows). */
+export const CLIENT_DECODED_CODECS: ReadonlySet<string> = new Set([
+  'fp16',
+  'rowwise-int8',
+  'rowwise-int4',
+]);
+
+/** Runs `f` in a child span of the active one, ending it (with the error, if any) afterwards. */
+function inSpan<T>(name: string, f: (span: Span) => T): T {
+  return tracer.startActiveSpan(name, (span) => {
+    const end = (err?: unknown) => {
+      if (err !== undefined) {
+        span.recordException(err as Error);
+        span.setStatus({ code: 2, message: (err as Error).message });
+      }
+      span.end();
+    };
+    try {
+      const out = f(span);
+      if (out instanceof Promise)
+        return out.then(
+          (v: unknown) => {
+            end();
+            return v;
+          },
+          (err: unknown) => {
+            end(err);
+            throw err;
+          },
+        ) as T;
+      end();
+      return out;
+    } catch (err) {
+      end(err);
+      throw err;
+    }
+  });
+}
+
+/** A shard that could not answer (down, or too slow), as opposed to a request it refused. */
+function isShardFailure(err: unknown): boolean {
+  return (
+    isServiceError(err) &&
+    (err.code === status.UNAVAILABLE || err.code === status.DEADLINE_EXCEEDED)
+  );
+}
+
+export interface RankDependencies {
+  config: RankerConfig;
+  store: ShardedStoreClient;
+  versions: ActiveVersions;
+  models: ModelCache;
+}
+
 export function rankHandler(
-  config: RankerConfig,
-  store: ShardedStoreClient,
+  deps: RankDependencies,
 ): UnaryHandler<ranker.RankRequest, ranker.RankResponse> {
+  const { config, store, versions, models } = deps;
+  const registry = new ModelRegistryDir(config.registryRoot);
+
+  /** The version to serve when the request names none; degraded mode survives a down store. */
+  async function activeVersion(model: string, deadline: number): Promise<string> {
+    try {
+      return await versions.resolve(model, deadline);
+    } catch (err) {
+      if (config.degradedOnShardFailure && isShardFailure(err)) {
+        const fallback = versions.lastKnown(model) ?? registry.activeVersion(model);
+        if (fallback !== undefined) return fallback;
+      }
+      throw fromUpstream(err, 'store DescribeTables');
+    }
+  }
+
+  async function lookupRows(
+    served: ServedModel,
+    ids: Uint32Array,
+    deadline: number,
+  ): Promise<{ rows: Float32Array; degraded: boolean }> {
+    const { table } = served;
+    const codes = CLIENT_DECODED_CODECS.has(table.method);
+    return inSpan('ranker.store_lookup', async (span) => {
+      span.setAttributes({
+        'embpress.model': served.model,
+        'embpress.version': served.version,
+        'embpress.table': table.name,
+        'embpress.method': table.method,
+        'embpress.encoding': codes ? 'codes' : 'float32',
+        'embpress.ids': ids.length,
+      });
+      try {
+        const result = await store.batchLookup(
+          {
+            model: served.model,
+            version: served.version,
+            tables: [{ table: table.name, ids }],
+            encoding: codes ? RowEncoding.ROW_ENCODING_CODES : RowEncoding.ROW_ENCODING_FLOAT32_LE,
+          },
+          { deadline },
+        );
+        const rows = (result.tables[0] as { rows: Float32Array }).rows;
+        span.setAttributes({
+          'embpress.shards': result.shards.length,
+          'embpress.bytes': rows.byteLength,
+        });
+        return { rows, degraded: false };
+      } catch (err) {
+        if (!(config.degradedOnShardFailure && isShardFailure(err))) throw err;
+        // Every row of the request falls back to zeros, the embedding of "no information".
+        span.setAttribute('embpress.degraded', true);
+        return { rows: new Float32Array(ids.length * table.dim), degraded: true };
+      }
+    });
+  }
+
+  async function rankWith(
+    request: ranker.RankRequest,
+    version: string,
+    deadline: number,
+  ): Promise<ranker.RankResponse> {
+    const lease = models.acquire(request.model, version);
+    try {
+      const served = lease.served;
+      const batch = inSpan('ranker.feature_mapping', (span) => {
+        span.setAttribute('embpress.candidates', request.candidates.length);
+        return served.mapping.map(request.context, request.candidates);
+      });
+      const { rows, degraded } = await lookupRows(served, batch.ids, deadline);
+      const scores = inSpan('ranker.dense_forward', (span) => {
+        span.setAttribute('embpress.candidates', batch.size);
+        return served.net.predict(batch.dense, rows);
+      });
+      const order = Array.from({ length: batch.size }, (_, i) => i);
+      // Stable: equal scores keep the request's order.
+      order.sort((a, b) => (scores[b] as number) - (scores[a] as number));
+      annotateSpan({
+        'embpress.model': request.model,
+        'embpress.version': version,
+        'embpress.candidates': batch.size,
+        'embpress.degraded': degraded,
+      });
+      return {
+        model: request.model,
+        version,
+        ranked: order.map((i) => ({
+          id: (request.candidates[i] as ranker.Candidate).id,
+          score: scores[i] as number,
+        })),
+        degraded,
+      };
+    } finally {
+      lease.release();
+    }
+  }
+
   return async (request, ctx) => {
     validateRankRequest(request, config);
     const deadline = outgoingDeadline(ctx.deadline, config.store.timeoutMs);
+    const pinned = request.version !== '';
+    const version = pinned ? request.version : await activeVersion(request.model, deadline);
     try {
-      await store.describeTables(request.model, { deadline });
+      return await rankWith(request, version, deadline);
     } catch (err) {
-      throw fromUpstream(err, 'store DescribeTables');
+      // The cached active version was unloaded by the store since: ask for the active one again.
+      if (!pinned && isServiceError(err) && err.code === status.NOT_FOUND) {
+        versions.forget(request.model);
+        const fresh = await activeVersion(request.model, deadline);
+        if (fresh !== version) {
+          try {
+            return await rankWith(request, fresh, deadline);
+          } catch (retryErr) {
+            throw fromUpstream(retryErr, 'store BatchLookup');
+          }
+        }
+      }
+      throw fromUpstream(err, 'store BatchLookup');
     }
-    throw new UnimplementedError(
-      'Rank: feature mapping, BatchLookup and the dense forward are not built yet (ranker issue #6)',
-    );
   };
 }

@@ -1,0 +1,109 @@
+// The ranker's mapping of raw request features must give the model exactly what the trainer's
+// encoding (libs/data encodeBatch) gave it for the same raw rows.
+import { encodeBatch, VocabularyBuilder, type RawBatch } from '@embpress/data';
+import type { ranker } from '@embpress/proto';
+import { InvalidArgumentError } from '@embpress/service-kit';
+import { FeatureMapping } from './feature-mapping';
+
+const DENSE = ['I1', 'I2'];
+const CATS = ['C1', 'C2'];
+
+function raw(rows: Array<{ dense: number[]; cats: string[] }>): RawBatch {
+  return {
+    size: rows.length,
+    labels: new Float32Array(rows.length),
+    dense: Float64Array.from(rows.flatMap((r) => r.dense)),
+    categorical: rows.flatMap((r) => r.cats),
+    keys: undefined,
+    rowIndex: Float64Array.from(rows.map((_, i) => i)),
+  };
+}
+
+const train = raw([
+  { dense: [1, 0], cats: ['a', 'x'] },
+  { dense: [5, -3], cats: ['b', ''] },
+  { dense: [NaN, 2.5], cats: ['a', 'y'] },
+]);
+const builder = new VocabularyBuilder(CATS);
+builder.add(train);
+const { vocabulary } = builder.build();
+const mapping = new FeatureMapping(DENSE, vocabulary);
+
+const num = (name: string, value: number): ranker.Feature => ({
+  name,
+  value: { $case: 'numeric', value },
+});
+const cat = (name: string, value: string): ranker.Feature => ({
+  name,
+  value: { $case: 'categorical', value },
+});
+
+/** A raw row as a candidate: NaN and '' (missing) are left out, as a client would. */
+function candidate(id: string, dense: number[], cats: string[]): ranker.Candidate {
+  return {
+    id,
+    features: [
+      ...dense.flatMap((v, i) => (Number.isNaN(v) ? [] : [num(DENSE[i] as string, v)])),
+      ...cats.flatMap((v, i) => (v === '' ? [] : [cat(CATS[i] as string, v)])),
+    ],
+  };
+}
+
+describe('FeatureMapping', () => {
+  it('maps raw values exactly as the trainer encoded them (ln(v+1), missing, OOV)', () => {
+    const rows = [
+      { dense: [1, 0], cats: ['a', 'x'] },
+      { dense: [5, -3], cats: ['b', ''] },
+      { dense: [NaN, 2.5], cats: ['never-seen', 'y'] },
+      { dense: [1e6, NaN], cats: ['', 'never-seen'] },
+    ];
+    const expected = encodeBatch(raw(rows), vocabulary);
+    const got = mapping.map(
+      [],
+      rows.map((r, i) => candidate(`c${i}`, r.dense, r.cats)),
+    );
+    expect(got.size).toBe(rows.length);
+    expect(Array.from(got.ids)).toEqual(Array.from(expected.sparse));
+    expect(Array.from(got.dense)).toEqual(Array.from(expected.dense));
+    // The missing value "" of C2 was seen in train: its own id, not the OOV bucket.
+    expect(got.ids[1 * 2 + 1]).toBe(vocabulary.globalId(1, ''));
+    expect(got.ids[1 * 2 + 1]).not.toBe(vocabulary.offsets[1]);
+    // An unseen value goes to its field's OOV bucket (local id 0).
+    expect(got.ids[2 * 2 + 0]).toBe(vocabulary.offsets[0]);
+  });
+
+  it('shares the context with every candidate; a candidate overrides it', () => {
+    const got = mapping.map(
+      [num('I1', 3), cat('C1', 'b')],
+      [
+        { id: 'p', features: [] },
+        { id: 'q', features: [cat('C1', 'a'), num('I1', 0)] },
+      ],
+    );
+    expect(got.dense[0]).toBeCloseTo(Math.log(4), 6);
+    expect(got.ids[0]).toBe(vocabulary.globalId(0, 'b'));
+    expect(got.dense[2]).toBe(0);
+    expect(got.ids[2]).toBe(vocabulary.globalId(0, 'a'));
+  });
+
+  it('refuses unknown names and values of the wrong kind, naming the field', () => {
+    const message = (features: ranker.Feature[]) => {
+      try {
+        mapping.map([], [{ id: 'a', features }]);
+      } catch (err) {
+        if (err instanceof InvalidArgumentError) return err.message;
+        throw err;
+      }
+      return 'mapped';
+    };
+    expect(message([cat('C9', 'a')])).toMatch(
+      /^candidates\[0\]\.features\[0\]\.name: "C9" is not a feature of this model/,
+    );
+    expect(message([cat('I1', '3')])).toBe(
+      'candidates[0].features[0].value: "I1" is dense: needs numeric',
+    );
+    expect(message([num('C1', 3)])).toMatch(
+      /^candidates\[0\]\.features\[0\]\.value: "C1" is categorical/,
+    );
+  });
+});

@@ -1,0 +1,93 @@
+// Raw request features → the model's inputs, exactly as the trainer encoded its rows (libs/data,
+// methods-spec §5.1): a dense field becomes ln(v + 1) for v > 0, else 0, and a missing one 0 (the
+// reader's NaN); a categorical field becomes offset_f + its local id in the train vocabulary, the
+// missing value being the empty string (a value of its own) and an unseen value the field's OOV
+// bucket (local id 0). A candidate's own features override the shared context's.
+import type { ranker } from '@embpress/proto';
+import { MISSING_VALUE, transformDenseValue, type Vocabulary } from '@embpress/data';
+import { FailedPreconditionError, InvalidArgumentError } from '@embpress/service-kit';
+
+/** The model's inputs for a batch of candidates. */
+export interface MappedBatch {
+  /** Candidates (rows of the batch). */
+  size: number;
+  /** size × fields global row ids of the model's one table, candidate-major. */
+  ids: Uint32Array;
+  /** size × denseFields transformed dense values (float32, as the trainer fed them). */
+  dense: Float32Array;
+}
+
+type Slot = { kind: 'dense'; index: number } | { kind: 'categorical'; index: number };
+
+export class FeatureMapping {
+  private readonly slots = new Map<string, Slot>();
+
+  constructor(
+    readonly denseNames: readonly string[],
+    readonly vocabulary: Vocabulary,
+  ) {
+    denseNames.forEach((name, index) => this.slots.set(name, { kind: 'dense', index }));
+    vocabulary.fields.forEach((field, index) => {
+      if (this.slots.has(field.name))
+        throw new FailedPreconditionError(
+          `the model's feature "${field.name}" is both dense and categorical`,
+        );
+      this.slots.set(field.name, { kind: 'categorical', index });
+    });
+  }
+
+  get fields(): number {
+    return this.vocabulary.fields.length;
+  }
+
+  /** Maps the request's context and candidates; names the offending request field on bad input. */
+  map(context: readonly ranker.Feature[], candidates: readonly ranker.Candidate[]): MappedBatch {
+    const nd = this.denseNames.length;
+    const nf = this.fields;
+    const size = candidates.length;
+    // The context, mapped once: missing values first, then what the context gives.
+    const baseDense = new Float32Array(nd); // missing → 0
+    const baseIds = new Uint32Array(nf);
+    for (let f = 0; f < nf; f += 1) baseIds[f] = this.vocabulary.globalId(f, MISSING_VALUE);
+    context.forEach((feature, i) => this.apply(feature, `context[${i}]`, baseDense, baseIds, 0, 0));
+    const dense = new Float32Array(size * nd);
+    const ids = new Uint32Array(size * nf);
+    candidates.forEach((candidate, c) => {
+      dense.set(baseDense, c * nd);
+      ids.set(baseIds, c * nf);
+      candidate.features.forEach((feature, i) =>
+        this.apply(feature, `candidates[${c}].features[${i}]`, dense, ids, c * nd, c * nf),
+      );
+    });
+    return { size, ids, dense };
+  }
+
+  private apply(
+    feature: ranker.Feature,
+    at: string,
+    dense: Float32Array,
+    ids: Uint32Array,
+    denseAt: number,
+    idsAt: number,
+  ): void {
+    const slot = this.slots.get(feature.name);
+    if (slot === undefined)
+      throw new InvalidArgumentError(
+        `${at}.name`,
+        `"${feature.name}" is not a feature of this model (dense: ${this.denseNames.join(', ') || 'none'}; categorical: ${this.vocabulary.fields.map((f) => f.name).join(', ')})`,
+      );
+    const value = feature.value;
+    if (slot.kind === 'dense') {
+      if (value?.$case !== 'numeric')
+        throw new InvalidArgumentError(`${at}.value`, `"${feature.name}" is dense: needs numeric`);
+      dense[denseAt + slot.index] = transformDenseValue(value.value);
+    } else {
+      if (value?.$case !== 'categorical')
+        throw new InvalidArgumentError(
+          `${at}.value`,
+          `"${feature.name}" is categorical: needs categorical (the raw text, e.g. "68fd1e64")`,
+        );
+      ids[idsAt + slot.index] = this.vocabulary.globalId(slot.index, value.value);
+    }
+  }
+}
