@@ -155,6 +155,19 @@ describe('ivf', () => {
     );
   });
 
+  it('scans further lists when the probed ones hold fewer than k rows', () => {
+    const t = build('ivf(nlist=24,nprobe=1)|rowwise-int8');
+    const largest = Math.max(...t.listSizes());
+    const k = largest + 5;
+    const hits = t.search(queries, k, 'inner-product', { nprobe: 1 });
+    for (let q = 0; q < queries.length / dim; q += 1) {
+      const found = hits.ids.subarray(q * k, (q + 1) * k);
+      expect(new Set(found).size).toBe(k);
+      const s = hits.scores.subarray(q * k, (q + 1) * k);
+      for (let i = 1; i < k; i += 1) expect(s[i] as number).toBeLessThanOrEqual(s[i - 1] as number);
+    }
+  });
+
   it('returns original ids: a stored row finds itself first', () => {
     const t = build('ivf(nlist=16,nprobe=1)|fp16');
     for (const id of [0, 17, 311, 599]) {

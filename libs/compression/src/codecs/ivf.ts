@@ -238,7 +238,8 @@ export class IvfTable implements CompressedTable {
   /**
    * Top-k over the codes of the `nprobe` lists whose centroids score best against each query
    * (inner product: highest ⟨q, c⟩; L2: smallest ‖q − c‖²). nprobe defaults to the spec's and is
-   * clamped to the lists; nprobe = lists is the inner codec's exhaustive search.
+   * clamped to the lists; nprobe = lists is the inner codec's exhaustive search. When the probed
+   * lists hold fewer than k rows, the next best lists are scanned too: a search always returns k.
    */
   search(queries: Float32Array, k: number, metric: Metric, options?: SearchOptions): SearchHits {
     const dim = this.dim;
@@ -250,8 +251,8 @@ export class IvfTable implements CompressedTable {
     const scores = new Float32Array(plan.queries * plan.k);
     const heap = new TopK(plan.k);
     const listHeap = new TopK(nprobe);
-    const chosen = new Uint32Array(nprobe);
-    const chosenScores = new Float32Array(nprobe);
+    const chosen = new Uint32Array(this.lists);
+    const chosenScores = new Float32Array(this.lists);
     for (let q = 0; q < plan.queries; q += 1) {
       const qo = q * dim;
       scanner.setQuery(queries, qo);
@@ -259,7 +260,15 @@ export class IvfTable implements CompressedTable {
         scanner.scan(0, this.rows, this.ids, heap);
       } else {
         this.rankLists(queries, qo, l2, listHeap);
-        const count = listHeap.drain(chosen, chosenScores, 0, false);
+        let count = listHeap.drain(chosen, chosenScores, 0, false);
+        if (this.rowsIn(chosen, count) < plan.k) {
+          // Rare (tiny lists, large k): rank every list and take them in order until k rows.
+          const all = new TopK(this.lists);
+          this.rankLists(queries, qo, l2, all);
+          all.drain(chosen, chosenScores, 0, false);
+          count = nprobe;
+          while (this.rowsIn(chosen, count) < plan.k) count += 1;
+        }
         for (let i = 0; i < count; i += 1) {
           const list = chosen[i] as number;
           scanner.scan(
@@ -273,6 +282,16 @@ export class IvfTable implements CompressedTable {
       heap.drain(ids, scores, q * plan.k, l2);
     }
     return { ids, scores };
+  }
+
+  /** Rows held by the first `count` lists of `lists`. */
+  private rowsIn(lists: Uint32Array, count: number): number {
+    let rows = 0;
+    for (let i = 0; i < count; i += 1) {
+      const l = lists[i] as number;
+      rows += (this.offsets[l + 1] as number) - (this.offsets[l] as number);
+    }
+    return rows;
   }
 
   private probes(requested: number | undefined): number {
