@@ -24,6 +24,8 @@ export interface StoreConfig {
   /** Largest k of a Search, and most query vectors in one Search. */
   maxSearchK: number;
   maxSearchQueries: number;
+  /** Search with exact_rerank re-scores the top k × this many candidates with fp32 rows. */
+  searchRerankFactor: number;
 }
 
 const schema = z.object({
@@ -32,6 +34,7 @@ const schema = z.object({
   MAX_IDS_PER_REQUEST: positiveInt(1_000_000),
   MAX_SEARCH_K: positiveInt(1_000),
   MAX_SEARCH_QUERIES: positiveInt(1_024),
+  SEARCH_RERANK_FACTOR: positiveInt(4),
 });
 
 export function loadStoreConfig(env: Env): StoreConfig {
@@ -46,5 +49,6 @@ export function loadStoreConfig(env: Env): StoreConfig {
     maxIdsPerRequest: v.MAX_IDS_PER_REQUEST,
     maxSearchK: v.MAX_SEARCH_K,
     maxSearchQueries: v.MAX_SEARCH_QUERIES,
+    searchRerankFactor: v.SEARCH_RERANK_FACTOR,
   };
 }
