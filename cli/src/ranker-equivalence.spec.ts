@@ -1,0 +1,257 @@
+// The ranker end to end (issue #6, Ranker and Equivalence): a tiny DLRM trained here into a temp
+// registry (rowwise-int8 table, so the store sends compressed codes the client decodes), served by
+// a real `embpress serve store` and real `embpress serve ranker` processes on 127.0.0.1:0. Every
+// test-split row ranked through them must score what the trainer predicted for it offline
+// (max |diff| <= 1e-5). Then: unknown model, a stopped store (UNAVAILABLE, or degraded answers
+// when configured), and the trace of a Rank call read from the exported span file.
+import { credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { generateSynthetic, synthSplit } from '@embpress/data';
+import { ModelRegistryDir } from '@embpress/model-registry';
+import { ranker } from '@embpress/proto';
+import { lazyRequire } from './lazy';
+import { readRawRows, rowFeatures, type RawRows } from './bench/ranker-rows';
+import { readyPort, runCli, type CliProcess } from './testing/cli-process';
+
+jest.setTimeout(120_000);
+
+type Trainer = typeof import('@embpress/trainer');
+type TrainResult = import('@embpress/trainer').TrainResult;
+// Services are loaded, not imported, by the CLI (module boundaries).
+const { train } = lazyRequire<Trainer>('@embpress/trainer');
+
+const ROWS = 3000;
+
+interface SpanLine {
+  traceId: string;
+  spanId: string;
+  parentSpanId: string | null;
+  name: string;
+  kind: string;
+  attributes: Record<string, unknown>;
+  resource: Record<string, unknown>;
+}
+
+function rank(
+  port: number,
+  request: Partial<ranker.RankRequest>,
+): Promise<ServiceError | ranker.RankResponse> {
+  const client = new ranker.RankerServiceClient(`127.0.0.1:${port}`, credentials.createInsecure());
+  return new Promise((resolve) => {
+    client.rank(
+      ranker.RankRequest.fromPartial(request),
+      new Metadata(),
+      { deadline: Date.now() + 20_000 },
+      (err, res) => {
+        client.close();
+        resolve(err ?? res);
+      },
+    );
+  });
+}
+
+function ok(result: ServiceError | ranker.RankResponse): ranker.RankResponse {
+  if (result instanceof Error) throw new Error(`Rank failed: ${result.code} ${result.details}`);
+  return result;
+}
+
+async function stop(proc: CliProcess | undefined): Promise<void> {
+  if (proc === undefined || proc.child.exitCode !== null || proc.child.signalCode !== null) return;
+  proc.child.kill('SIGTERM');
+  const timer = setTimeout(() => proc.child.kill('SIGKILL'), 10_000);
+  await proc.exit;
+  clearTimeout(timer);
+}
+
+describe('ranker over a real store', () => {
+  let dir: string;
+  let trained: TrainResult;
+  let test: RawRows;
+  let store: CliProcess;
+  let rankerProc: CliProcess;
+  let degradedProc: CliProcess;
+  let rankerPort: number;
+  let degradedPort: number;
+  const spansFile = () => join(dir, 'spans.jsonl');
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'embpress-ranker-'));
+    const file = join(dir, 'train.txt');
+    await generateSynthetic({ rows: ROWS, seed: 21, out: file });
+    const registryRoot = join(dir, 'models');
+    trained = await train({
+      data: `criteo:${file}`,
+      model: 'dlrm',
+      modelOverrides: { dim: 8, bottom: [16], top: [16] },
+      method: 'rowwise-int8',
+      epochs: 1,
+      batchSize: 128,
+      lr: 0.01,
+      optimizer: 'adam',
+      partsPerEpoch: 2,
+      earlyStopParts: 2,
+      seed: 7,
+      backend: 'wasm',
+      registryRoot,
+      modelName: 'ctr',
+      version: 'v1',
+    });
+    new ModelRegistryDir(registryRoot).setActiveVersion('ctr', 'v1');
+    // The trainer's test split of a Criteo file: a range of data rows, in file order.
+    const range = synthSplit('criteo', ROWS).test;
+    if (range === undefined) throw new Error('no test split');
+    test = await readRawRows(`criteo:${file}`, range);
+
+    const common = { EMBPRESS_SPANS_FILE: spansFile(), EMBPRESS_LOG_LEVEL: 'warn' };
+    store = runCli(['serve', 'store'], {
+      ...common,
+      EMBPRESS_STORE_PORT: '0',
+      EMBPRESS_STORE_REGISTRY_ROOT: registryRoot,
+    });
+    const storePort = await readyPort(store, 60_000);
+    const rankerEnv = {
+      ...common,
+      EMBPRESS_RANKER_PORT: '0',
+      EMBPRESS_RANKER_STORE_ADDRESS: `127.0.0.1:${storePort}`,
+      EMBPRESS_RANKER_REGISTRY_ROOT: registryRoot,
+      EMBPRESS_RANKER_STORE_TIMEOUT_MS: '3000',
+    };
+    rankerProc = runCli(['serve', 'ranker'], rankerEnv);
+    degradedProc = runCli(['serve', 'ranker'], {
+      ...rankerEnv,
+      EMBPRESS_RANKER_DEGRADED_ON_SHARD_FAILURE: 'true',
+    });
+    [rankerPort, degradedPort] = await Promise.all([
+      readyPort(rankerProc, 60_000),
+      readyPort(degradedProc, 60_000),
+    ]);
+  });
+
+  afterAll(async () => {
+    await Promise.all([stop(rankerProc), stop(degradedProc), stop(store)]);
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('scores every test row as the trainer did offline (max |diff| <= 1e-5)', async () => {
+    const predictions = trained.test.predictions;
+    expect(test.rows.length).toBe(predictions.length);
+    expect(test.rows.length).toBeGreaterThan(100);
+    let maxDiff = 0;
+    for (let start = 0; start < test.rows.length; start += 100) {
+      const chunk = test.rows.slice(start, start + 100);
+      const response = ok(
+        await rank(rankerPort, {
+          model: 'ctr',
+          candidates: chunk.map((row, i) => ({
+            id: String(start + i),
+            features: rowFeatures(test, row),
+          })),
+        }),
+      );
+      expect(response).toMatchObject({ model: 'ctr', version: 'v1', degraded: false });
+      expect(response.ranked).toHaveLength(chunk.length);
+      for (let i = 1; i < response.ranked.length; i += 1)
+        expect(response.ranked[i - 1]?.score).toBeGreaterThanOrEqual(
+          response.ranked[i]?.score as number,
+        );
+      for (const { id, score } of response.ranked)
+        maxDiff = Math.max(maxDiff, Math.abs(score - (predictions[Number(id)] as number)));
+    }
+    expect(maxDiff).toBeLessThanOrEqual(1e-5);
+
+    // The degraded-mode ranker answers like the other one while the store is up.
+    const same = ok(
+      await rank(degradedPort, {
+        model: 'ctr',
+        version: 'v1',
+        candidates: [{ id: '0', features: rowFeatures(test, test.rows[0] as never) }],
+      }),
+    );
+    expect(same.degraded).toBe(false);
+    expect(
+      Math.abs((same.ranked[0]?.score as number) - (predictions[0] as number)),
+    ).toBeLessThanOrEqual(1e-5);
+  });
+
+  it('answers NOT_FOUND for a model the store does not serve', async () => {
+    const result = await rank(rankerPort, {
+      model: 'nope',
+      candidates: [{ id: 'a', features: [] }],
+    });
+    expect((result as ServiceError).code).toBe(status.NOT_FOUND);
+    expect((result as ServiceError).details).toMatch(/^store DescribeTables: .*"nope"/);
+  });
+
+  it('answers UNAVAILABLE once the store is gone, or degraded scores when configured', async () => {
+    await stop(store);
+    const request = {
+      model: 'ctr',
+      candidates: test.rows.slice(0, 5).map((row, i) => ({
+        id: String(i),
+        features: rowFeatures(test, row),
+      })),
+    };
+    const failed = await rank(rankerPort, request);
+    expect((failed as ServiceError).code).toBe(status.UNAVAILABLE);
+    expect((failed as ServiceError).details).toMatch(/^store (BatchLookup|DescribeTables): /);
+
+    const degraded = ok(await rank(degradedPort, request));
+    expect(degraded).toMatchObject({ model: 'ctr', version: 'v1', degraded: true });
+    expect(degraded.ranked).toHaveLength(5);
+    for (const { score } of degraded.ranked) {
+      expect(score).toBeGreaterThan(0);
+      expect(score).toBeLessThan(1);
+    }
+  });
+
+  it('traces a Rank call: ranker span → store lookup span (table, method, ids, bytes) → store', async () => {
+    // Graceful stops flush the spans (the store already stopped).
+    await Promise.all([stop(rankerProc), stop(degradedProc)]);
+    const spans: SpanLine[] = readFileSync(spansFile(), 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as SpanLine);
+    const byId = new Map(spans.map((s) => [s.spanId, s]));
+    const lookup = spans.find(
+      (s) =>
+        s.name === 'ranker.store_lookup' &&
+        s.attributes['embpress.degraded'] === undefined &&
+        s.resource['service.name'] === 'embpress-ranker',
+    );
+    expect(lookup?.attributes).toMatchObject({
+      'embpress.table': 'sparse',
+      'embpress.method': 'rowwise-int8',
+      'embpress.encoding': 'codes',
+      'embpress.version': 'v1',
+    });
+    expect(lookup?.attributes['embpress.ids']).toBeGreaterThan(0);
+    expect(lookup?.attributes['embpress.bytes']).toBeGreaterThan(0);
+    const rankSpan = byId.get(lookup?.parentSpanId ?? '');
+    expect(rankSpan).toMatchObject({
+      kind: 'SERVER',
+      name: expect.stringMatching(/RankerService\/Rank$/),
+      traceId: lookup?.traceId,
+    });
+    const siblings = spans
+      .filter((s) => s.parentSpanId === rankSpan?.spanId)
+      .map((s) => s.name)
+      .sort();
+    // (the first call of a model also asks the store for its active version: DescribeTables)
+    expect(siblings).toEqual(
+      expect.arrayContaining([
+        'ranker.dense_forward',
+        'ranker.feature_mapping',
+        'ranker.store_lookup',
+      ]),
+    );
+    const client = spans.find((s) => s.parentSpanId === lookup?.spanId && s.kind === 'CLIENT');
+    expect(client?.name).toMatch(/EmbeddingStoreService\/BatchLookup$/);
+    const server = spans.find((s) => s.parentSpanId === client?.spanId && s.kind === 'SERVER');
+    expect(server?.resource['service.name']).toBe('embpress-store');
+    expect(server?.traceId).toBe(lookup?.traceId);
+    expect(server?.attributes['embpress.ids']).toBeGreaterThan(0);
+    expect(server?.attributes['embpress.bytes_out']).toBeGreaterThan(0);
+  });
+});
