@@ -94,6 +94,9 @@ describe('embpress train', () => {
     const r = await runTrain(['--data', 'criteo:x', '--method', 'full', '--lr', 'fast']);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('--lr must be a number > 0');
+    const sizes = await runTrain(['--data', 'criteo:x', '--method', 'full', '--bottom', '8,x']);
+    expect(sizes.code).toBe(2);
+    expect(sizes.stderr).toContain('--bottom must be layer sizes like 64,32, got "8,x"');
   });
 
   it('names a missing data file', async () => {

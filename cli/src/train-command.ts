@@ -1,6 +1,6 @@
 // `embpress train`: trains a CTR model with a compressed embedding table and exports it as a
-// model version. Progress goes to stderr as plain log lines (rows/s, loss, validation AUC per
-// part); with --json the last stdout line is one summary object. Bad input prints one clear line
+// model version. Progress goes to stderr: a status line redrawn in place on a terminal (rows/s,
+// loss, AUC so far, ETA) above the per-part log lines, the log lines alone otherwise; with --json the last stdout line is one summary object. Bad input prints one clear line
 // (exit 2 for usage, 1 for data/training problems).
 import { parseArgs } from 'node:util';
 import { SpecError, BudgetError } from '@embpress/compression';
@@ -15,23 +15,26 @@ import {
   type ModelKind,
 } from '@embpress/models';
 import { lazyRequire } from './lazy';
+import { TrainProgressView } from './train-progress';
 
 // Services are apps to the module-boundary rule: the CLI loads them with a plain require, as
 // services.ts does (types through `typeof import`, which the rule allows).
 type Trainer = typeof import('@embpress/trainer');
 type TrainOptimizer = import('@embpress/trainer').TrainOptimizer;
-type TrainProgress = import('@embpress/trainer').TrainProgress;
 const trainer = (): Trainer => lazyRequire<Trainer>('@embpress/trainer');
 
 export const TRAIN_USAGE = `usage:
   embpress train --data KIND:PATH|DIR [--test KIND:PATH] [--schema FILE] --model dlrm|wdl|dcn|deepfm
                  --method SPEC [--budget R] [--epochs N] [--batch-size B] [--lr L]
                  [--optimizer sgd|adagrad|adam] [--parts P] [--early-stop K] [--seed S]
-                 [--dim D] [--backend auto|wasm|cpu|tensorflow] [--out REGISTRY_ROOT]
-                 [--name MODEL] [--version V] [--json]
+                 [--dim D] [--bottom N,N,..] [--top N,N,..] [--backend auto|wasm|cpu|tensorflow]
+                 [--out REGISTRY_ROOT] [--name MODEL] [--version V] [--resume] [--json]
       Trains in parts (a validation pass after each), keeps the best part by validation AUC,
       stops after K parts without improvement, scores the test split once, and writes
       REGISTRY_ROOT/MODEL/VERSION. Raw data is prepared once under REGISTRY_ROOT/.datasets.
+      A checkpoint is written after each part under REGISTRY_ROOT/.checkpoints/MODEL/VERSION;
+      --resume continues the newest run of MODEL (or --version V) after its last complete
+      part, with the same options. --bottom/--top set the hidden layer sizes of the MLPs.
       Defaults: --epochs 1 --batch-size 1024 --lr 0.001 --optimizer adam --parts 10
       --early-stop 3 --seed 123 --dim 16 --backend auto --out models --name ctr.`;
 
@@ -47,6 +50,14 @@ const int = (name: string, raw: string, min: number) =>
   num(name, raw, (v) => Number.isInteger(v) && v >= min, `an integer >= ${min}`);
 const pos = (name: string, raw: string) => num(name, raw, (v) => v > 0, 'a number > 0');
 
+/** A comma list of layer sizes, e.g. `64,32`. */
+function sizes(name: string, raw: string): number[] {
+  const parts = raw.split(',');
+  if (parts.some((p) => !/^\d+$/.test(p.trim()) || Number(p) < 1))
+    throw new UsageError(`--${name} must be layer sizes like 64,32, got ${JSON.stringify(raw)}`);
+  return parts.map(Number);
+}
+
 function oneOf<T extends string>(name: string, raw: string, allowed: readonly T[]): T {
   if (!(allowed as readonly string[]).includes(raw))
     throw new UsageError(
@@ -58,21 +69,6 @@ function oneOf<T extends string>(name: string, raw: string, allowed: readonly T[
 function required(name: string, value: string | undefined): string {
   if (value === undefined || value === '') throw new UsageError(`--${name} is required`);
   return value;
-}
-
-const log = (line: string) => process.stderr.write(`${line}\n`);
-
-function progressLine(e: TrainProgress): string {
-  switch (e.kind) {
-    case 'log':
-      return e.message;
-    case 'part':
-      return `part ${e.part}/${e.parts} (epoch ${e.epoch}): ${e.samples} rows at ${Math.round(e.samplesPerSec)} rows/s, loss ${e.loss.toFixed(4)}, train AUC ${e.trainAuc.toFixed(4)}, val AUC ${e.valAuc.toFixed(4)}, val logloss ${e.valLogloss.toFixed(4)}${e.improved ? ' (best)' : ` (best ${e.bestValAuc.toFixed(4)} at part ${e.bestPart})`}`;
-    case 'early-stop':
-      return `early stop after part ${e.part}: best part ${e.bestPart}`;
-    case 'test':
-      return `test (best part): AUC ${e.auc.toFixed(4)}, logloss ${e.logloss.toFixed(4)} over ${e.rows} rows`;
-  }
 }
 
 async function run(args: string[]): Promise<void> {
@@ -94,6 +90,9 @@ async function run(args: string[]): Promise<void> {
       'early-stop': { type: 'string', default: '3' },
       seed: { type: 'string', default: '123' },
       dim: { type: 'string', default: '16' },
+      bottom: { type: 'string' },
+      top: { type: 'string' },
+      resume: { type: 'boolean', default: false },
       backend: { type: 'string', default: 'auto' },
       out: { type: 'string', default: 'models' },
       name: { type: 'string', default: 'ctr' },
@@ -111,13 +110,18 @@ async function run(args: string[]): Promise<void> {
       ? undefined
       : num('budget', values.budget, (v) => v > 0 && v <= 1, 'a fraction in (0, 1]');
   const seed = int('seed', values.seed, 0);
+  const view = new TrainProgressView(process.stderr);
   if (seed > 0xffffffff) throw new UsageError(`--seed must be below 2^32, got ${seed}`);
   const result = await trainer().train({
     data: required('data', values.data),
     ...(values.test === undefined ? {} : { test: values.test }),
     ...(values.schema === undefined ? {} : { schema: values.schema }),
     model: oneOf<ModelKind>('model', values.model, MODEL_KINDS),
-    modelOverrides: { dim: int('dim', values.dim, 1) },
+    modelOverrides: {
+      dim: int('dim', values.dim, 1),
+      ...(values.bottom === undefined ? {} : { bottom: sizes('bottom', values.bottom) }),
+      ...(values.top === undefined ? {} : { top: sizes('top', values.top) }),
+    },
     method: required('method', values.method),
     ...(budget === undefined ? {} : { budget }),
     epochs: pos('epochs', values.epochs),
@@ -131,8 +135,10 @@ async function run(args: string[]): Promise<void> {
     registryRoot: values.out,
     modelName: values.name,
     ...(values.version === undefined ? {} : { version: values.version }),
-    onProgress: (e) => log(progressLine(e)),
+    resume: values.resume,
+    onProgress: (e) => view.show(e),
   });
+  view.end();
   const summary = {
     method: result.spec,
     budget: result.budget,

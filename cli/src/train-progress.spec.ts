@@ -1,0 +1,106 @@
+// The progress output of `embpress train`: a redrawn bar on a terminal, plain lines elsewhere.
+import { formatDuration, progressBar, progressLine, TrainProgressView } from './train-progress';
+
+type TrainProgress = import('@embpress/trainer').TrainProgress;
+
+const ESC = String.fromCharCode(27);
+/** Carriage return + erase line: the bar is redrawn over itself. */
+const CLEAR = `\r${ESC}[2K`;
+
+const batch: Extract<TrainProgress, { kind: 'batch' }> = {
+  kind: 'batch',
+  part: 2,
+  parts: 4,
+  batch: 5,
+  batches: 10,
+  loss: 0.45678,
+  samplesPerSec: 12345.6,
+  bestValAuc: 0.71234,
+  etaSeconds: 125,
+};
+
+const part: TrainProgress = {
+  kind: 'part',
+  part: 2,
+  parts: 4,
+  epoch: 1,
+  batches: 10,
+  samples: 2560,
+  samplesPerSec: 9000.4,
+  loss: 0.5,
+  trainAuc: 0.6,
+  valAuc: 0.7,
+  valLogloss: 0.45,
+  improved: false,
+  bestPart: 1,
+  bestValAuc: 0.71,
+  partsWithoutImprovement: 1,
+  stage: '',
+  elapsedSeconds: 20,
+};
+
+describe('formatDuration', () => {
+  it('reads like a clock at every scale', () => {
+    expect(formatDuration(42.4)).toBe('42s');
+    expect(formatDuration(187)).toBe('3m07s');
+    expect(formatDuration(7500)).toBe('2h05m');
+    expect(formatDuration(Number.NaN)).toBe('?');
+    expect(formatDuration(-1)).toBe('?');
+  });
+});
+
+describe('progressBar', () => {
+  it('shows the run position, rows/s, loss, AUC so far and ETA', () => {
+    // 1.5 of 4 parts done: 38% of a 30-character bar.
+    expect(progressBar(batch, 120)).toBe(
+      `part 2/4 [${'#'.repeat(11)}${'-'.repeat(19)}] 38% 12,346 rows/s loss 0.4568 AUC 0.7123 ETA 2m05s`,
+    );
+  });
+
+  it('fits a narrow terminal and says "-" before any validation AUC', () => {
+    const line = progressBar({ ...batch, bestValAuc: Number.NaN }, 60);
+    expect(line.length).toBeLessThanOrEqual(60);
+    expect(line).toContain('AUC - ETA');
+    expect(progressBar(batch, 30).length).toBeLessThan(30);
+  });
+});
+
+describe('progressLine', () => {
+  it('logs a part with its ETA from the mean part time', () => {
+    expect(progressLine(part)).toBe(
+      'part 2/4 (epoch 1): 2560 rows at 9000 rows/s, loss 0.5000, train AUC 0.6000, val AUC 0.7000, val logloss 0.4500 (best 0.7100 at part 1), ETA 20s',
+    );
+    expect(progressLine(batch)).toBeUndefined();
+  });
+});
+
+describe('TrainProgressView', () => {
+  const capture = (isTTY: boolean) => {
+    const out: string[] = [];
+    const view = new TrainProgressView({ isTTY, columns: 100, write: (t) => out.push(t) });
+    return { out, view };
+  };
+
+  it('redraws one line in place on a terminal and prints log lines above it', () => {
+    const { out, view } = capture(true);
+    view.show(batch);
+    view.show({ ...batch, batch: 6 });
+    view.show(part);
+    view.end();
+    expect(out[0]).toBe(`${CLEAR}${progressBar(batch, 100)}`);
+    expect(out[1]).toBe(`${CLEAR}${progressBar({ ...batch, batch: 6 }, 100)}`);
+    expect(out[2]).toBe(`${CLEAR}${progressLine(part) as string}\n`);
+    expect(out).toHaveLength(3); // nothing left to clear after a log line
+  });
+
+  it('prints plain lines only when not a terminal', () => {
+    const { out, view } = capture(false);
+    view.show(batch);
+    view.show({ kind: 'log', message: 'hello' });
+    view.show(part);
+    view.end();
+    expect(out).toEqual(['hello\n', `${progressLine(part) as string}\n`]);
+    expect(out.join('')).not.toContain('\r');
+    expect(out.join('')).not.toContain(ESC);
+  });
+});

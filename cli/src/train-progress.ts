@@ -1,0 +1,84 @@
+// What `embpress train` shows while it trains. On a terminal: one status line redrawn in place
+// (part, a bar over the run, rows/s, loss, best validation AUC so far, ETA) with the per-part log
+// lines scrolling above it. Elsewhere (a pipe, a log file, CI): the plain log lines only, one per
+// event, so logs stay greppable and free of control characters.
+type TrainProgress = import('@embpress/trainer').TrainProgress;
+
+/** `42s`, `3m07s`, `2h05m`; `?` when unknown. */
+export function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return '?';
+  const s = Math.round(seconds);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+}
+
+const fixed = (v: number, digits: number) => (Number.isFinite(v) ? v.toFixed(digits) : '-');
+
+/** The plain line of an event, or undefined for events only the terminal bar shows. */
+export function progressLine(e: TrainProgress): string | undefined {
+  switch (e.kind) {
+    case 'log':
+      return e.message;
+    case 'batch':
+      return undefined;
+    case 'resume':
+      return `resuming after part ${e.part} from ${e.checkpoint}`;
+    case 'part': {
+      const eta = (e.elapsedSeconds / e.part) * (e.parts - e.part);
+      return `part ${e.part}/${e.parts} (epoch ${e.epoch}${e.stage === '' ? '' : `, stage ${e.stage}`}): ${e.samples} rows at ${Math.round(e.samplesPerSec)} rows/s, loss ${fixed(e.loss, 4)}, train AUC ${fixed(e.trainAuc, 4)}, val AUC ${fixed(e.valAuc, 4)}, val logloss ${fixed(e.valLogloss, 4)}${e.improved ? ' (best)' : ` (best ${fixed(e.bestValAuc, 4)} at part ${e.bestPart})`}, ETA ${formatDuration(eta)}`;
+    }
+    case 'early-stop':
+      return `early stop after part ${e.part}: best part ${e.bestPart}`;
+    case 'test':
+      return `test (best part): AUC ${fixed(e.auc, 4)}, logloss ${fixed(e.logloss, 4)} over ${e.rows} rows`;
+  }
+}
+
+/** The terminal status line of a batch event, at most `columns` characters. */
+export function progressBar(e: Extract<TrainProgress, { kind: 'batch' }>, columns: number): string {
+  const done = (e.part - 1 + e.batch / e.batches) / e.parts;
+  const head = `part ${e.part}/${e.parts} `;
+  const tail = ` ${Math.round(done * 100)}% ${Math.round(e.samplesPerSec).toLocaleString('en-US')} rows/s loss ${fixed(e.loss, 4)} AUC ${fixed(e.bestValAuc, 4)} ETA ${formatDuration(e.etaSeconds)}`;
+  const barWidth = Math.min(30, columns - head.length - tail.length - 2);
+  if (barWidth < 5) return `${head}${tail.trimStart()}`.slice(0, Math.max(0, columns - 1));
+  const filled = Math.min(barWidth, Math.round(done * barWidth));
+  return `${head}[${'#'.repeat(filled)}${'-'.repeat(barWidth - filled)}]${tail}`;
+}
+
+export interface ProgressOutput {
+  isTTY?: boolean;
+  columns?: number;
+  write(text: string): unknown;
+}
+
+/** Routes events to a redrawn status line (TTY) or to plain lines. */
+export class TrainProgressView {
+  private barShown = false;
+
+  constructor(private readonly out: ProgressOutput) {}
+
+  private get tty(): boolean {
+    return this.out.isTTY === true;
+  }
+
+  show(e: TrainProgress): void {
+    if (e.kind === 'batch') {
+      if (!this.tty) return;
+      this.out.write(`\r\x1b[2K${progressBar(e, this.out.columns ?? 80)}`);
+      this.barShown = true;
+      return;
+    }
+    const line = progressLine(e);
+    if (line === undefined) return;
+    // A log line replaces the bar; the next batch event draws it again below.
+    this.out.write(`${this.barShown ? '\r\x1b[2K' : ''}${line}\n`);
+    this.barShown = false;
+  }
+
+  /** Clears a bar still on screen (before the summary or an error). */
+  end(): void {
+    if (this.barShown) this.out.write('\r\x1b[2K');
+    this.barShown = false;
+  }
+}
