@@ -1,3 +1,4 @@
+import { connect, type Settings } from 'node:http2';
 import { credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import pino from 'pino';
 import { retriever } from '@embpress/proto';
@@ -112,5 +113,35 @@ describe('ServiceHost', () => {
       .map((l) => JSON.parse(l) as Record<string, unknown>)
       .find((l) => l.msg === 'from the handler');
     expect(line).toMatchObject({ rpc: '/embpress.retriever.v1.RetrieverService/Retrieve' });
+  });
+});
+
+describe('ServiceHost flowControlWindowBytes', () => {
+  it("advertises the stream window in SETTINGS and widens the connection's window", async () => {
+    const window = 4 * 1024 * 1024;
+    const host = new ServiceHost({
+      name: 'w',
+      logger: pino({ level: 'silent' }),
+      config: { host: '127.0.0.1', port: 0, tls: {}, shutdownGraceMs: 1000, maxInFlight: 2 },
+      flowControlWindowBytes: window,
+    });
+    host.addService<retriever.RetrieverServiceServer>(retriever.RetrieverServiceService, {
+      retrieve: async (request) => ({ corpus: request.corpus, version: 'v1', passages: [] }),
+    });
+    await host.start();
+    const session = connect(`http://${host.address}`);
+    try {
+      const settings = await new Promise<Settings>((resolve) =>
+        session.once('remoteSettings', resolve),
+      );
+      expect(settings.initialWindowSize).toBe(window);
+      // The connection window arrives as a WINDOW_UPDATE after the SETTINGS: poll for it.
+      for (let i = 0; i < 500 && (session.state.remoteWindowSize ?? 0) < window; i += 1)
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(session.state.remoteWindowSize).toBe(window);
+    } finally {
+      session.destroy();
+      await host.shutdown();
+    }
   });
 });

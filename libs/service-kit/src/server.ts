@@ -14,6 +14,7 @@ import {
   type ServiceError,
   type UntypedHandleCall,
 } from '@grpc/grpc-js';
+import type { Http2Session } from 'node:http2';
 import { ReflectionService } from '@grpc/reflection';
 import { health, reflectionPackageDefinition } from '@embpress/proto';
 import { deadlineMs } from './deadline';
@@ -69,6 +70,22 @@ export interface ServiceHostOptions {
   logger: Logger;
   /** Extra grpc-js server options (message sizes, keepalive...). */
   channelOptions?: ChannelOptions;
+  /**
+   * HTTP/2 receive window of each connection and each stream, in bytes (default: Node's 64 KiB).
+   * grpc-js has no server option for it (`grpc-node.flow_control_window` is client-only in 1.14);
+   * a service receiving large requests from many concurrent calls on one connection (the store at
+   * 4,096 ids per call) needs more, or request streams stall waiting for WINDOW_UPDATEs.
+   */
+  flowControlWindowBytes?: number;
+}
+
+/** The grpc-js Server internals that flowControlWindowBytes needs (grpc-js 1.14). */
+interface GrpcServerInternals {
+  commonServerOptions?: { settings?: Record<string, unknown> };
+  http2Servers?: Map<
+    { on(event: 'session', listener: (session: Http2Session) => void): void },
+    unknown
+  >;
 }
 
 type AnyCall = ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>;
@@ -91,6 +108,17 @@ export class ServiceHost {
       ...options.channelOptions,
     });
     this.server.addService(health.HealthService, this.health.implementation);
+    if (options.flowControlWindowBytes !== undefined) {
+      // Stream windows: the SETTINGS every new connection starts with. grpc-js passes its
+      // commonServerOptions to http2.createServer at bind time.
+      const internals = this.server as unknown as GrpcServerInternals;
+      if (internals.commonServerOptions === undefined)
+        throw new Error('flowControlWindowBytes: this grpc-js version has no commonServerOptions');
+      internals.commonServerOptions.settings = {
+        ...internals.commonServerOptions.settings,
+        initialWindowSize: options.flowControlWindowBytes,
+      };
+    }
     // Recorded here, not by the OTel grpc instrumentation (which gives spans only).
     this.rpcDuration = rpcServerDuration();
   }
@@ -142,6 +170,7 @@ export class ServiceHost {
         err ? reject(err) : resolve(bound),
       );
     });
+    this.widenConnectionWindows();
     this.options.logger.info(
       {
         address: this.address,
@@ -152,6 +181,17 @@ export class ServiceHost {
       `${this.options.name} listening`,
     );
     return this.boundPort;
+  }
+
+  /** The connection-level window (not a SETTINGS value): set on each session as it opens. */
+  private widenConnectionWindows(): void {
+    const bytes = this.options.flowControlWindowBytes;
+    if (bytes === undefined) return;
+    const servers = (this.server as unknown as GrpcServerInternals).http2Servers;
+    if (servers === undefined)
+      throw new Error('flowControlWindowBytes: this grpc-js version has no http2Servers');
+    for (const http2Server of servers.keys())
+      http2Server.on('session', (session) => session.setLocalWindowSize(bytes));
   }
 
   /** Reports SERVING on health and returns the handle the process runner needs. */
