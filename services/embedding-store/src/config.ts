@@ -26,6 +26,12 @@ export interface StoreConfig {
   maxSearchQueries: number;
   /** Search with exact_rerank re-scores the top k × this many candidates with fp32 rows. */
   searchRerankFactor: number;
+  /** HTTP/2 receive window per connection and stream (ServiceHost.flowControlWindowBytes). */
+  flowControlWindowBytes: number;
+  /** Watch the registry root for new versions and changed active pointers (registry-watcher). */
+  watch: boolean;
+  /** Polling interval of the watch (also its fallback when fs.watch is unavailable). */
+  watchIntervalMs: number;
 }
 
 const schema = z.object({
@@ -35,6 +41,22 @@ const schema = z.object({
   MAX_SEARCH_K: positiveInt(1_000),
   MAX_SEARCH_QUERIES: positiveInt(1_024),
   SEARCH_RERANK_FACTOR: positiveInt(4),
+  // 8 MiB: 16 concurrent requests of 4,096 ids (~12 KiB each) never wait for a WINDOW_UPDATE.
+  FLOW_CONTROL_WINDOW_BYTES: positiveInt(8 * 1024 * 1024),
+  WATCH: z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      const value = (raw ?? '').trim().toLowerCase();
+      if (value === '' || value === 'false' || value === '0') return false;
+      if (value === 'true' || value === '1') return true;
+      ctx.addIssue({
+        code: 'custom',
+        message: `expected true or false, got ${JSON.stringify(raw)}`,
+      });
+      return z.NEVER;
+    }),
+  WATCH_INTERVAL_MS: positiveInt(2_000),
 });
 
 export function loadStoreConfig(env: Env): StoreConfig {
@@ -50,5 +72,8 @@ export function loadStoreConfig(env: Env): StoreConfig {
     maxSearchK: v.MAX_SEARCH_K,
     maxSearchQueries: v.MAX_SEARCH_QUERIES,
     searchRerankFactor: v.SEARCH_RERANK_FACTOR,
+    flowControlWindowBytes: v.FLOW_CONTROL_WINDOW_BYTES,
+    watch: v.WATCH,
+    watchIntervalMs: v.WATCH_INTERVAL_MS,
   };
 }

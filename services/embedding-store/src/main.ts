@@ -11,6 +11,20 @@ import { activateVersionHandler, loadVersionHandler } from './handlers/versions'
 import { ModelRegistryDir } from '@embpress/model-registry';
 import { ModelVersions } from './domain/model-versions';
 import { StoreMetrics } from './domain/store-metrics';
+import { serializeBatchLookupResponse, serializeLookupResponse } from './wire/response-serializer';
+
+/**
+ * The generated service definition with the two hot responses serialized by hand (the same
+ * bytes, one copy of the rows instead of three: wire/response-serializer.ts).
+ */
+function storeServiceDefinition(): typeof store.EmbeddingStoreServiceService {
+  const generated = store.EmbeddingStoreServiceService;
+  return {
+    ...generated,
+    lookup: { ...generated.lookup, responseSerialize: serializeLookupResponse },
+    batchLookup: { ...generated.batchLookup, responseSerialize: serializeBatchLookupResponse },
+  };
+}
 
 export async function startStore(config: StoreConfig, logger: Logger): Promise<RunningService> {
   const versions = new ModelVersions(new ModelRegistryDir(config.registryRoot));
@@ -21,8 +35,13 @@ export async function startStore(config: StoreConfig, logger: Logger): Promise<R
     logger.info({ model, version }, 'active version restored');
   for (const { model, error } of failed)
     logger.error({ model, err: error }, 'active version could not be restored; model not served');
-  const host = new ServiceHost({ name: 'store', config: config.server, logger });
-  host.addService<store.EmbeddingStoreServiceServer>(store.EmbeddingStoreServiceService, {
+  const host = new ServiceHost({
+    name: 'store',
+    config: config.server,
+    logger,
+    flowControlWindowBytes: config.flowControlWindowBytes,
+  });
+  host.addService<store.EmbeddingStoreServiceServer>(storeServiceDefinition(), {
     lookup: lookupHandler(config, versions, storeMetrics),
     batchLookup: batchLookupHandler(config, versions, storeMetrics),
     search: searchHandler(config, versions),
