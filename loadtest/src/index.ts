@@ -1,4 +1,5 @@
-// @embpress/loadtest: the Node open-loop runner and the scenario driver (k6 scripts in ../k6).
+// @embpress/loadtest: the Node open-loop runner, the scenarios (loadtest/scenarios/*.json) and
+// their request generators and gRPC driver. The k6 scripts in loadtest/k6 read the same scenarios.
 export {
   runOpenLoop,
   errorCodeName,
@@ -7,3 +8,8 @@ export {
   type OpenLoopResult,
 } from './open-loop';
 export { LatencyRecorder } from './latency-recorder';
+export * from './scenario';
+export * from './requests';
+export * from './driver';
+export { RequestRng } from './gen/random';
+export { ZipfRanks } from './gen/zipf';

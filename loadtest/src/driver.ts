@@ -1,0 +1,155 @@
+// Turns a scenario into calls on the real gRPC clients: the store through @embpress/store-client,
+// the ranker and the retriever through their generated clients (service-kit createClient). Every
+// call has the scenario's deadline and no retries, so the load test sees each failure.
+import { Metadata, type ServiceError } from '@grpc/grpc-js';
+import { ranker, retriever, type store } from '@embpress/proto';
+import { createClient, NotFoundError, type ClientConfig } from '@embpress/service-kit';
+import { StoreClient } from '@embpress/store-client';
+import { rankRequests, retrieveRequests, storeLookupRequests, type TableShape } from './requests';
+import type { RankerScenario, RetrieverScenario, Scenario, StoreScenario } from './scenario';
+
+export interface ScenarioCalls {
+  /** Sends request i and resolves when its response arrived and has the expected shape. */
+  call: (i: number) => Promise<void>;
+  /** What the calls read, for the report (e.g. the tables of a store scenario). */
+  detail: Record<string, unknown>;
+  close: () => void;
+}
+
+/** Thrown (and counted as ERROR) when a response does not answer the request it was sent for. */
+export class UnexpectedResponseError extends Error {
+  override readonly name = 'UnexpectedResponseError';
+}
+
+function clientConfig(scenario: Scenario): ClientConfig {
+  return { address: scenario.target, tls: {}, timeoutMs: scenario.timeoutMs };
+}
+
+/** The tables a store scenario reads: its list, or every active table of its model. */
+export async function storeTables(
+  client: StoreClient,
+  scenario: StoreScenario,
+): Promise<TableShape[]> {
+  const { model, tables } = scenario.request;
+  const described = await client.describeTables({ model });
+  const active = described.tables.filter((t) => t.model === model && t.active);
+  const chosen = tables.length === 0 ? active : active.filter((t) => tables.includes(t.table));
+  const missing = tables.filter((name) => !active.some((t) => t.table === name));
+  if (missing.length > 0) {
+    throw new NotFoundError(`model "${model}" has no active table ${missing.join(', ')}`);
+  }
+  if (chosen.length === 0) throw new NotFoundError(`model "${model}" has no active tables`);
+  return chosen.map((t) => ({ table: t.table, rows: t.rows }));
+}
+
+async function storeCalls(scenario: StoreScenario): Promise<ScenarioCalls> {
+  const client = new StoreClient(clientConfig(scenario), {
+    attempts: 1,
+    baseDelayMs: 0,
+    maxDelayMs: 0,
+  });
+  try {
+    const tables = await storeTables(client, scenario);
+    const next = storeLookupRequests(scenario, tables);
+    const call = async (i: number): Promise<void> => {
+      const request = next(i);
+      const response = await client.batchLookup(request);
+      checkLookup(request, response);
+    };
+    return { call, detail: { tables }, close: () => client.close() };
+  } catch (err) {
+    client.close();
+    throw err;
+  }
+}
+
+function checkLookup(request: store.BatchLookupRequest, response: store.BatchLookupResponse): void {
+  if (response.tables.length !== request.tables.length) {
+    throw new UnexpectedResponseError(
+      `asked ${request.tables.length} tables, got ${response.tables.length}`,
+    );
+  }
+  response.tables.forEach((t, k) => {
+    const asked = request.tables[k]?.ids.length ?? 0;
+    if (t.rows?.count !== asked) {
+      throw new UnexpectedResponseError(
+        `table ${t.table}: asked ${asked} rows, got ${t.rows?.count}`,
+      );
+    }
+  });
+}
+
+type Callback<Res> = (err: ServiceError | null, res: Res) => void;
+
+/** One unary call with the scenario's deadline, as a promise. */
+function unary<Req, Res>(
+  invoke: (req: Req, md: Metadata, opts: { deadline: number }, cb: Callback<Res>) => unknown,
+  request: Req,
+  timeoutMs: number,
+): Promise<Res> {
+  return new Promise((resolve, reject) => {
+    invoke(request, new Metadata(), { deadline: Date.now() + timeoutMs }, (err, res) =>
+      err ? reject(err) : resolve(res),
+    );
+  });
+}
+
+function rankerCalls(scenario: RankerScenario): ScenarioCalls {
+  const client = createClient(ranker.RankerServiceClient, clientConfig(scenario));
+  const next = rankRequests(scenario);
+  const rank = client.rank.bind(client) as Parameters<
+    typeof unary<ranker.RankRequest, ranker.RankResponse>
+  >[0];
+  const call = async (i: number): Promise<void> => {
+    const request = next(i);
+    const response = await unary(rank, request, scenario.timeoutMs);
+    if (response.ranked.length !== request.candidates.length) {
+      throw new UnexpectedResponseError(
+        `sent ${request.candidates.length} candidates, got ${response.ranked.length} scores`,
+      );
+    }
+  };
+  return {
+    call,
+    detail: { model: scenario.request.model, candidates: scenario.request.candidates },
+    close: () => client.close(),
+  };
+}
+
+function retrieverCalls(scenario: RetrieverScenario): ScenarioCalls {
+  const client = createClient(retriever.RetrieverServiceClient, clientConfig(scenario));
+  const next = retrieveRequests(scenario);
+  const retrieve = client.retrieve.bind(client) as Parameters<
+    typeof unary<retriever.RetrieveRequest, retriever.RetrieveResponse>
+  >[0];
+  const call = async (i: number): Promise<void> => {
+    const response = await unary(retrieve, next(i), scenario.timeoutMs);
+    if (response.passages.length > scenario.request.k) {
+      throw new UnexpectedResponseError(
+        `asked k=${scenario.request.k}, got ${response.passages.length} passages`,
+      );
+    }
+  };
+  return {
+    call,
+    detail: {
+      corpus: scenario.request.corpus,
+      table: scenario.request.table,
+      k: scenario.request.k,
+      query: scenario.request.query.kind,
+    },
+    close: () => client.close(),
+  };
+}
+
+/** Connects to the scenario's target and returns its calls (store: after DescribeTables). */
+export async function connectScenario(scenario: Scenario): Promise<ScenarioCalls> {
+  switch (scenario.service) {
+    case 'store':
+      return storeCalls(scenario);
+    case 'ranker':
+      return rankerCalls(scenario);
+    case 'retriever':
+      return retrieverCalls(scenario);
+  }
+}
