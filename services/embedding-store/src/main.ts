@@ -10,6 +10,7 @@ import { searchHandler } from './handlers/search';
 import { activateVersionHandler, loadVersionHandler } from './handlers/versions';
 import { ModelRegistryDir } from '@embpress/model-registry';
 import { ModelVersions } from './domain/model-versions';
+import { RegistryWatcher } from './domain/registry-watcher';
 import { StoreMetrics } from './domain/store-metrics';
 import { serializeBatchLookupResponse, serializeLookupResponse } from './wire/response-serializer';
 
@@ -27,7 +28,8 @@ function storeServiceDefinition(): typeof store.EmbeddingStoreServiceService {
 }
 
 export async function startStore(config: StoreConfig, logger: Logger): Promise<RunningService> {
-  const versions = new ModelVersions(new ModelRegistryDir(config.registryRoot));
+  const registryDir = new ModelRegistryDir(config.registryRoot);
+  const versions = new ModelVersions(registryDir);
   const storeMetrics = new StoreMetrics(versions);
   // Serve exactly what was served before a restart: the persisted active versions.
   const { restored, failed } = versions.restore();
@@ -50,5 +52,19 @@ export async function startStore(config: StoreConfig, logger: Logger): Promise<R
     activateVersion: activateVersionHandler(config, versions),
   });
   await host.start();
-  return host.markServing();
+  const running = host.markServing();
+  if (!config.watch) return running;
+  const watcher = new RegistryWatcher(registryDir, versions, logger, {
+    intervalMs: config.watchIntervalMs,
+  });
+  watcher.start();
+  return {
+    name: running.name,
+    address: running.address,
+    port: running.port,
+    stop: async () => {
+      watcher.stop();
+      await running.stop();
+    },
+  };
 }

@@ -61,12 +61,19 @@ export class ModelVersions {
     return loaded;
   }
 
-  /** Serves `version` for `model` from now on, persisting the choice. Returns the previous one. */
-  activate(model: string, version: string): string | undefined {
+  /**
+   * Serves `version` for `model` from now on, persisting the choice (unless `persist` is false:
+   * the watch mode follows a pointer that is already written). Returns the previous one.
+   */
+  activate(
+    model: string,
+    version: string,
+    { persist = true }: { persist?: boolean } = {},
+  ): string | undefined {
     if (this.entries.get(model)?.get(version) === undefined)
       throw new UnknownModelError(`${model}/${version} is not loaded: LoadVersion first`);
     const previous = this.active.get(model);
-    this.dir.setActiveVersion(model, version);
+    if (persist) this.dir.setActiveVersion(model, version);
     this.active.set(model, version);
     const entry = this.entries.get(model)?.get(version) as Entry;
     entry.retired = false;
