@@ -10,7 +10,8 @@ export function publishVersion(
   model: string,
   version: string,
   seed: number,
-  tableName = 'sparse',
+  /** Rewrites the artifact bytes before they are written (and checksummed): corrupt versions. */
+  rewrite: (bytes: Uint8Array) => Uint8Array = (bytes) => bytes,
 ): CompressedTable {
   const { method, params } = registry.resolve('full');
   if (method.kind !== 'trainable') throw new Error('full is expected to be trainable');
@@ -25,13 +26,13 @@ export function publishVersion(
     version,
     tables: [
       {
-        name: tableName,
+        name: 'sparse',
         method: table.method,
         spec: table.spec,
         rows: table.rows,
         dim: table.dim,
         memoryBytes: table.memoryBytes(),
-        bytes: table.encode(),
+        bytes: rewrite(table.encode()),
       },
     ],
   });

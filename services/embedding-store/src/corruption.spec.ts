@@ -1,0 +1,181 @@
+// A corrupt or hostile version is refused by LoadVersion (DATA_LOSS, or INVALID_ARGUMENT for a
+// name that escapes the registry root), the refusal is logged, and the serving version is
+// untouched: same version, same rows, still the only active one.
+import { credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js';
+import pino from 'pino';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { store } from '@embpress/proto';
+import type { RunningService } from '@embpress/service-kit';
+import { loadStoreConfig } from './config';
+import { startStore } from './main';
+import { publishVersion, rowsOf } from './__fixtures__/publish';
+
+type Corruption = {
+  name: string;
+  /** Publishes `version` of model ctr in its corrupt form. */
+  make: (root: string, version: string) => void;
+  code: status;
+  details: RegExp;
+};
+
+const tableFile = (root: string, version: string) =>
+  join(root, 'ctr', version, 'tables', 'sparse.emb');
+
+const CORRUPTIONS: Corruption[] = [
+  {
+    name: 'a flipped byte (same size)',
+    make: (root, version) => {
+      publishVersion(root, 'ctr', version, 7);
+      const bytes = readFileSync(tableFile(root, version));
+      bytes[bytes.length - 3] = (bytes[bytes.length - 3] as number) ^ 0x01;
+      writeFileSync(tableFile(root, version), bytes);
+    },
+    code: status.DATA_LOSS,
+    details: /SHA-256 mismatch/,
+  },
+  {
+    name: 'a truncated file',
+    make: (root, version) => {
+      publishVersion(root, 'ctr', version, 7);
+      const bytes = readFileSync(tableFile(root, version));
+      writeFileSync(tableFile(root, version), bytes.subarray(0, bytes.length - 16));
+    },
+    code: status.DATA_LOSS,
+    details: /bytes, manifest says/,
+  },
+  {
+    // Checksums match (the manifest was written for the cut bytes): the artifact reader must
+    // notice that its last section ends past the end of the file.
+    name: 'a truncated section under a matching checksum',
+    make: (root, version) => {
+      publishVersion(root, 'ctr', version, 7, (bytes) => bytes.subarray(0, bytes.length - 40));
+    },
+    code: status.DATA_LOSS,
+    details: /ctr\/v\d+: /,
+  },
+  {
+    name: 'a missing table file',
+    make: (root, version) => {
+      publishVersion(root, 'ctr', version, 7);
+      rmSync(tableFile(root, version));
+    },
+    code: status.DATA_LOSS,
+    details: /table file tables\/sparse\.emb is missing/,
+  },
+  {
+    name: 'a manifest pointing outside the registry root',
+    make: (root, version) => {
+      publishVersion(root, 'ctr', version, 7);
+      const manifest = join(root, 'ctr', version, 'manifest.json');
+      writeFileSync(
+        manifest,
+        readFileSync(manifest, 'utf8').replace('tables/sparse.emb', '../../../../etc/passwd'),
+      );
+    },
+    code: status.DATA_LOSS,
+    details: /table file must be tables\/<name>\.emb/,
+  },
+];
+
+describe('LoadVersion refuses corrupt versions; the serving version is untouched', () => {
+  let root: string;
+  let running: RunningService;
+  let client: store.EmbeddingStoreServiceClient;
+  const logs: Array<Record<string, unknown>> = [];
+  let v1Rows: number[];
+
+  beforeAll(async () => {
+    root = mkdtempSync(join(tmpdir(), 'embpress-store-corrupt-'));
+    v1Rows = rowsOf(publishVersion(root, 'ctr', 'v1', 1), [0, 5, 39]);
+    const config = loadStoreConfig({
+      EMBPRESS_STORE_PORT: '0',
+      EMBPRESS_STORE_REGISTRY_ROOT: root,
+    });
+    running = await startStore(
+      config,
+      pino({ level: 'info' }, { write: (line: string) => logs.push(JSON.parse(line)) }),
+    );
+    client = new store.EmbeddingStoreServiceClient(running.address, credentials.createInsecure());
+    await unary(client.loadVersion, { model: 'ctr', version: 'v1' });
+    await unary(client.activateVersion, { model: 'ctr', version: 'v1' });
+  });
+  afterAll(async () => {
+    client.close();
+    await running.stop();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  function unary<Req, Res>(
+    method: (
+      req: Req,
+      md: Metadata,
+      opts: { deadline: number },
+      cb: (err: ServiceError | null, res: Res) => void,
+    ) => unknown,
+    request: Req,
+  ): Promise<Res> {
+    return new Promise((resolve, reject) =>
+      method.call(client, request, new Metadata(), { deadline: Date.now() + 5000 }, (err, res) =>
+        err ? reject(err) : resolve(res),
+      ),
+    );
+  }
+
+  async function expectServingV1(): Promise<void> {
+    const res = await unary(client.lookup, {
+      model: 'ctr',
+      table: 'sparse',
+      ids: [0, 5, 39],
+      encoding: 0,
+      version: '',
+    });
+    expect(res.version).toBe('v1');
+    const data = res.rows?.data as Buffer;
+    expect(
+      Array.from(
+        new Float32Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength)),
+      ),
+    ).toEqual(v1Rows);
+    const described = await unary(client.describeTables, { model: 'ctr' });
+    expect(described.tables.filter((t) => t.active).map((t) => t.version)).toEqual(['v1']);
+  }
+
+  CORRUPTIONS.forEach((corruption, i) => {
+    it(`${corruption.name}: ${status[corruption.code]}, logged, v1 still serving`, async () => {
+      const version = `v${i + 2}`;
+      corruption.make(root, version);
+      const err = await unary(client.loadVersion, { model: 'ctr', version }).then(
+        () => undefined,
+        (e: ServiceError) => e,
+      );
+      expect(err?.code).toBe(corruption.code);
+      expect(err?.details).toMatch(corruption.details);
+      const logged = logs.find((l) => l.msg === 'version refused' && l.version === version);
+      expect(logged).toMatchObject({ level: 50, model: 'ctr', version });
+      // Activating the refused version is refused too (it was never loaded).
+      const activate = await unary(client.activateVersion, { model: 'ctr', version }).then(
+        () => undefined,
+        (e: ServiceError) => e,
+      );
+      expect(activate?.code).toBe(status.NOT_FOUND);
+      await expectServingV1();
+    });
+  });
+
+  it('names that would escape the registry root: INVALID_ARGUMENT, v1 still serving', async () => {
+    for (const [model, version] of [
+      ['..', 'v1'],
+      ['ctr', '../../etc'],
+      ['ctr/../..', 'v1'],
+    ] as const) {
+      const err = await unary(client.loadVersion, { model, version }).then(
+        () => undefined,
+        (e: ServiceError) => e,
+      );
+      expect(err?.code).toBe(status.INVALID_ARGUMENT);
+    }
+    await expectServingV1();
+  });
+});
