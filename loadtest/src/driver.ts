@@ -1,9 +1,14 @@
 // Turns a scenario into calls on the real gRPC clients: the store through @embpress/store-client,
 // the ranker and the retriever through their generated clients (service-kit createClient). Every
 // call has the scenario's deadline and no retries, so the load test sees each failure.
-import { Metadata, type ServiceError } from '@grpc/grpc-js';
+import { Metadata, type Client, type ServiceError } from '@grpc/grpc-js';
 import { ranker, retriever, type store } from '@embpress/proto';
-import { createClient, NotFoundError, type ClientConfig } from '@embpress/service-kit';
+import {
+  createClient,
+  NotFoundError,
+  UnavailableError,
+  type ClientConfig,
+} from '@embpress/service-kit';
 import { StoreClient } from '@embpress/store-client';
 import { rankRequests, retrieveRequests, storeLookupRequests, type TableShape } from './requests';
 import type { RankerScenario, RetrieverScenario, Scenario, StoreScenario } from './scenario';
@@ -79,6 +84,22 @@ function checkLookup(request: store.BatchLookupRequest, response: store.BatchLoo
   });
 }
 
+/** Waits until the channel connects, so an unreachable target fails once, clearly. */
+function waitForReady(client: Client, scenario: Scenario): Promise<void> {
+  const deadline = Date.now() + Math.max(scenario.timeoutMs, 5000);
+  return new Promise((resolve, reject) =>
+    client.waitForReady(deadline, (err) =>
+      err
+        ? reject(
+            new UnavailableError(
+              `cannot reach the ${scenario.service} at ${scenario.target}: ${err.message}`,
+            ),
+          )
+        : resolve(),
+    ),
+  );
+}
+
 type Callback<Res> = (err: ServiceError | null, res: Res) => void;
 
 /** One unary call with the scenario's deadline, as a promise. */
@@ -94,8 +115,12 @@ function unary<Req, Res>(
   });
 }
 
-function rankerCalls(scenario: RankerScenario): ScenarioCalls {
+async function rankerCalls(scenario: RankerScenario): Promise<ScenarioCalls> {
   const client = createClient(ranker.RankerServiceClient, clientConfig(scenario));
+  await waitForReady(client, scenario).catch((err: unknown) => {
+    client.close();
+    throw err;
+  });
   const next = rankRequests(scenario);
   const rank = client.rank.bind(client) as Parameters<
     typeof unary<ranker.RankRequest, ranker.RankResponse>
@@ -116,8 +141,12 @@ function rankerCalls(scenario: RankerScenario): ScenarioCalls {
   };
 }
 
-function retrieverCalls(scenario: RetrieverScenario): ScenarioCalls {
+async function retrieverCalls(scenario: RetrieverScenario): Promise<ScenarioCalls> {
   const client = createClient(retriever.RetrieverServiceClient, clientConfig(scenario));
+  await waitForReady(client, scenario).catch((err: unknown) => {
+    client.close();
+    throw err;
+  });
   const next = retrieveRequests(scenario);
   const retrieve = client.retrieve.bind(client) as Parameters<
     typeof unary<retriever.RetrieveRequest, retriever.RetrieveResponse>
