@@ -129,7 +129,13 @@ describe('ivf', () => {
           ? (exhaustive?.ids ?? new Uint32Array()).map((p) => t.storedIds()[p] as number)
           : exhaustive?.ids;
         expect(all.ids).toEqual(ids);
-        expect(all.scores).toEqual(exhaustive?.scores);
+        // The scans use the inner codec's formula and summation order (today: bit-identical);
+        // allow float rounding so that a faster inner scan does not break this test.
+        const reference = exhaustive?.scores ?? new Float32Array();
+        const scale = Math.max(...reference.map(Math.abs));
+        all.scores.forEach((s, i) =>
+          expect(Math.abs(s - (reference[i] as number))).toBeLessThanOrEqual(1e-5 * scale),
+        );
         // Asking for more lists than there are is the same search.
         expect(t.search(queries, 7, metric, { nprobe: 1000 }).ids).toEqual(all.ids);
       });

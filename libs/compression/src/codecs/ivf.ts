@@ -39,7 +39,8 @@ import { fp16 } from './fp16';
 import { halfScanner, pqScanner, rowwiseInt8Scanner, type RangeScanner } from './ivf-scan';
 import { checkTable } from './linalg';
 import { pq, pqLayout, type PqParams } from './pq';
-import { kmeans, nearestCentroid, prepareCentroids, sampleRows } from './pq-kmeans';
+import { centroidNorms, coarseKmeans, nearestCentroids } from './ivf-kmeans';
+import { sampleRows } from './pq-kmeans';
 import { rowwiseInt8 } from './rowwise';
 import { planSearch, TopK } from './topk';
 
@@ -392,27 +393,6 @@ function inversePermutation(ids: Uint32Array): Uint32Array {
   return positions;
 }
 
-/** Nearest centroid (L2) of every row: the list each row is stored in. */
-function assignRows(
-  table: Float32Array,
-  rows: number,
-  dim: number,
-  centroids: Float64Array,
-  lists: number,
-): Uint32Array {
-  const transposed = new Float64Array(lists * dim);
-  const norms = new Float64Array(lists);
-  const acc = new Float64Array(lists);
-  prepareCentroids(centroids, 0, lists, dim, transposed, norms);
-  const x = new Float64Array(dim);
-  const assignment = new Uint32Array(rows);
-  for (let r = 0; r < rows; r += 1) {
-    for (let j = 0; j < dim; j += 1) x[j] = table[r * dim + j] as number;
-    assignment[r] = nearestCentroid(x, 0, dim, transposed, lists, norms, acc);
-  }
-  return assignment;
-}
-
 /** Stable counting sort of rows by list: offsets and the original id at each stored position. */
 function groupByList(
   assignment: Uint32Array,
@@ -447,13 +427,24 @@ function compress(
   const lists = ivfLists(rows, p.nlist);
   const rng = new Rng(options.seed);
   const sample = sampleRows(rows, Math.min(rows, p.trainPerList * lists), rng);
-  const points = new Float64Array(sample.length * dim);
+  const points = new Float32Array(sample.length * dim);
   for (let i = 0; i < sample.length; i += 1) {
     const src = (sample[i] as number) * dim;
-    for (let j = 0; j < dim; j += 1) points[i * dim + j] = table[src + j] as number;
+    points.set(table.subarray(src, src + dim), i * dim);
   }
-  const trained = kmeans(points, sample.length, dim, lists, p.iterations, rng).centroids;
-  const { offsets, ids } = groupByList(assignRows(table, rows, dim, trained, lists), lists);
+  const centroids = coarseKmeans(points, sample.length, dim, lists, p.iterations, rng);
+  // Every row to its nearest centroid (L2): the list it is stored in.
+  const assignment = new Uint32Array(rows);
+  nearestCentroids(
+    table,
+    rows,
+    dim,
+    centroids,
+    lists,
+    centroidNorms(centroids, lists, dim),
+    assignment,
+  );
+  const { offsets, ids } = groupByList(assignment, lists);
   const reordered = new Float32Array(rows * dim);
   for (let pos = 0; pos < rows; pos += 1) {
     const src = (ids[pos] as number) * dim;
@@ -467,7 +458,7 @@ function compress(
   return new IvfTable(
     shape,
     { ...p, [INNER_PARAM]: inner.spec },
-    { centroids: Float32Array.from(trained), offsets, ids },
+    { centroids, offsets, ids },
     inner.method.loadTable(content),
     content.sections,
   );
