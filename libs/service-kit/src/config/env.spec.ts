@@ -101,16 +101,19 @@ describe('server and client settings', () => {
       spansFile: 'var/traces/spans.jsonl',
       otlpEndpoint: undefined,
       prometheusPort: undefined,
+      prometheusHost: '127.0.0.1',
     });
     expect(
       parseTelemetrySettings({
         OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/',
         EMBPRESS_METRICS_PORT: '9464',
+        EMBPRESS_METRICS_HOST: '0.0.0.0',
       }),
     ).toEqual({
       otlpEndpoint: 'http://collector:4318',
       spansFile: undefined,
       prometheusPort: 9464,
+      prometheusHost: '0.0.0.0',
     });
     expect(
       problems(() => parseTelemetrySettings({ OTEL_EXPORTER_OTLP_ENDPOINT: 'collector' })),

@@ -1,14 +1,19 @@
 // Where traces and metrics go, from the standard OTEL_* variables plus two of ours.
 import { z } from 'zod';
-import { optionalPath, optionalPort, parseEnv, type Env } from './env';
+import { host, optionalPath, optionalPort, parseEnv, type Env } from './env';
 
 export interface TelemetrySettings {
   /** OTLP/HTTP collector base URL (OTEL_EXPORTER_OTLP_ENDPOINT); spans then go there. */
   otlpEndpoint?: string;
   /** Without a collector: spans appended to this JSONL file (EMBPRESS_SPANS_FILE). */
   spansFile?: string;
-  /** Prometheus scrape port on 127.0.0.1 (EMBPRESS_METRICS_PORT, 0 = any free port). */
+  /** Prometheus scrape port (EMBPRESS_METRICS_PORT, 0 = any free port). */
   prometheusPort?: number;
+  /**
+   * Interface the scrape endpoint listens on (EMBPRESS_METRICS_HOST, default 127.0.0.1); 0.0.0.0
+   * in a pod, so that Prometheus can reach it on the pod IP.
+   */
+  prometheusHost: string;
 }
 
 export const DEFAULT_SPANS_FILE = 'var/traces/spans.jsonl';
@@ -33,6 +38,7 @@ const schema = z.object({
     }),
   EMBPRESS_SPANS_FILE: optionalPath(),
   EMBPRESS_METRICS_PORT: optionalPort(),
+  EMBPRESS_METRICS_HOST: host('127.0.0.1'),
 });
 
 export function parseTelemetrySettings(env: Env): TelemetrySettings {
@@ -44,5 +50,6 @@ export function parseTelemetrySettings(env: Env): TelemetrySettings {
         ? (v.EMBPRESS_SPANS_FILE ?? DEFAULT_SPANS_FILE)
         : undefined,
     prometheusPort: v.EMBPRESS_METRICS_PORT,
+    prometheusHost: v.EMBPRESS_METRICS_HOST,
   };
 }

@@ -34,8 +34,10 @@ export interface TelemetryOptions {
   otlpEndpoint?: string;
   /** JSONL span file, used when `otlpEndpoint` is not set. With neither, spans stay in-process. */
   spansFile?: string;
-  /** Serve Prometheus text on http://127.0.0.1:PORT/metrics; 0 picks a free port. */
+  /** Serve Prometheus text on http://HOST:PORT/metrics; 0 picks a free port. */
   prometheusPort?: number;
+  /** Interface of the Prometheus endpoint; default 127.0.0.1 (0.0.0.0 in a pod). */
+  prometheusHost?: string;
   /** OTLP metrics push interval; the SDK default is 60 s. */
   metricsExportIntervalMs?: number;
 }
@@ -111,7 +113,7 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
     // and serve it from our own loopback server instead.
     const exporter = new PrometheusExporter({ preventServerStart: true });
     readers.push(exporter);
-    prometheus = servePrometheus(exporter, options.prometheusPort);
+    prometheus = servePrometheus(exporter, options.prometheusPort, options.prometheusHost);
   }
   const meterProvider = new MeterProvider({ resource, readers });
   metrics.setGlobalMeterProvider(meterProvider);
@@ -157,6 +159,7 @@ export function currentTraceIds(): { traceId?: string; spanId?: string } {
 function servePrometheus(
   exporter: PrometheusExporter,
   port: number,
+  host = '127.0.0.1',
 ): { server: Server; port: Promise<number> } {
   const server = createServer((req, res) => {
     if (new URL(req.url ?? '/', 'http://x').pathname === '/metrics') {
@@ -170,14 +173,14 @@ function servePrometheus(
   server.unref();
   const bound = new Promise<number>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => {
+    server.listen(port, host, () => {
       const address = server.address();
       resolve(typeof address === 'object' && address ? address.port : port);
     });
   });
   // Nobody may ever ask for the port: report a failed bind instead of an unhandled rejection.
   bound.catch((err: Error) =>
-    process.emitWarning(`Prometheus endpoint not listening on 127.0.0.1:${port}: ${err.message}`),
+    process.emitWarning(`Prometheus endpoint not listening on ${host}:${port}: ${err.message}`),
   );
   return { server, port: bound };
 }
