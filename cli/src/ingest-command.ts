@@ -1,4 +1,203 @@
-// Placeholder until this command lands (issue #6); replaced wholesale by that work.
-export function ingestCommand(args: string[]): Promise<void> {
-  return Promise.reject(new Error(`not built yet (args: ${args.join(' ')})`));
+// `embpress ingest`: a corpus (JSONL passages, or the precomputed MiniLM vectors) → vectors → a
+// compressed passage table → a model version in the registry (docs/adr/0010), then, with --store,
+// LoadVersion + ActivateVersion on a running store. Progress on stderr; with --json the last
+// stdout line is one summary object. Bad input: one clear line (exit 2 usage, 1 data).
+import { parseArgs } from 'node:util';
+import { Metadata, credentials, type ServiceError } from '@grpc/grpc-js';
+import { SpecError, ArtifactError } from '@embpress/compression';
+import { ModelVersionError } from '@embpress/model-registry';
+import { store } from '@embpress/proto';
+import { lazyRequire } from './lazy';
+
+// Services are apps to the module-boundary rule: loaded with a plain require (services.ts).
+type Retriever = typeof import('@embpress/retriever');
+const retriever = (): Retriever => lazyRequire<Retriever>('@embpress/retriever');
+
+export const INGEST_USAGE = `usage:
+  embpress ingest (--corpus FILE.jsonl | --vectors minilm) --name CORPUS --codec SPEC
+                  [--dim 256] [--keep-fp32] [--registry DIR] [--version V] [--seed S]
+                  [--no-stopwords] [--store HOST:PORT [--admin-token T]] [--json]
+      FILE.jsonl holds one {"id","text"} passage per line. Text corpora are encoded with a
+      TF-IDF + truncated SVD encoder fitted here (--dim, at most the passage count) and saved
+      with the version; --vectors minilm takes the 778 × 384 MiniLM vectors of
+      @sap-ux/fiori-docs-embeddings. SPEC: fp32, fp16, int8, rowwise-int8, pq(...), prune(...),
+      svd(...), ivf(nlist=N,nprobe=P)|rowwise-int8, ... --keep-fp32 adds the passages.fp32 table
+      the store re-ranks with. --store loads and activates the version there.
+      Defaults: --dim 256 --registry var/models --seed 42, version = a timestamp.`;
+
+class UsageError extends Error {}
+
+const log = (line: string) => process.stderr.write(`${line}\n`);
+
+function int(name: string, raw: string, min: number): number {
+  const v = Number(raw);
+  if (raw.trim() === '' || !Number.isInteger(v) || v < min)
+    throw new UsageError(`--${name} must be an integer >= ${min}, got ${JSON.stringify(raw)}`);
+  return v;
+}
+
+function unary<Req, Res>(
+  client: store.EmbeddingStoreServiceClient,
+  method: (
+    request: Req,
+    metadata: Metadata,
+    options: { deadline: number },
+    callback: (err: ServiceError | null, res: Res) => void,
+  ) => unknown,
+  request: Req,
+  metadata: Metadata,
+  timeoutMs: number,
+): Promise<Res> {
+  return new Promise((resolve, reject) =>
+    method.call(client, request, metadata, { deadline: Date.now() + timeoutMs }, (err, res) =>
+      err ? reject(err) : resolve(res),
+    ),
+  );
+}
+
+/** LoadVersion + ActivateVersion on the store at `address` (bearer token when given). */
+async function publish(address: string, token: string | undefined, model: string, version: string) {
+  const client = new store.EmbeddingStoreServiceClient(address, credentials.createInsecure());
+  const metadata = new Metadata();
+  if (token !== undefined) metadata.set('authorization', `Bearer ${token}`);
+  try {
+    await unary(client, client.loadVersion, { model, version }, metadata, 120_000);
+    const activated = await unary(
+      client,
+      client.activateVersion,
+      { model, version },
+      metadata,
+      30_000,
+    );
+    return activated.previousVersion;
+  } catch (err) {
+    const e = err as ServiceError;
+    throw new PublishError(`store ${address}: ${e.details ?? e.message}`);
+  } finally {
+    client.close();
+  }
+}
+
+class PublishError extends Error {}
+
+async function run(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    options: {
+      corpus: { type: 'string' },
+      vectors: { type: 'string' },
+      name: { type: 'string' },
+      codec: { type: 'string' },
+      dim: { type: 'string', default: '256' },
+      'keep-fp32': { type: 'boolean', default: false },
+      registry: { type: 'string', default: 'var/models' },
+      version: { type: 'string' },
+      seed: { type: 'string', default: '42' },
+      'no-stopwords': { type: 'boolean', default: false },
+      store: { type: 'string' },
+      'admin-token': { type: 'string' },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(`${INGEST_USAGE}\n`);
+    return;
+  }
+  if ((values.corpus === undefined) === (values.vectors === undefined))
+    throw new UsageError('give exactly one of --corpus FILE.jsonl and --vectors minilm');
+  if (values.vectors !== undefined && values.vectors !== 'minilm')
+    throw new UsageError(`--vectors must be minilm, got ${JSON.stringify(values.vectors)}`);
+  if (values.name === undefined || values.name === '') throw new UsageError('--name is required');
+  if (values.codec === undefined || values.codec === '')
+    throw new UsageError('--codec is required');
+  if (values['admin-token'] !== undefined && values.store === undefined)
+    throw new UsageError('--admin-token needs --store');
+  const dim = int('dim', values.dim, 1);
+  const seed = int('seed', values.seed, 0);
+  const r = retriever();
+  let passages;
+  let vectors: import('@embpress/retriever').IngestVectors;
+  if (values.corpus !== undefined) {
+    passages = r.readCorpusJsonl(values.corpus);
+    vectors = { kind: 'lsa', dim, seed, stopwords: !values['no-stopwords'] };
+    log(`${values.corpus}: ${passages.length} passages; fitting TF-IDF + SVD (dim ≤ ${dim})`);
+  } else {
+    const minilm = r.readMiniLmCorpus();
+    passages = minilm.passages;
+    vectors = {
+      kind: 'precomputed',
+      vectors: minilm.vectors,
+      dim: minilm.dim,
+      source: minilm.source,
+    };
+    log(`${minilm.source}: ${passages.length} × ${minilm.dim} vectors`);
+  }
+  const result = r.ingestCorpus({
+    registryRoot: values.registry,
+    corpus: values.name,
+    ...(values.version === undefined ? {} : { version: values.version }),
+    passages,
+    vectors,
+    codec: values.codec,
+    keepFp32: values['keep-fp32'],
+    seed,
+  });
+  log(
+    `wrote ${result.versionDir}: ${result.rows} × ${result.dim} ${result.spec}, ${result.bytesPerVector.toFixed(1)} bytes/vector (fp32 ${result.fp32BytesPerVector})${result.fp32Table === undefined ? '' : `, + ${result.fp32Table}`}`,
+  );
+  if (!result.searchable)
+    log(
+      `note: ${result.method} tables cannot be searched by the store (fp16, rowwise-int8, pq and ivf can)`,
+    );
+  let activated = false;
+  if (values.store !== undefined) {
+    const previous = await publish(
+      values.store,
+      values['admin-token'],
+      result.corpus,
+      result.version,
+    );
+    activated = true;
+    log(
+      `store ${values.store}: ${result.corpus}/${result.version} active${previous === '' ? '' : ` (was ${previous})`}`,
+    );
+  }
+  const summary = { ...result, activated };
+  if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+  else
+    process.stdout.write(
+      `${result.corpus}/${result.version}: ${result.rows} passages, ${result.spec}\n`,
+    );
+}
+
+export async function ingestCommand(args: string[]): Promise<void> {
+  try {
+    await run(args);
+  } catch (err) {
+    if (
+      err instanceof UsageError ||
+      // By code, not class: parseArgs throws a TypeError of Node's own realm.
+      String((err as { code?: unknown }).code ?? '').startsWith('ERR_PARSE_ARGS')
+    ) {
+      process.stderr.write(`embpress ingest: ${(err as Error).message}\n\n${INGEST_USAGE}\n`);
+      process.exitCode = 2;
+      return;
+    }
+    const r = retriever();
+    if (
+      err instanceof r.CorpusError ||
+      err instanceof r.EncoderError ||
+      err instanceof SpecError ||
+      err instanceof ArtifactError ||
+      err instanceof ModelVersionError ||
+      err instanceof PublishError
+    ) {
+      process.stderr.write(`embpress ingest: ${err.message}\n`);
+      process.exitCode = 1;
+      return;
+    }
+    throw err;
+  }
 }

@@ -5,3 +5,9 @@ export {
   type RetrieverConfig,
 } from './config';
 export { startRetriever } from './main';
+export * from './corpus/corpus';
+export * from './corpus/corpus-version';
+export * from './corpus/compress-rows';
+export * from './corpus/ingest';
+export * from './encoder/lsa-encoder';
+export { tokenize, ENGLISH_STOPWORDS } from './encoder/tokenize';
