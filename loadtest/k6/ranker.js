@@ -1,0 +1,34 @@
+// k6: Rank on the ranker at a constant arrival rate, from loadtest/scenarios/ranker-rank.json
+// (or SCENARIO=path). Run from the repository root:
+//   k6 run loadtest/k6/ranker.js -e TARGET=127.0.0.1:50053 -e MODEL=demo -e RATE=200
+import grpc from 'k6/net/grpc';
+import exec from 'k6/execution';
+import { check } from 'k6';
+import { k6Options, rankGenerator, requestIndex, withEnv } from './lib/gen.js';
+
+const scenario = withEnv(
+  JSON.parse(open(__ENV.SCENARIO || '../scenarios/ranker-rank.json')),
+  __ENV,
+);
+const client = new grpc.Client();
+client.load(['../../proto'], 'embpress/ranker/v1/ranker.proto');
+const params = { timeout: scenario.timeoutMs + 'ms' };
+const next = rankGenerator(scenario);
+
+export const options = k6Options(scenario);
+
+let connected = false;
+
+export default function () {
+  if (!connected) {
+    client.connect(scenario.target, { plaintext: true, timeout: '10s' });
+    connected = true;
+  }
+  const i = requestIndex(scenario, exec.scenario.name, exec.scenario.iterationInTest);
+  const res = client.invoke('embpress.ranker.v1.RankerService/Rank', next(i), params);
+  check(res, {
+    'status is OK': (r) => r && r.status === grpc.StatusOK,
+    'one score per candidate': (r) =>
+      r && r.message && r.message.ranked.length === scenario.request.candidates,
+  });
+}
