@@ -11,6 +11,8 @@ const batch: Extract<TrainProgress, { kind: 'batch' }> = {
   kind: 'batch',
   part: 2,
   parts: 4,
+  epoch: 1,
+  samplesTrained: 1280,
   batch: 5,
   batches: 10,
   loss: 0.45678,
@@ -35,6 +37,7 @@ const part: TrainProgress = {
   bestPart: 1,
   bestValAuc: 0.71,
   partsWithoutImprovement: 1,
+  samplesTrained: 5120,
   stage: '',
   elapsedSeconds: 20,
 };

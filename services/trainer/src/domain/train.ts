@@ -99,6 +99,8 @@ export interface PartProgress {
   bestPart: number;
   bestValAuc: number;
   partsWithoutImprovement: number;
+  /** Training samples of the run so far (earlier parts included). */
+  samplesTrained: number;
   /** The stage (stage hooks; '' when none). */
   stage: string;
   /** Wall seconds since the part loop started (resumed runs count their earlier parts too). */
@@ -114,6 +116,9 @@ export type TrainProgress =
       kind: 'batch';
       part: number;
       parts: number;
+      epoch: number;
+      /** Training samples of the run so far (earlier parts included). */
+      samplesTrained: number;
       /** Batches done in this part and its batch count. */
       batch: number;
       batches: number;
@@ -500,6 +505,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
             kind: 'batch',
             part: p + 1,
             parts: totalParts,
+            epoch: epoch + 1,
+            samplesTrained: samplesTrained + batches * options.batchSize,
             batch: batches,
             batches: n,
             loss: lossSum / batches,
@@ -561,6 +568,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         bestPart: best?.part ?? 0,
         bestValAuc: best?.val.auc ?? Number.NaN,
         partsWithoutImprovement: sinceBest,
+        samplesTrained,
         stage,
         elapsedSeconds: elapsed(),
       };

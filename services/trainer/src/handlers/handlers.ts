@@ -1,13 +1,9 @@
-// TrainerService handlers. The record of trainings is real; running one is the trainer issue's
-// work (#4), so StartTraining validates its spec and then answers UNIMPLEMENTED.
+// TrainerService handlers: a training runs as a job in its own child process (TrainingJobs);
+// these handlers validate, start, cancel, and read or stream the trainings' records.
 import { trainer } from '@embpress/proto';
-import {
-  NotFoundError,
-  requireText,
-  UnimplementedError,
-  type Handlers,
-} from '@embpress/service-kit';
+import { NotFoundError, requireText, type Handlers } from '@embpress/service-kit';
 import type { Trainings } from '../domain/trainings';
+import type { TrainingJobs } from '../runner/training-jobs';
 import { validateTrainingSpec } from './validate-spec';
 
 const { TrainingState } = trainer;
@@ -17,7 +13,10 @@ const TERMINAL = new Set([
   TrainingState.TRAINING_STATE_CANCELLED,
 ]);
 
-export function trainerHandlers(trainings: Trainings): Handlers<trainer.TrainerServiceServer> {
+export function trainerHandlers(
+  trainings: Trainings,
+  jobs: TrainingJobs,
+): Handlers<trainer.TrainerServiceServer> {
   const find = (id: string): trainer.Training => {
     requireText('id', id, 128);
     const training = trainings.get(id);
@@ -26,20 +25,18 @@ export function trainerHandlers(trainings: Trainings): Handlers<trainer.TrainerS
   };
   return {
     startTraining: async (request) => {
-      validateTrainingSpec(request.spec);
-      throw new UnimplementedError(
-        'StartTraining: running trainings (data readers, models, training loop, export) is not built yet (trainer issue #4)',
-      );
+      const { spec, options } = validateTrainingSpec(request.spec);
+      return { training: jobs.start(spec, options) };
     },
     getTraining: async (request) => ({ training: find(request.id) }),
     listTrainings: async () => ({ trainings: trainings.list() }),
     cancelTraining: async (request) => {
       const training = find(request.id);
       if (TERMINAL.has(training.state)) return { training };
-      throw new UnimplementedError(
-        'CancelTraining: cancelling a running training arrives with the trainer issue (#4)',
-      );
+      // Answers once the child is gone and the record says CANCELLED (or how it ended first).
+      return { training: (await jobs.cancel(request.id)) ?? training };
     },
+    // The job does not depend on its watchers: a client that goes away only ends its stream.
     watchTraining: async (request, ctx, send) => {
       const first = find(request.id);
       send({ training: first });

@@ -1,8 +1,14 @@
-// Validation of a TrainingSpec (the same knobs as `embpress train`); defaults for proto3 zeros.
+// Validation of a TrainingSpec (the same knobs as `embpress train`); defaults for proto3 zeros
+// (those of `embpress train`: 1 epoch, batch 1024, lr 0.001, seed 123, dlrm, auto backend; budget
+// 0 = none, the method's own parameters), and the options of the job that runs it.
+import { existsSync } from 'node:fs';
+import { registry } from '@embpress/compression';
+import type { ModelKind, BackendChoice } from '@embpress/models';
 import type { trainer } from '@embpress/proto';
 import { InvalidArgumentError, requireIntInRange, requireName } from '@embpress/service-kit';
+import type { TrainJobOptions } from '../runner/protocol';
 
-export const DATA_KINDS = ['criteo', 'avazu', 'csv', 'synth'] as const;
+export const DATA_KINDS = ['criteo', 'avazu', 'csv'] as const;
 export const MODELS = ['dlrm', 'wdl', 'dcn', 'deepfm'] as const;
 export const BACKENDS = ['auto', 'wasm', 'cpu', 'tensorflow'] as const;
 
@@ -19,6 +25,9 @@ function requireDataRef(field: string, value: string): void {
       `unknown data kind "${match[1]}" (one of ${DATA_KINDS.join(', ')})`,
     );
   }
+  // Checked here so a typo is an INVALID_ARGUMENT now, not a FAILED training later.
+  if (!existsSync(match[2] as string))
+    throw new InvalidArgumentError(field, `no such file: ${match[2]}`);
 }
 
 function requireOneOf(field: string, value: string, allowed: readonly string[]): void {
@@ -29,8 +38,16 @@ function requireOneOf(field: string, value: string, allowed: readonly string[]):
     );
 }
 
-/** Validates `spec` and returns it with defaults filled in for fields left at zero/empty. */
-export function validateTrainingSpec(spec: trainer.TrainingSpec | undefined): trainer.TrainingSpec {
+export type JobSpecOptions = Omit<TrainJobOptions, 'registryRoot' | 'version'>;
+
+/**
+ * Validates `spec`; returns it with defaults filled in for fields left at zero/empty, and the
+ * options of the training job.
+ */
+export function validateTrainingSpec(spec: trainer.TrainingSpec | undefined): {
+  spec: trainer.TrainingSpec;
+  options: JobSpecOptions;
+} {
   if (spec === undefined) throw new InvalidArgumentError('spec', 'is required');
   requireDataRef('spec.data', spec.data);
   if (spec.testData !== '') requireDataRef('spec.test_data', spec.testData);
@@ -41,8 +58,13 @@ export function validateTrainingSpec(spec: trainer.TrainingSpec | undefined): tr
       'spec.method',
       'is required (a method spec such as "full" or "qr(collisions=4)")',
     );
-  const budget = spec.budget === 0 ? 1 : spec.budget;
-  if (!(budget > 0 && budget <= 1))
+  try {
+    registry.resolve(spec.method);
+  } catch (err) {
+    throw new InvalidArgumentError('spec.method', (err as Error).message);
+  }
+  const budget = spec.budget;
+  if (budget !== 0 && !(budget > 0 && budget <= 1))
     throw new InvalidArgumentError('spec.budget', `must be in (0, 1], got ${spec.budget}`);
   const epochs = spec.epochs === 0 ? 1 : requireIntInRange('spec.epochs', spec.epochs, 1, 1000);
   const batchSize =
@@ -57,5 +79,24 @@ export function validateTrainingSpec(spec: trainer.TrainingSpec | undefined): tr
   requireName('spec.output_name', spec.outputName);
   const backend = spec.backend === '' ? 'auto' : spec.backend;
   requireOneOf('spec.backend', backend, BACKENDS);
-  return { ...spec, model, budget, epochs, batchSize, learningRate, backend };
+  const seed = spec.seed === 0 ? 123 : spec.seed;
+  return {
+    spec: { ...spec, model, budget, epochs, batchSize, learningRate, seed, backend },
+    options: {
+      data: spec.data,
+      ...(spec.testData === '' ? {} : { test: spec.testData }),
+      model: model as ModelKind,
+      method: spec.method,
+      ...(budget === 0 ? {} : { budget }),
+      epochs,
+      batchSize,
+      lr: learningRate,
+      optimizer: 'adam',
+      partsPerEpoch: 10,
+      earlyStopParts: 3,
+      seed,
+      backend: backend as BackendChoice,
+      modelName: spec.outputName,
+    },
+  };
 }
