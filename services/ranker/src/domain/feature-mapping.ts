@@ -4,7 +4,7 @@
 // missing value being the empty string (a value of its own) and an unseen value the field's OOV
 // bucket (local id 0). A candidate's own features override the shared context's.
 import type { ranker } from '@embpress/proto';
-import { MISSING_VALUE, transformDenseValue, type Vocabulary } from '@embpress/data';
+import { MISSING_VALUE, OOV_ID, transformDenseValue, type Vocabulary } from '@embpress/data';
 import { FailedPreconditionError, InvalidArgumentError } from '@embpress/service-kit';
 
 /** The model's inputs for a batch of candidates. */
@@ -17,10 +17,15 @@ export interface MappedBatch {
   dense: Float32Array;
 }
 
-type Slot = { kind: 'dense'; index: number } | { kind: 'categorical'; index: number };
+/** Where a named feature goes: a dense column, or a categorical field with its value → id map. */
+type Slot =
+  | { kind: 'dense'; index: number }
+  | { kind: 'categorical'; index: number; offset: number; ids: ReadonlyMap<string, number> };
 
 export class FeatureMapping {
   private readonly slots = new Map<string, Slot>();
+  /** Global id of each field's missing value ('' if seen in train, else the OOV bucket). */
+  private readonly missingIds: Uint32Array;
 
   constructor(
     readonly denseNames: readonly string[],
@@ -32,8 +37,15 @@ export class FeatureMapping {
         throw new FailedPreconditionError(
           `the model's feature "${field.name}" is both dense and categorical`,
         );
-      this.slots.set(field.name, { kind: 'categorical', index });
+      // Global ids of the kept values, built here once rather than on a request's first use.
+      const offset = vocabulary.offsets[index] as number;
+      const ids = new Map<string, number>();
+      field.values.forEach((value) => ids.set(value, vocabulary.globalId(index, value)));
+      this.slots.set(field.name, { kind: 'categorical', index, offset, ids });
     });
+    this.missingIds = Uint32Array.from(vocabulary.fields, (_, f) =>
+      vocabulary.globalId(f, MISSING_VALUE),
+    );
   }
 
   get fields(): number {
@@ -47,8 +59,7 @@ export class FeatureMapping {
     const size = candidates.length;
     // The context, mapped once: missing values first, then what the context gives.
     const baseDense = new Float32Array(nd); // missing → 0
-    const baseIds = new Uint32Array(nf);
-    for (let f = 0; f < nf; f += 1) baseIds[f] = this.vocabulary.globalId(f, MISSING_VALUE);
+    const baseIds = Uint32Array.from(this.missingIds);
     context.forEach((feature, i) => this.apply(feature, `context[${i}]`, baseDense, baseIds, 0, 0));
     const dense = new Float32Array(size * nd);
     const ids = new Uint32Array(size * nf);
@@ -87,7 +98,8 @@ export class FeatureMapping {
           `${at}.value`,
           `"${feature.name}" is categorical: needs categorical (the raw text, e.g. "68fd1e64")`,
         );
-      ids[idsAt + slot.index] = this.vocabulary.globalId(slot.index, value.value);
+      // Unseen values: the field's OOV bucket, local id 0.
+      ids[idsAt + slot.index] = slot.ids.get(value.value) ?? slot.offset + OOV_ID;
     }
   }
 }

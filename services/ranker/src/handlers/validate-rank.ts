@@ -9,19 +9,24 @@ import {
 } from '@embpress/service-kit';
 import type { RankerConfig } from '../config';
 
+// Runs for every feature of every candidate (thousands per request): the field path of an error
+// message is built only once a check fails.
 function requireFeatures(field: string, features: ranker.Feature[], max: number): void {
   requireCount(field, features.length, 0, max);
   const names = new Set<string>();
-  features.forEach((feature, i) => {
-    const at = `${field}[${i}]`;
-    requireText(`${at}.name`, feature.name, 128);
-    if (names.has(feature.name))
-      throw new InvalidArgumentError(`${at}.name`, `"${feature.name}" appears twice`);
-    names.add(feature.name);
-    if (feature.value === undefined)
-      throw new InvalidArgumentError(`${at}.value`, 'needs categorical or numeric');
-    if (feature.value.$case === 'numeric') requireFinite(`${at}.numeric`, feature.value.value);
-  });
+  for (let i = 0; i < features.length; i += 1) {
+    const feature = features[i] as ranker.Feature;
+    const name = feature.name;
+    if (name.length > 128 || name.trim() === '') requireText(`${field}[${i}].name`, name, 128);
+    if (names.has(name))
+      throw new InvalidArgumentError(`${field}[${i}].name`, `"${name}" appears twice`);
+    names.add(name);
+    const value = feature.value;
+    if (value === undefined)
+      throw new InvalidArgumentError(`${field}[${i}].value`, 'needs categorical or numeric');
+    if (value.$case === 'numeric' && !Number.isFinite(value.value))
+      requireFinite(`${field}[${i}].numeric`, value.value);
+  }
 }
 
 export function validateRankRequest(request: ranker.RankRequest, config: RankerConfig): void {
