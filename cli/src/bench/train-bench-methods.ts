@@ -1,0 +1,150 @@
+// `embpress bench train --what methods`: one DLRM training per compression method on the same
+// data (the trainer's engine, the same prepared split), at a memory budget where the method is
+// budget-driven. A budget-driven method whose table exceeds budget × the fp32 table, or a
+// method that fails to train, makes the benchmark fail after it has printed its report.
+import { join } from 'node:path';
+import type { BackendChoice } from '@embpress/models';
+
+type Trainer = typeof import('@embpress/trainer');
+type TrainOptimizer = import('@embpress/trainer').TrainOptimizer;
+
+export const DEFAULT_METHODS = [
+  'full',
+  'hash',
+  'qr',
+  'int8',
+  'rowwise-int8',
+  'tt',
+  'dhe',
+  'robe',
+  'mde',
+  'alpt',
+];
+
+export interface MethodsOptions {
+  data: string;
+  test?: string;
+  methods: string[];
+  budget: number;
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  optimizer: TrainOptimizer;
+  partsPerEpoch: number;
+  earlyStopParts: number;
+  dim: number;
+  modelOverrides?: Record<string, unknown>;
+  seed: number;
+  backend: BackendChoice;
+  workDir: string;
+  trainer: Trainer;
+  log: (line: string) => void;
+}
+
+export interface MethodRow {
+  method: string;
+  spec: string;
+  /** The budget that set the parameters; null when the method is not budget-driven. */
+  budget: number | null;
+  memoryBytes: number;
+  fullBytes: number;
+  /** memoryBytes / fullBytes. */
+  ratio: number;
+  valAuc: number;
+  testAuc: number;
+  testLogloss: number;
+  trainSeconds: number;
+  samplesPerSec: number;
+  partsRun: number;
+  bestPart: number;
+  /** budget-driven: memoryBytes ≤ budget × fullBytes. */
+  withinBudget: boolean | null;
+}
+
+export interface MethodFailure {
+  method: string;
+  error: string;
+}
+
+export interface MethodsReport {
+  what: 'methods';
+  data: string;
+  test: string | null;
+  backend: string;
+  budget: number;
+  results: MethodRow[];
+  failures: MethodFailure[];
+  /** Budget-driven methods over their budget. */
+  overBudget: string[];
+}
+
+export async function benchMethods(o: MethodsOptions): Promise<MethodsReport> {
+  const results: MethodRow[] = [];
+  const failures: MethodFailure[] = [];
+  let backend = '';
+  for (const method of o.methods) {
+    o.log(`${method}: training`);
+    try {
+      const r = await o.trainer.train({
+        data: o.data,
+        ...(o.test === undefined ? {} : { test: o.test }),
+        model: 'dlrm',
+        modelOverrides: { dim: o.dim, ...o.modelOverrides },
+        method,
+        // `full` is the reference: no budget. Others get it; a method that is not budget-driven
+        // ignores it (and reports budget null).
+        ...(method === 'full' ? {} : { budget: o.budget }),
+        epochs: o.epochs,
+        batchSize: o.batchSize,
+        lr: o.lr,
+        optimizer: o.optimizer,
+        partsPerEpoch: o.partsPerEpoch,
+        earlyStopParts: o.earlyStopParts,
+        seed: o.seed,
+        backend: o.backend,
+        registryRoot: join(o.workDir, 'models'),
+        modelName: `methods-${method.replace(/[^a-z0-9-]/gi, '_')}`,
+        datasetCacheDir: join(o.workDir, 'datasets'),
+        onProgress: (e) => {
+          if (e.kind === 'log') o.log(`  ${e.message}`);
+        },
+      });
+      backend = r.backend;
+      const withinBudget = r.budget === null ? null : r.memoryBytes <= r.budget * r.fullBytes;
+      const row: MethodRow = {
+        method: r.method,
+        spec: r.spec,
+        budget: r.budget,
+        memoryBytes: r.memoryBytes,
+        fullBytes: r.fullBytes,
+        ratio: r.memoryBytes / r.fullBytes,
+        valAuc: r.metrics.valAuc,
+        testAuc: r.metrics.testAuc,
+        testLogloss: r.metrics.testLogloss,
+        trainSeconds: r.trainSeconds,
+        samplesPerSec: r.samplesPerSec,
+        partsRun: r.partsRun,
+        bestPart: r.bestPart,
+        withinBudget,
+      };
+      o.log(
+        `${r.spec}: ${r.memoryBytes} of ${r.fullBytes} bytes (${(row.ratio * 100).toFixed(1)}%)${withinBudget === false ? ' OVER BUDGET' : ''}, val AUC ${row.valAuc.toFixed(4)}, test AUC ${row.testAuc.toFixed(4)}, logloss ${row.testLogloss.toFixed(4)}, ${Math.round(row.samplesPerSec)} samples/s`,
+      );
+      results.push(row);
+    } catch (err) {
+      const error = err instanceof Error ? err.message : String(err);
+      o.log(`${method}: FAILED: ${error}`);
+      failures.push({ method, error });
+    }
+  }
+  return {
+    what: 'methods',
+    data: o.data,
+    test: o.test ?? null,
+    backend,
+    budget: o.budget,
+    results,
+    failures,
+    overBudget: results.filter((r) => r.withinBudget === false).map((r) => r.spec),
+  };
+}
