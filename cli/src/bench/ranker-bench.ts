@@ -1,4 +1,566 @@
-// Placeholder until its benchmark lands (issues #4/#6); replaced wholesale by that work.
-export function benchRankerCommand(args: string[]): Promise<void> {
-  return Promise.reject(new Error(`not built yet (args: ${args.join(' ')})`));
+// `embpress bench ranker --candidates 100 --rate 200 --duration 20 [--warmup S] --json`
+// (issue #6): the ranker's latency at a constant arrival rate, with everything on one machine.
+//
+//  1. A demo DLRM (--arch small or reference layers) trained on synthetic Criteo-shaped data, cached under
+//     --dir by its settings and reused by later runs.
+//  2. `embpress serve store` and `embpress serve ranker` as child processes on 127.0.0.1:0.
+//  3. A separate load process (ranker-load.ts) sends `--sample` requests one by one, then Rank at
+//     --rate requests/s for --duration seconds (after --warmup) with the open-loop runner of
+//     @embpress/loadtest: latency counts from each request's scheduled start.
+//  4. maxScoreDiff: the sampled requests' scores against an offline scoring of the same rows with
+//     the same model version (libs/data encoding, the table read from its artifact, the dense
+//     network from its weights), i.e. the equivalence check on live traffic.
+//  5. Where a request's time goes: per-stage span durations of the ranker (feature mapping, store
+//     lookup, dense forward) and of the store's BatchLookup, from the span file, plus the CPU
+//     seconds of each process over the run.
+// Progress goes to stderr; with --json the last stdout line is one JSON object.
+import { fork, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { registry as codecs } from '@embpress/compression';
+import { encodeBatch, generateSynthetic, synthSplit, Vocabulary } from '@embpress/data';
+import { ModelRegistryDir } from '@embpress/model-registry';
+import { initBackend, loadModel } from '@embpress/models';
+import type { OpenLoopResult } from '@embpress/loadtest';
+import { lazyRequire } from '../lazy';
+import type { RankerLoadConfig, RankerLoadMessage, SampledRequest } from './ranker-load';
+import { readRawRows, type RawRows } from './ranker-rows';
+
+type Trainer = typeof import('@embpress/trainer');
+
+const MAIN = join(__dirname, '..', 'main.ts');
+const LOAD_GENERATOR = join(__dirname, 'ranker-load.ts');
+const MODEL = 'demo';
+
+/**
+ * The demo DLRM's dense layers (dim 16, Criteo's 13 dense and 26 categorical fields). `reference`
+ * is the paper's DLRM (bottom 512-256-64, top 512-256); `small` (bottom 128-64, top 128-64) is
+ * about 7x cheaper per candidate, which is what 200 requests/s × 100 candidates leaves room
+ * for on two shared cores with the wasm backend (docs/benchmarks.md, Ranker).
+ */
+export const ARCHITECTURES = {
+  reference: {},
+  small: { bottom: [128, 64], top: [128, 64] },
+} as const;
+export type ArchName = keyof typeof ARCHITECTURES;
+const VERSION = 'v1';
+
+export interface RankerBenchOptions {
+  candidates: number;
+  ratePerSec: number;
+  durationSec: number;
+  warmupSec: number;
+  /** Synthetic rows the demo model is trained on (its test split feeds the requests). */
+  rows: number;
+  method: string;
+  /** Dense layer sizes of the demo DLRM: the reference's, or a smaller one (see ARCHITECTURES). */
+  arch: ArchName;
+  seed: number;
+  /** Where the demo data and model are cached. */
+  dir: string;
+  pool: number;
+  sample: number;
+  deadlineMs: number;
+  /** Writes the ranker's CPU profile (--cpu-prof) here. */
+  profileDir?: string;
+  log: (line: string) => void;
+}
+
+/** Percentiles of one span name's durations. */
+export interface StageTimes {
+  count: number;
+  p50Ms: number;
+  p99Ms: number;
+  meanMs: number;
+}
+
+export interface RankerBenchReport extends OpenLoopResult {
+  candidates: number;
+  ratePerSec: number;
+  durationSec: number;
+  warmupSec: number;
+  maxScoreDiff: number;
+  sampledRequests: number;
+  model: {
+    name: string;
+    version: string;
+    method: string;
+    arch: ArchName;
+    architecture: unknown;
+    trainRows: number;
+    testAuc: number | null;
+  };
+  /** Span durations of the measured window's requests, by stage. */
+  stages: Record<string, StageTimes>;
+  /** CPU seconds per second of the measured run, per process and for the whole machine. */
+  cpu: { ranker: number; store: number; load: number; machine: number; cores: number };
+  loadAverage: { before: number; after: number };
+}
+
+// ---- the demo model -------------------------------------------------------------------------
+
+interface DemoModel {
+  source: string;
+  registryRoot: string;
+  testRange: { start: number; end: number };
+}
+
+async function demoModel(options: RankerBenchOptions): Promise<DemoModel> {
+  const settings = {
+    rows: options.rows,
+    seed: options.seed,
+    method: options.method,
+    arch: options.arch,
+    format: 1,
+  };
+  const key = createHash('sha256').update(JSON.stringify(settings)).digest('hex').slice(0, 12);
+  const work = join(options.dir, key);
+  mkdirSync(work, { recursive: true });
+  const file = join(work, 'train.txt');
+  const registryRoot = join(work, 'models');
+  const source = `criteo:${file}`;
+  const testRange = synthSplit('criteo', options.rows).test;
+  if (testRange === undefined) throw new Error('the synthetic Criteo split has no test range');
+  if (existsSync(join(registryRoot, MODEL, VERSION, 'manifest.json'))) {
+    options.log(`reusing the demo model in ${registryRoot}`);
+    return { source, registryRoot, testRange };
+  }
+  rmSync(registryRoot, { recursive: true, force: true });
+  if (!existsSync(file)) {
+    options.log(`generating ${options.rows} synthetic Criteo rows into ${file}`);
+    await generateSynthetic({ rows: options.rows, seed: options.seed, out: file });
+  }
+  options.log(`training the demo DLRM (${options.method}) into ${registryRoot}`);
+  const { train } = lazyRequire<Trainer>('@embpress/trainer');
+  const result = await train({
+    data: source,
+    model: 'dlrm',
+    modelOverrides: { dim: 16, ...ARCHITECTURES[options.arch] },
+    method: options.method,
+    epochs: 1,
+    batchSize: 512,
+    lr: 0.01,
+    optimizer: 'adam',
+    partsPerEpoch: 2,
+    earlyStopParts: 2,
+    seed: options.seed,
+    backend: 'wasm',
+    registryRoot,
+    datasetCacheDir: join(work, 'datasets'),
+    modelName: MODEL,
+    version: VERSION,
+    onProgress: (e) => {
+      if (e.kind === 'part')
+        options.log(
+          `part ${e.part}/${e.parts}: ${Math.round(e.samplesPerSec)} samples/s, val AUC ${e.valAuc.toFixed(4)}`,
+        );
+    },
+  });
+  new ModelRegistryDir(registryRoot).setActiveVersion(MODEL, VERSION);
+  options.log(`trained: test AUC ${result.metrics.testAuc.toFixed(4)}`);
+  return { source, registryRoot, testRange };
+}
+
+/**
+ * Offline scores of raw rows with the exported version: the trainer's encoding (encodeBatch),
+ * rows from the table artifact itself, the dense network from its weights. Keyed by data row.
+ */
+async function offlineScores(
+  registryRoot: string,
+  data: RawRows,
+): Promise<{ scores: Map<number, number>; manifest: Record<string, unknown> }> {
+  await initBackend('wasm');
+  const version = new ModelRegistryDir(registryRoot).readVersion(MODEL, VERSION);
+  const dir = version.dir;
+  const vocabulary = Vocabulary.fromJSON(
+    JSON.parse(readFileSync(join(dir, 'vocabulary.json'), 'utf8')),
+  );
+  const entry = version.manifest.tables[0];
+  if (entry === undefined) throw new Error('the demo model has no table');
+  const table = codecs.load(version.tables.get(entry.name) as Uint8Array);
+  const net = loadModel(new Uint8Array(readFileSync(join(dir, 'dense.weights'))));
+  const scores = new Map<number, number>();
+  try {
+    const nd = data.denseNames.length;
+    const nc = data.categoricalNames.length;
+    const batch = 1024;
+    for (let start = 0; start < data.rows.length; start += batch) {
+      const rows = data.rows.slice(start, start + batch);
+      const enc = encodeBatch(
+        {
+          size: rows.length,
+          labels: new Float32Array(rows.length),
+          dense: Float64Array.from(rows.flatMap((r) => r.dense)),
+          categorical: rows.flatMap((r) => r.categorical),
+          keys: undefined,
+          rowIndex: Float64Array.from(rows.map((r) => r.row)),
+        },
+        vocabulary,
+      );
+      if (enc.dense.length !== rows.length * nd || enc.sparse.length !== rows.length * nc)
+        throw new Error('offline encoding: unexpected shapes');
+      const gathered = new Float32Array(enc.sparse.length * table.dim);
+      table.lookup(enc.sparse, gathered);
+      const p = net.predict(enc.dense, gathered);
+      rows.forEach((r, i) => scores.set(r.row, p[i] as number));
+    }
+  } finally {
+    net.dispose();
+  }
+  return { scores, manifest: version.manifest as Record<string, unknown> };
+}
+
+// ---- processes ------------------------------------------------------------------------------
+
+/** `embpress serve <name>` on 127.0.0.1:0; resolves with its port once it reports SERVING. */
+function serve(
+  name: 'store' | 'ranker',
+  env: Record<string, string>,
+  execArgv: string[],
+  children: ChildProcess[],
+  logFile: string,
+): Promise<{ child: ChildProcess; port: number }> {
+  const prefix = `EMBPRESS_${name.toUpperCase()}_`;
+  const childEnv: NodeJS.ProcessEnv = { ...process.env };
+  // The user's settings for this service must not change what is measured.
+  for (const key of Object.keys(childEnv)) if (key.startsWith(prefix)) delete childEnv[key];
+  Object.assign(childEnv, { [`${prefix}HOST`]: '127.0.0.1', [`${prefix}PORT`]: '0' }, env);
+  const child = fork(MAIN, ['serve', name], {
+    execArgv,
+    env: childEnv,
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+  });
+  children.push(child);
+  let output = '';
+  const keep = (chunk: Buffer) => {
+    output += chunk.toString();
+    appendFileSync(logFile, chunk);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`${name} not ready within 60 s:\n${output}`)),
+      60_000,
+    );
+    child.on('message', (message: { type?: string; port?: number }) => {
+      if (message.type === 'ready' && typeof message.port === 'number') {
+        clearTimeout(timer);
+        resolve({ child, port: message.port });
+      }
+    });
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`${name} exited (${code ?? signal}) before it was ready:\n${output}`));
+    });
+  });
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+const CLOCK_TICKS = 100;
+
+/** CPU seconds (user + system) of a process, from /proc/<pid>/stat. */
+function cpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces): utime, stime are the 12th and 13th.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU seconds the machine has been busy (all cores), from /proc/stat. */
+function machineBusySeconds(): number {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '';
+  const [, ...fields] = line.trim().split(/\s+/).map(Number);
+  return (
+    fields.slice(0, 8).reduce((sum, v, i) => (i === 3 || i === 4 ? sum : sum + v), 0) / CLOCK_TICKS
+  );
+}
+
+// ---- spans ----------------------------------------------------------------------------------
+
+interface SpanRecord {
+  name: string;
+  kind: string;
+  startTimeUnixNano: string;
+  durationMs: number;
+  resource: Record<string, unknown>;
+}
+
+const STAGE_NAMES = new Set([
+  'ranker.feature_mapping',
+  'ranker.store_lookup',
+  'ranker.dense_forward',
+]);
+
+function percentile(sorted: number[], q: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] as number;
+}
+
+/** Durations per stage of the spans that started at or after `fromMs` (epoch ms). */
+function stageTimes(spansFile: string, fromMs: number): Record<string, StageTimes> {
+  if (!existsSync(spansFile)) return {};
+  const byStage = new Map<string, number[]>();
+  for (const line of readFileSync(spansFile, 'utf8').split('\n')) {
+    if (line === '') continue;
+    const span = JSON.parse(line) as SpanRecord;
+    if (Number(BigInt(span.startTimeUnixNano) / 1_000_000n) < fromMs) continue;
+    const service = span.resource['service.name'];
+    let stage: string | undefined;
+    if (STAGE_NAMES.has(span.name)) stage = span.name;
+    else if (span.kind === 'SERVER' && service === 'embpress-ranker')
+      stage = 'ranker.Rank (server)';
+    else if (
+      span.kind === 'SERVER' &&
+      service === 'embpress-store' &&
+      span.name.endsWith('/BatchLookup')
+    )
+      stage = 'store.BatchLookup (server)';
+    if (stage === undefined) continue;
+    const list = byStage.get(stage) ?? [];
+    list.push(span.durationMs);
+    byStage.set(stage, list);
+  }
+  const out: Record<string, StageTimes> = {};
+  for (const [stage, list] of byStage) {
+    list.sort((a, b) => a - b);
+    out[stage] = {
+      count: list.length,
+      p50Ms: percentile(list, 0.5),
+      p99Ms: percentile(list, 0.99),
+      meanMs: list.reduce((a, b) => a + b, 0) / list.length,
+    };
+  }
+  return out;
+}
+
+// ---- the run --------------------------------------------------------------------------------
+
+function runLoad(
+  config: RankerLoadConfig,
+  execArgv: string[],
+  children: ChildProcess[],
+  log: (line: string) => void,
+  onMeasureStart: () => void,
+): Promise<{ sample: SampledRequest[]; result: OpenLoopResult; pid: number | undefined }> {
+  const child = fork(LOAD_GENERATOR, [], {
+    execArgv,
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  children.push(child);
+  return new Promise((resolve, reject) => {
+    let sample: SampledRequest[] | undefined;
+    child.on('message', (message: RankerLoadMessage) => {
+      if (message.type === 'progress') log(message.line);
+      else if (message.type === 'sample') {
+        sample = message.requests;
+        onMeasureStart();
+      } else if (message.type === 'failed') reject(new Error(`load generator: ${message.message}`));
+      else if (message.type === 'done')
+        resolve({ sample: sample ?? [], result: message.result, pid: child.pid });
+    });
+    child.once('exit', (code) => {
+      if (sample === undefined || code !== 0)
+        reject(new Error(`the load generator exited (${code}) before reporting`));
+    });
+    child.send(config);
+  });
+}
+
+export async function benchRanker(options: RankerBenchOptions): Promise<RankerBenchReport> {
+  const { log } = options;
+  const model = await demoModel(options);
+  const test = await readRawRows(model.source, model.testRange);
+  log(`scoring ${test.rows.length} test rows offline`);
+  const offline = await offlineScores(model.registryRoot, test);
+
+  const children: ChildProcess[] = [];
+  const runDir = join(options.dir, 'run');
+  rmSync(runDir, { recursive: true, force: true });
+  mkdirSync(runDir, { recursive: true });
+  const spansFile = join(runDir, 'spans.jsonl');
+  const tsx = ['--require', require.resolve('tsx/cjs')];
+  const common = { EMBPRESS_SPANS_FILE: spansFile, EMBPRESS_LOG_LEVEL: 'warn' };
+  try {
+    const storeProc = await serve(
+      'store',
+      { ...common, EMBPRESS_STORE_REGISTRY_ROOT: model.registryRoot },
+      tsx,
+      children,
+      join(runDir, 'store.log'),
+    );
+    const rankerProc = await serve(
+      'ranker',
+      {
+        ...common,
+        EMBPRESS_RANKER_STORE_ADDRESS: `127.0.0.1:${storeProc.port}`,
+        EMBPRESS_RANKER_REGISTRY_ROOT: model.registryRoot,
+      },
+      options.profileDir === undefined
+        ? tsx
+        : [...tsx, '--cpu-prof', '--cpu-prof-dir', options.profileDir],
+      children,
+      join(runDir, 'ranker.log'),
+    );
+    log(
+      `store :${storeProc.port} (pid ${storeProc.child.pid}), ranker :${rankerProc.port} (pid ${rankerProc.child.pid})`,
+    );
+
+    const loadBefore = loadavg()[0] ?? 0;
+    let cpuStart: { ranker: number; store: number; machine: number; at: number } | undefined;
+    let measureFromMs = 0;
+    const config: RankerLoadConfig = {
+      address: `127.0.0.1:${rankerProc.port}`,
+      model: MODEL,
+      source: model.source,
+      range: model.testRange,
+      candidates: options.candidates,
+      pool: options.pool,
+      sample: options.sample,
+      ratePerSec: options.ratePerSec,
+      durationSec: options.durationSec,
+      warmupSec: options.warmupSec,
+      deadlineMs: options.deadlineMs,
+    };
+    log(
+      `Rank at ${options.ratePerSec}/s for ${options.warmupSec} + ${options.durationSec} s, ${options.candidates} candidates per request`,
+    );
+    const { sample, result, pid } = await runLoad(config, tsx, children, log, () => {
+      measureFromMs = Date.now() + options.warmupSec * 1000;
+      cpuStart = {
+        ranker: cpuSeconds(rankerProc.child.pid),
+        store: cpuSeconds(storeProc.child.pid),
+        machine: machineBusySeconds(),
+        at: performance.now(),
+      };
+    });
+    // CPU of the whole run (warm-up included: the sample requests are few), per second.
+    const seconds = (performance.now() - (cpuStart?.at ?? 0)) / 1000;
+    const loadCpu = cpuSeconds(pid);
+    const cpu = {
+      ranker: (cpuSeconds(rankerProc.child.pid) - (cpuStart?.ranker ?? 0)) / seconds,
+      store: (cpuSeconds(storeProc.child.pid) - (cpuStart?.store ?? 0)) / seconds,
+      load: loadCpu / seconds,
+      machine: (machineBusySeconds() - (cpuStart?.machine ?? 0)) / seconds,
+      cores: cpus().length,
+    };
+    const loadAfter = loadavg()[0] ?? 0;
+
+    let maxScoreDiff = 0;
+    for (const request of sample) {
+      if (request.version !== VERSION)
+        throw new Error(`the ranker answered from version ${request.version}, expected ${VERSION}`);
+      request.rows.forEach((row, i) => {
+        const expected = offline.scores.get(row);
+        const got = request.scores[i] as number;
+        const diff = expected === undefined ? Infinity : Math.abs(got - expected);
+        maxScoreDiff = Math.max(maxScoreDiff, Number.isNaN(diff) ? Infinity : diff);
+      });
+    }
+    await Promise.all(children.map(stopChild)); // flushes the spans
+    const metrics = (offline.manifest.metrics ?? {}) as { testAuc?: number | null };
+    return {
+      candidates: options.candidates,
+      ratePerSec: options.ratePerSec,
+      durationSec: options.durationSec,
+      warmupSec: options.warmupSec,
+      ...result,
+      maxScoreDiff,
+      sampledRequests: sample.length,
+      model: {
+        name: MODEL,
+        version: VERSION,
+        method: options.method,
+        arch: options.arch,
+        architecture: offline.manifest.architecture,
+        trainRows: options.rows,
+        testAuc: metrics.testAuc ?? null,
+      },
+      stages: stageTimes(spansFile, measureFromMs),
+      cpu,
+      loadAverage: { before: loadBefore, after: loadAfter },
+    };
+  } finally {
+    await Promise.all(children.map(stopChild));
+  }
+}
+
+export async function benchRankerCommand(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    options: {
+      candidates: { type: 'string', default: '100' },
+      rate: { type: 'string', default: '200' },
+      duration: { type: 'string', default: '20' },
+      warmup: { type: 'string', default: '5' },
+      rows: { type: 'string', default: '100000' },
+      method: { type: 'string', default: 'rowwise-int8' },
+      arch: { type: 'string', default: 'small' },
+      seed: { type: 'string', default: '1' },
+      dir: { type: 'string' },
+      pool: { type: 'string', default: '64' },
+      sample: { type: 'string', default: '20' },
+      'deadline-ms': { type: 'string', default: '5000' },
+      'profile-dir': { type: 'string' },
+      json: { type: 'boolean', default: false },
+    },
+  });
+  const num = (name: string, raw: string, min: number, integer = true) => {
+    const v = Number(raw);
+    if (!Number.isFinite(v) || v < min || (integer && !Number.isInteger(v)))
+      throw new Error(
+        `bench ranker: --${name} must be ${integer ? 'an integer' : 'a number'} >= ${min}, got ${JSON.stringify(raw)}`,
+      );
+    return v;
+  };
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+  const report = await benchRanker({
+    candidates: num('candidates', values.candidates, 1),
+    ratePerSec: num('rate', values.rate, 0.001, false),
+    durationSec: num('duration', values.duration, 0.001, false),
+    warmupSec: num('warmup', values.warmup, 0, false),
+    rows: num('rows', values.rows, 1000),
+    method: values.method,
+    arch: (() => {
+      if (!Object.hasOwn(ARCHITECTURES, values.arch))
+        throw new Error(
+          `bench ranker: --arch must be one of ${Object.keys(ARCHITECTURES).join(', ')}, got ${JSON.stringify(values.arch)}`,
+        );
+      return values.arch as ArchName;
+    })(),
+    seed: num('seed', values.seed, 0),
+    dir: values.dir ?? join(tmpdir(), 'embpress-bench-ranker'),
+    pool: num('pool', values.pool, 1),
+    sample: num('sample', values.sample, 1),
+    deadlineMs: num('deadline-ms', values['deadline-ms'], 1),
+    ...(values['profile-dir'] === undefined ? {} : { profileDir: values['profile-dir'] }),
+    log,
+  });
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify(report)}\n`);
+    return;
+  }
+  const stages = Object.entries(report.stages)
+    .map(([name, s]) => `  ${name}: p50 ${s.p50Ms.toFixed(2)} ms, p99 ${s.p99Ms.toFixed(2)} ms`)
+    .join('\n');
+  process.stdout.write(
+    `Rank ${report.candidates} candidates at ${report.ratePerSec}/s: p50 ${report.p50Ms.toFixed(2)} ms, p99 ${report.p99Ms.toFixed(2)} ms, achieved ${report.achievedRate.toFixed(1)}/s, errors ${report.errors}, dropped ${report.dropped}, maxScoreDiff ${report.maxScoreDiff}\n${stages}\n`,
+  );
 }
