@@ -46,6 +46,10 @@ export class StoreClient {
       // calls; on two, their work overlaps (+20% rows/s at batch 512, 16 calls in flight, on 2
       // cores; docs/benchmarks.md).
       'grpc.use_local_subchannel_pool': 1,
+      // This client retries UNAVAILABLE itself (jittered backoff, under the call's deadline), so
+      // grpc-js's own retry layer (which keeps a copy of every request for a transparent retry)
+      // is pure overhead per call.
+      'grpc.enable_retries': 0,
     });
   }
 
