@@ -78,6 +78,8 @@ export interface StageTimes {
 }
 
 export interface RankerBenchReport extends OpenLoopResult {
+  /** The first error message of each status seen during the run. */
+  firstErrors: Record<string, string>;
   candidates: number;
   ratePerSec: number;
   durationSec: number;
@@ -358,7 +360,12 @@ function runLoad(
   children: ChildProcess[],
   log: (line: string) => void,
   onMeasureStart: () => void,
-): Promise<{ sample: SampledRequest[]; result: OpenLoopResult; pid: number | undefined }> {
+): Promise<{
+  sample: SampledRequest[];
+  result: OpenLoopResult;
+  firstErrors: Record<string, string>;
+  pid: number | undefined;
+}> {
   const child = fork(LOAD_GENERATOR, [], {
     execArgv,
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -373,7 +380,12 @@ function runLoad(
         onMeasureStart();
       } else if (message.type === 'failed') reject(new Error(`load generator: ${message.message}`));
       else if (message.type === 'done')
-        resolve({ sample: sample ?? [], result: message.result, pid: child.pid });
+        resolve({
+          sample: sample ?? [],
+          result: message.result,
+          firstErrors: message.firstErrors,
+          pid: child.pid,
+        });
     });
     child.once('exit', (code) => {
       if (sample === undefined || code !== 0)
@@ -441,7 +453,7 @@ export async function benchRanker(options: RankerBenchOptions): Promise<RankerBe
     log(
       `Rank at ${options.ratePerSec}/s for ${options.warmupSec} + ${options.durationSec} s, ${options.candidates} candidates per request`,
     );
-    const { sample, result, pid } = await runLoad(config, tsx, children, log, () => {
+    const { sample, result, firstErrors, pid } = await runLoad(config, tsx, children, log, () => {
       measureFromMs = Date.now() + options.warmupSec * 1000;
       cpuStart = {
         ranker: cpuSeconds(rankerProc.child.pid),
@@ -481,6 +493,7 @@ export async function benchRanker(options: RankerBenchOptions): Promise<RankerBe
       durationSec: options.durationSec,
       warmupSec: options.warmupSec,
       ...result,
+      firstErrors,
       maxScoreDiff,
       sampledRequests: sample.length,
       model: {

@@ -6,7 +6,7 @@
 // their scores (the parent compares them with offline scores), then drives Rank at a constant
 // arrival rate with the open-loop runner of @embpress/loadtest and reports its result.
 import { credentials, Client, Metadata, type ServiceError } from '@grpc/grpc-js';
-import { runOpenLoop, type OpenLoopResult } from '@embpress/loadtest';
+import { errorCodeName, runOpenLoop, type OpenLoopResult } from '@embpress/loadtest';
 import { ranker } from '@embpress/proto';
 import { readRawRows, rowFeatures } from './ranker-rows';
 
@@ -38,7 +38,7 @@ export interface SampledRequest {
 export type RankerLoadMessage =
   | { type: 'progress'; line: string }
   | { type: 'sample'; requests: SampledRequest[] }
-  | { type: 'done'; result: OpenLoopResult }
+  | { type: 'done'; result: OpenLoopResult; firstErrors: Record<string, string> }
   | { type: 'failed'; message: string };
 
 const RANK_PATH = ranker.RankerServiceService.rank.path;
@@ -106,6 +106,8 @@ async function run(config: RankerLoadConfig): Promise<void> {
       sampled.push({ rows: entry.rows, scores, version: res.version });
     }
     send({ type: 'sample', requests: sampled });
+    // The first message of each status, so a report says what the errors were.
+    const firstErrors: Record<string, string> = {};
     const result = await runOpenLoop(
       // The answer is not decoded during the run: only its status matters here.
       (i) =>
@@ -114,14 +116,21 @@ async function run(config: RankerLoadConfig): Promise<void> {
           (pool[i % pool.length] as (typeof pool)[number]).bytes,
           (b) => b,
           config.deadlineMs,
-        ).then(() => undefined),
+        ).then(
+          () => undefined,
+          (err: unknown) => {
+            const code = errorCodeName(err);
+            firstErrors[code] ??= (err as Error).message;
+            throw err;
+          },
+        ),
       {
         ratePerSec: config.ratePerSec,
         durationSec: config.durationSec,
         warmupSec: config.warmupSec,
       },
     );
-    send({ type: 'done', result });
+    send({ type: 'done', result, firstErrors });
   } finally {
     client.close();
   }
