@@ -28,13 +28,15 @@ export const TRAIN_USAGE = `usage:
                  --method SPEC [--budget R] [--epochs N] [--batch-size B] [--lr L]
                  [--optimizer sgd|adagrad|adam] [--parts P] [--early-stop K] [--seed S]
                  [--dim D] [--bottom N,N,..] [--top N,N,..] [--backend auto|wasm|cpu|tensorflow]
-                 [--out REGISTRY_ROOT] [--name MODEL] [--version V] [--resume] [--json]
+                 [--out REGISTRY_ROOT] [--name MODEL] [--version V] [--resume] [--no-checkpoints]
+                 [--json]
       Trains in parts (a validation pass after each), keeps the best part by validation AUC,
       stops after K parts without improvement, scores the test split once, and writes
       REGISTRY_ROOT/MODEL/VERSION. Raw data is prepared once under REGISTRY_ROOT/.datasets.
       A checkpoint is written after each part under REGISTRY_ROOT/.checkpoints/MODEL/VERSION;
       --resume continues the newest run of MODEL (or --version V) after its last complete
-      part, with the same options. --bottom/--top set the hidden layer sizes of the MLPs.
+      part, with the same options (--no-checkpoints: none are written). --bottom/--top set
+      the hidden layer sizes of the MLPs.
       Defaults: --epochs 1 --batch-size 1024 --lr 0.001 --optimizer adam --parts 10
       --early-stop 3 --seed 123 --dim 16 --backend auto --out models --name ctr.`;
 
@@ -93,6 +95,7 @@ async function run(args: string[]): Promise<void> {
       bottom: { type: 'string' },
       top: { type: 'string' },
       resume: { type: 'boolean', default: false },
+      'no-checkpoints': { type: 'boolean', default: false },
       backend: { type: 'string', default: 'auto' },
       out: { type: 'string', default: 'models' },
       name: { type: 'string', default: 'ctr' },
@@ -136,6 +139,7 @@ async function run(args: string[]): Promise<void> {
     modelName: values.name,
     ...(values.version === undefined ? {} : { version: values.version }),
     resume: values.resume,
+    checkpoints: !values['no-checkpoints'],
     onProgress: (e) => view.show(e),
   });
   view.end();

@@ -64,7 +64,11 @@ function numberNode(v: number): Node {
   return { t: 'prim', v };
 }
 
-/** Copies every typed array, number and nested object reachable from `root`'s own fields. */
+/**
+ * Every typed array, number and nested object reachable from `root`'s own fields. Typed arrays
+ * are the live ones, not copies (a table's state can be gigabytes): encode the capture before
+ * training continues.
+ */
 export function captureState(root: object): CapturedState {
   const sections = new Map<string, TypedArray>();
   const seen = new Map<object, string>();
@@ -79,7 +83,7 @@ export function captureState(root: object): CapturedState {
     if (first !== undefined) return { t: 'ref', path: first };
     seen.set(v, path);
     if (isTyped(v)) {
-      sections.set(path, v.slice());
+      sections.set(path, v);
       return { t: 'typed', section: path };
     }
     if (Array.isArray(v)) return { t: 'array', items: v.map((x, i) => visit(x, `${path}[${i}]`)) };

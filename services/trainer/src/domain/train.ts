@@ -105,8 +105,9 @@ export interface PartProgress {
   stage: string;
   /** Wall seconds since the part loop started (resumed runs count their earlier parts too). */
   elapsedSeconds: number;
-  /** The checkpoint written after this part, if any. */
+  /** The checkpoint written after this part, if any, and the seconds writing it took. */
   checkpoint?: string;
+  checkpointSeconds?: number;
 }
 
 export type TrainProgress =
@@ -575,9 +576,11 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       const { kind: _kind, checkpoint: _ckpt, ...record } = event;
       history = [...history, record];
       // Written before the part is reported: every part a user saw survives a kill -9.
+      const ckptStart = performance.now();
       const checkpoint = writeCheckpoint(p + 1);
+      const checkpointSeconds = (performance.now() - ckptStart) / 1000;
       partsWallSeconds += (performance.now() - partStart) / 1000;
-      emit(checkpoint === undefined ? event : { ...event, checkpoint });
+      emit(checkpoint === undefined ? event : { ...event, checkpoint, checkpointSeconds });
       if (stop) {
         stoppedEarly = p + 1 < totalParts;
         break;
