@@ -100,6 +100,22 @@ describe('checkpoints and --resume', () => {
     expect(existsSync(run.dir)).toBe(false);
   });
 
+  it('resumes a run killed after its last part straight to test and export', async () => {
+    await crashAfter(6, { version: 'r5' });
+    const parts: TrainProgress[] = [];
+    const resumed = await train(
+      options({
+        resume: true,
+        version: 'r5',
+        onProgress: (e) => e.kind === 'part' && parts.push(e),
+      }),
+    );
+    expect(resumed.resumedFromPart).toBe(6);
+    expect(parts).toEqual([]);
+    expect(resumed.metrics).toEqual(reference.metrics);
+    expect(tableBytes('r5').equals(tableBytes('ref'))).toBe(true);
+  });
+
   it('refuses to resume with other options, naming what differs', async () => {
     await crashAfter(1, { version: 'r2' });
     await expect(train(options({ resume: true, version: 'r2', lr: 0.02 }))).rejects.toThrow(
