@@ -760,7 +760,10 @@ export async function benchStoreCommand(args: string[]): Promise<void> {
       dim: { type: 'string', default: '16' },
       batch: { type: 'string', default: '512' },
       concurrency: { type: 'string', default: '16' },
-      connections: { type: 'string', default: '1' },
+      // Two: on one HTTP/2 connection Node's client and server take turns (each handles a burst
+      // of frames per event-loop turn while the other waits); a second overlaps them (+20-30%
+      // rows/s at batch 512 on 2 cores, docs/benchmarks.md). Redis gets the same number.
+      connections: { type: 'string', default: '2' },
       seconds: { type: 'string', default: '10' },
       warmup: { type: 'string' },
       rounds: { type: 'string', default: '5' },
