@@ -17,9 +17,14 @@ import {
   outgoingDeadline,
   type UnaryHandler,
 } from '@embpress/service-kit';
-import type { ShardedStoreClient } from '@embpress/store-client';
+import {
+  ShardRouter,
+  singleAddressShardMap,
+  type ShardedStoreClient,
+} from '@embpress/store-client';
 import type { RankerConfig } from '../config';
 import type { ActiveVersions } from '../domain/active-versions';
+import { degradedRows, shardFailureOf } from '../domain/degraded-lookup';
 import type { ModelCache } from '../domain/model-cache';
 import type { ServedModel } from '../domain/served-model';
 import { validateRankRequest } from './validate-rank';
@@ -66,14 +71,6 @@ function inSpan<T>(name: string, f: (span: Span) => T): T {
   });
 }
 
-/** A shard that could not answer (down, or too slow), as opposed to a request it refused. */
-function isShardFailure(err: unknown): boolean {
-  return (
-    isServiceError(err) &&
-    (err.code === status.UNAVAILABLE || err.code === status.DEADLINE_EXCEEDED)
-  );
-}
-
 export interface RankDependencies {
   config: RankerConfig;
   store: ShardedStoreClient;
@@ -86,13 +83,14 @@ export function rankHandler(
 ): UnaryHandler<ranker.RankRequest, ranker.RankResponse> {
   const { config, store, versions, models } = deps;
   const registry = new ModelRegistryDir(config.registryRoot);
+  const router = new ShardRouter(config.shardMap ?? singleAddressShardMap(config.store.address));
 
   /** The version to serve when the request names none; degraded mode survives a down store. */
   async function activeVersion(model: string, deadline: number): Promise<string> {
     try {
       return await versions.resolve(model, deadline);
     } catch (err) {
-      if (config.degradedOnShardFailure && isShardFailure(err)) {
+      if (config.degradedOnShardFailure && shardFailureOf(err) !== undefined) {
         const fallback = versions.lastKnown(model) ?? registry.activeVersion(model);
         if (fallback !== undefined) return fallback;
       }
@@ -133,10 +131,37 @@ export function rankHandler(
         });
         return { rows, degraded: false };
       } catch (err) {
-        if (!(config.degradedOnShardFailure && isShardFailure(err))) throw err;
-        // Every row of the request falls back to zeros, the embedding of "no information".
-        span.setAttribute('embpress.degraded', true);
-        return { rows: new Float32Array(ids.length * table.dim), degraded: true };
+        const failure = config.degradedOnShardFailure ? shardFailureOf(err) : undefined;
+        if (failure === undefined) throw err;
+        // The failed shards' rows become zeros; the other shards' rows are still asked for.
+        const degraded = await degradedRows(
+          router,
+          served.model,
+          table.name,
+          table.dim,
+          ids,
+          failure.shard,
+          async (kept) => {
+            const again = await store.batchLookup(
+              {
+                model: served.model,
+                version: served.version,
+                tables: [{ table: table.name, ids: kept }],
+                encoding: codes
+                  ? RowEncoding.ROW_ENCODING_CODES
+                  : RowEncoding.ROW_ENCODING_FLOAT32_LE,
+              },
+              { deadline },
+            );
+            return (again.tables[0] as { rows: Float32Array }).rows;
+          },
+        );
+        span.setAttributes({
+          'embpress.degraded': true,
+          'embpress.failed_shards': degraded.failedShards.join(','),
+          'embpress.zeroed_ids': degraded.zeroed,
+        });
+        return { rows: degraded.rows, degraded: true };
       }
     });
   }
