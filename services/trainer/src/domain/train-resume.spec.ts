@@ -116,6 +116,14 @@ describe('checkpoints and --resume', () => {
     expect(tableBytes('r5').equals(tableBytes('ref'))).toBe(true);
   });
 
+  it("starts a version afresh without --resume, dropping an earlier run's checkpoints", async () => {
+    await crashAfter(3, { version: 'r6' });
+    await crashAfter(1, { version: 'r6' });
+    const run = CheckpointRun.of(join(dir, 'models'), 'ctr', 'r6');
+    expect(run.parts()).toEqual(['part-000001']);
+    expect((await train(options({ resume: true, version: 'r6' }))).resumedFromPart).toBe(1);
+  });
+
   it('refuses to resume with other options, naming what differs', async () => {
     await crashAfter(1, { version: 'r2' });
     await expect(train(options({ resume: true, version: 'r2', lr: 0.02 }))).rejects.toThrow(

@@ -262,6 +262,14 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       `${options.modelName}/${version} already exists in ${registryRoot}`,
     );
   const run = resumeRun ?? CheckpointRun.of(registryRoot, options.modelName, version);
+  // A fresh run of a version owns its checkpoint directory: an earlier crashed run's parts
+  // there would otherwise be what a later --resume picks up.
+  if (resumeRun === undefined && run.parts().length > 0) {
+    log(
+      `removing the checkpoints of an earlier run of ${options.modelName}/${version} (${run.dir})`,
+    );
+    run.remove();
+  }
 
   const backend = await initBackend(options.backend);
   log(
