@@ -216,6 +216,8 @@ describe('retriever over a real store', () => {
         EMBPRESS_RETRIEVER_PORT: '0',
         EMBPRESS_RETRIEVER_REGISTRY_ROOT: registry,
         EMBPRESS_RETRIEVER_STORE_ADDRESS: store.address,
+        // Follow activations at once (the default reuses the active version for 1 s).
+        EMBPRESS_RETRIEVER_VERSION_TTL_MS: '1',
       }),
       logger,
     );
@@ -286,6 +288,41 @@ describe('retriever over a real store', () => {
     expect(unknown.err?.code).toBe(status.INVALID_ARGUMENT);
   });
 
+  it('follows a new activation: passages, encoder and scores all from the new version', async () => {
+    const corpusFile = join(dir, 'tiny2.jsonl');
+    const extra = {
+      id: 'kite',
+      text: 'A kite flies on the wind, held by a long string from the ground.',
+    };
+    writeFileSync(
+      corpusFile,
+      [...CORPUS.map(([id, text]) => ({ id, text })), extra]
+        .map((p) => `${JSON.stringify(p)}\n`)
+        .join(''),
+    );
+    const v2 = await ingest([
+      '--corpus',
+      corpusFile,
+      '--name',
+      'tiny',
+      '--codec',
+      'fp16',
+      '--version',
+      'v2',
+      '--registry',
+      join(dir, 'models'),
+      '--store',
+      store.address,
+      '--admin-token',
+      TOKEN,
+    ]);
+    expect(v2).toMatchObject({ version: 'v2', rows: 21, dim: 21, activated: true });
+    const { err, res } = await byText('tiny', 'what flies on the wind on a string');
+    expect(err).toBeNull();
+    expect(res?.version).toBe('v2');
+    expect(res?.passages[0]).toMatchObject(extra);
+  });
+
   it('serves precomputed MiniLM vectors: a vector query finds its own passage; text is refused', async () => {
     const minilm = await ingest([
       '--vectors',
@@ -308,6 +345,15 @@ describe('retriever over a real store', () => {
     const { err, res } = await retrieve({ corpus: 'fiori', k: 5, query: vectorQuery(v) });
     expect(err).toBeNull();
     expect(res?.passages[0]?.id).toBe(passages[row]?.id);
+    // No passages.fp32 in this version: the store cannot re-rank exactly.
+    const rerank = await retrieve({
+      corpus: 'fiori',
+      k: 5,
+      rerankFactor: 2,
+      query: vectorQuery(v),
+    });
+    expect(rerank.err?.code).toBe(status.FAILED_PRECONDITION);
+    expect(rerank.err?.details).toMatch(/passages\.fp32/);
     const text = await byText('fiori', 'deploy an application');
     expect(text.err?.code).toBe(status.FAILED_PRECONDITION);
   });

@@ -90,6 +90,9 @@ export function retrieveHandler(
         { deadline },
       );
     } catch (err) {
+      // No fp32 companion for exact_rerank, a table without search: the caller's to fix.
+      if (isServiceError(err) && err.code === status.FAILED_PRECONDITION)
+        throw new FailedPreconditionError(`store Search: ${err.details}`);
       throw fromUpstream(err, 'store Search');
     }
     const hits = result.results[0] ?? { ids: [], scores: [] };
