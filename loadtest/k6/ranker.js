@@ -4,14 +4,32 @@
 import grpc from 'k6/net/grpc';
 import exec from 'k6/execution';
 import { check } from 'k6';
-import { k6Options, rankGenerator, requestIndex, withEnv } from './lib/gen.js';
+import { k6Options, rankGenerator, requestIndex, withEnv } from './gen.js';
 
-const scenario = withEnv(
-  JSON.parse(open(__ENV.SCENARIO || '../scenarios/ranker-rank.json')),
-  __ENV,
-);
+// The scenario: SCENARIO, else ../scenarios/<file> (the repository), else <file> beside this
+// script (a flat ConfigMap of loadtest/k6 and loadtest/scenarios, as the k6-operator mounts it).
+function openScenario(file) {
+  if (__ENV.SCENARIO) return open(__ENV.SCENARIO);
+  try {
+    return open('../scenarios/' + file);
+  } catch (e) {
+    return open('./' + file);
+  }
+}
+
+// The protos of the repository (proto/); where they are not mounted, the server's reflection.
+function loadProtos(grpcClient, file) {
+  try {
+    grpcClient.load(['../../proto'], file);
+    return { plaintext: true, timeout: '10s' };
+  } catch (e) {
+    return { plaintext: true, timeout: '10s', reflect: true };
+  }
+}
+
+const scenario = withEnv(JSON.parse(openScenario('ranker-rank.json')), __ENV);
 const client = new grpc.Client();
-client.load(['../../proto'], 'embpress/ranker/v1/ranker.proto');
+const connectParams = loadProtos(client, 'embpress/ranker/v1/ranker.proto');
 const params = { timeout: scenario.timeoutMs + 'ms' };
 const next = rankGenerator(scenario);
 
@@ -21,7 +39,7 @@ let connected = false;
 
 export default function () {
   if (!connected) {
-    client.connect(scenario.target, { plaintext: true, timeout: '10s' });
+    client.connect(scenario.target, connectParams);
     connected = true;
   }
   const i = requestIndex(scenario, exec.scenario.name, exec.scenario.iterationInTest);

@@ -4,14 +4,32 @@
 import grpc from 'k6/net/grpc';
 import exec from 'k6/execution';
 import { check, fail } from 'k6';
-import { k6Options, requestIndex, storeLookupGenerator, withEnv } from './lib/gen.js';
+import { k6Options, requestIndex, storeLookupGenerator, withEnv } from './gen.js';
 
-const scenario = withEnv(
-  JSON.parse(open(__ENV.SCENARIO || '../scenarios/store-lookup.json')),
-  __ENV,
-);
+// The scenario: SCENARIO, else ../scenarios/<file> (the repository), else <file> beside this
+// script (a flat ConfigMap of loadtest/k6 and loadtest/scenarios, as the k6-operator mounts it).
+function openScenario(file) {
+  if (__ENV.SCENARIO) return open(__ENV.SCENARIO);
+  try {
+    return open('../scenarios/' + file);
+  } catch (e) {
+    return open('./' + file);
+  }
+}
+
+// The protos of the repository (proto/); where they are not mounted, the server's reflection.
+function loadProtos(grpcClient, file) {
+  try {
+    grpcClient.load(['../../proto'], file);
+    return { plaintext: true, timeout: '10s' };
+  } catch (e) {
+    return { plaintext: true, timeout: '10s', reflect: true };
+  }
+}
+
+const scenario = withEnv(JSON.parse(openScenario('store-lookup.json')), __ENV);
 const client = new grpc.Client();
-client.load(['../../proto'], 'embpress/store/v1/store.proto');
+const connectParams = loadProtos(client, 'embpress/store/v1/store.proto');
 const SERVICE = 'embpress.store.v1.EmbeddingStoreService';
 const params = { timeout: scenario.timeoutMs + 'ms' };
 
@@ -19,7 +37,7 @@ export const options = k6Options(scenario);
 
 // The tables to read: the scenario's list, or every active table of the model.
 export function setup() {
-  client.connect(scenario.target, { plaintext: true, timeout: '10s' });
+  client.connect(scenario.target, connectParams);
   const res = client.invoke(SERVICE + '/DescribeTables', { model: scenario.request.model }, params);
   client.close();
   if (res.status !== grpc.StatusOK) fail('DescribeTables: ' + JSON.stringify(res.error));
@@ -39,7 +57,7 @@ let next = null;
 
 export default function (data) {
   if (!connected) {
-    client.connect(scenario.target, { plaintext: true, timeout: '10s' });
+    client.connect(scenario.target, connectParams);
     connected = true;
     next = storeLookupGenerator(scenario, data.tables);
   }

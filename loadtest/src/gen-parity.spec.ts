@@ -1,4 +1,4 @@
-// The k6 scripts' request generation (loadtest/k6/lib/gen.js, plain JavaScript) against the
+// The k6 scripts' request generation (loadtest/k6/gen.js, plain JavaScript) against the
 // TypeScript generators: for one scenario file both must send identical requests, so that a k6
 // run and an `embpress loadtest` run measure the same workload.
 import type { ranker } from '@embpress/proto';
@@ -29,7 +29,7 @@ interface K6Gen {
 }
 
 function loadK6Gen(): K6Gen {
-  const source = readFileSync(join(__dirname, '..', 'k6', 'lib', 'gen.js'), 'utf8');
+  const source = readFileSync(join(__dirname, '..', 'k6', 'gen.js'), 'utf8');
   // The file is an ES module of plain functions with no imports: drop `export` and evaluate it.
   const body = source.replace(/^export /gm, '');
   return runInNewContext(
@@ -47,7 +47,7 @@ function protojsonFeature(f: ranker.Feature): Record<string, unknown> {
   return { name: f.name, categorical: f.value?.value };
 }
 
-describe('k6/lib/gen.js sends the requests of the TypeScript generators', () => {
+describe('k6/gen.js sends the requests of the TypeScript generators', () => {
   const k6 = loadK6Gen();
 
   it('store-lookup: the same ids per table and the encoding by name', () => {

@@ -1,6 +1,6 @@
 // Request generators of the scenarios: pure functions from (scenario, request index) to the
 // request message, with no gRPC in sight, so their shape is testable without a service. Request i
-// draws only from RequestRng(seed, i), in a fixed order that k6/lib/gen.js follows too.
+// draws only from RequestRng(seed, i), in a fixed order that k6/gen.js follows too.
 import {
   combine as synthCombine,
   hex8,

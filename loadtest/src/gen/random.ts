@@ -1,6 +1,6 @@
 // Seeded randomness for request generation. Every request i draws from its own stream, seeded by
 // (scenario seed, i), so request i is the same whichever process, VU or order produces it: the
-// Node runner and the k6 scripts (k6/lib/gen.js, a hand port checked by gen-parity.spec.ts) send
+// Node runner and the k6 scripts (k6/gen.js, a hand port checked by gen-parity.spec.ts) send
 // identical request streams for one scenario file.
 const { imul, log, sqrt, cos, PI } = Math;
 

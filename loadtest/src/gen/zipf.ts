@@ -1,7 +1,7 @@
 // Zipf(n, s) ranks by rejection-inversion (Hörmann & Derflinger 1996, as in Apache Commons RNG):
 // O(1) memory and set-up for any n, so a table of millions of rows costs nothing per VU in k6.
 // @embpress/data has the same sampler with an alias table for small n; this one always uses
-// rejection-inversion so that k6/lib/gen.js (which cannot import TypeScript) draws the same ranks.
+// rejection-inversion so that k6/gen.js (which cannot import TypeScript) draws the same ranks.
 const { abs, exp, floor, log, log1p, expm1 } = Math;
 
 export class ZipfRanks {
