@@ -83,9 +83,12 @@ describe('hot swap under load', () => {
     let calls = 0;
     const failures: string[] = [];
     const violations: string[] = [];
+    let inFlight = 0;
+    const inFlightAtSwaps: number[] = [];
     const lookupLoop = async () => {
       while (!stop) {
         const sentAt = performance.now();
+        inFlight += 1;
         try {
           const res = await unary(client.lookup, {
             model: 'ctr',
@@ -108,32 +111,45 @@ describe('hot swap under load', () => {
           calls += 1;
         } catch (err) {
           failures.push((err as Error).message);
+        } finally {
+          inFlight -= 1;
         }
       }
     };
+    /** Resolves once `count` more lookups have completed (the loops never stop making progress). */
+    const afterLookups = async (count: number) => {
+      const target = calls + count;
+      while (calls < target) await new Promise((resolve) => setTimeout(resolve, 5));
+    };
     const started = performance.now();
     const loops = Array.from({ length: 32 }, () => lookupLoop());
+    // Swaps are paced by completed lookups, not by the clock: every version serves at least 150
+    // lookups, and every ActivateVersion is sent while the loops have calls in flight.
     for (let n = 1; n <= 10; n += 1) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await afterLookups(150);
       await unary(client.loadVersion, { model: 'ctr', version: `v${n}` });
       requestedAt[n] = performance.now();
+      inFlightAtSwaps.push(inFlight);
       const res = await unary(client.activateVersion, { model: 'ctr', version: `v${n}` });
       answeredAt[n] = performance.now();
       expect(res.previousVersion).toBe(`v${n - 1}`);
     }
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await afterLookups(150);
     stop = true;
     await Promise.all(loops);
     const seconds = (performance.now() - started) / 1000;
     expect(failures).toEqual([]);
     expect(violations).toEqual([]);
+    expect(calls).toBeGreaterThanOrEqual(11 * 150);
+    // Every swap happened under load: most of the 32 loops had a call in flight when it was sent.
+    expect(Math.min(...inFlightAtSwaps)).toBeGreaterThanOrEqual(16);
     // The issue's load condition is >= 1,000 lookups/s during the swaps: 32 loops reach
-    // ~1,350-1,650/s when this file runs alone on 2 cores, but ~900/s while Nx runs another
-    // project's process-heavy tests beside it. The floor asserted here keeps CI deterministic;
-    // the correctness assertions above are the point of the test.
+    // ~1,350-1,650/s when this file runs alone on 2 cores, far less when other work shares the
+    // cores (335/s at load average 10). A wall-clock floor would test the machine, so the rate is
+    // reported, and the assertions above (calls in flight at every swap, 150+ lookups per version)
+    // hold on any machine.
     process.stdout.write(
       `hot swap: ${calls} lookups in ${seconds.toFixed(2)} s = ${Math.round(calls / seconds)}/s\n`,
     );
-    expect(calls / seconds).toBeGreaterThan(500);
   });
 });
