@@ -22,6 +22,7 @@ import type {
 } from './scenario';
 
 const { exp, floor, log, max, sqrt } = Math;
+const TEXT_CACHE_RANKS = 1 << 16;
 
 export interface TableShape {
   table: string;
@@ -46,7 +47,6 @@ export function storeLookupRequests(
   const samplers = tables.map((t) => new ZipfRanks(t.rows, zipfExponent));
   return (i) => {
     const rng = new RequestRng(scenario.seed, i);
-    const uniform = (): number => rng.next();
     return {
       model,
       version,
@@ -54,7 +54,7 @@ export function storeLookupRequests(
       tables: tables.map((t, k) => {
         const zipf = samplers[k] as ZipfRanks;
         const ids = new Array<number>(idsPerTable);
-        for (let j = 0; j < idsPerTable; j += 1) ids[j] = zipf.sample(uniform) - 1;
+        for (let j = 0; j < idsPerTable; j += 1) ids[j] = zipf.sample(rng) - 1;
         return { table: t.table, ids };
       }),
     };
@@ -112,11 +112,20 @@ function fieldDrawer(field: FeatureField, synthSeed: number, zipfExponent: numbe
   const { name, cardinality, missingRate, style, synthIndex } = field;
   const zipf = new ZipfRanks(cardinality, zipfExponent);
   const key = synthCombine(synthSeed >>> 0, 0x1000 + synthIndex);
+  // The texts of the most frequent ranks, formatted once (a Zipf draw mostly lands there).
+  const cached = new Array<string | undefined>(Math.min(cardinality, TEXT_CACHE_RANKS) + 1).fill(
+    undefined,
+  );
   return (rng) => {
     if (missingRate > 0 && rng.next() < missingRate) return undefined;
-    const rank = zipf.sample(() => rng.next());
-    const v = permute32(rank, key);
-    return { name, value: { $case: 'categorical', value: style === 'hex' ? hex8(v) : String(v) } };
+    const rank = zipf.sample(rng);
+    let text = cached[rank];
+    if (text === undefined) {
+      const v = permute32(rank, key);
+      text = style === 'hex' ? hex8(v) : String(v);
+      if (rank < cached.length) cached[rank] = text;
+    }
+    return { name, value: { $case: 'categorical', value: text } };
   };
 }
 
@@ -169,7 +178,7 @@ export function retrieveRequests(
     const rng = new RequestRng(scenario.seed, i);
     const base = { corpus, table, k, rerankFactor };
     if (query.kind === 'text') {
-      const rank = (zipf as ZipfRanks).sample(() => rng.next());
+      const rank = (zipf as ZipfRanks).sample(rng);
       return { ...base, query: { $case: 'text', value: query.texts[rank - 1] as string } };
     }
     const data = unitVectorBytes(rng, query.dim);

@@ -21,10 +21,10 @@ export class ZipfRanks {
     this.sq = 2 - this.hIntegralInverse(this.hIntegral(2.5) - this.h(2));
   }
 
-  /** A rank in 1..n (1 the most frequent), P(k) ∝ k^-s; `uniform` gives numbers in [0, 1). */
-  sample(uniform: () => number): number {
+  /** A rank in 1..n (1 the most frequent), P(k) ∝ k^-s; `rng.next()` gives numbers in [0, 1). */
+  sample(rng: { next(): number }): number {
     for (;;) {
-      const u = this.hN + uniform() * (this.hX1 - this.hN);
+      const u = this.hN + rng.next() * (this.hX1 - this.hN);
       const x = this.hIntegralInverse(u);
       let k = floor(x + 0.5);
       if (k < 1) k = 1;
