@@ -119,7 +119,7 @@ export function searchHandler(
       const table = tableOf(lease.version, request.table);
       if (table.search === undefined)
         throw new FailedPreconditionError(
-          `table "${request.table}" (${table.spec}) does not support Search (fp16, rowwise-int8 and pq tables do)`,
+          `table "${request.table}" (${table.spec}) does not support Search (fp16, rowwise-int8, pq and ivf tables do)`,
         );
       const dim = request.queries?.dim ?? 0;
       if (dim !== table.dim)
