@@ -21,36 +21,92 @@ export interface RangeScanner {
   scan(start: number, end: number, ids: Uint32Array, heap: TopK): void;
 }
 
-/** rowwise-int8 fused rows: [dim u8 codes][scale fp16][bias fp16] per row. */
+/**
+ * rowwise-int8 fused rows: [dim u8 codes][scale fp16][bias fp16] per row. Four rows are scored
+ * per pass over the query (one query load per four multiply-adds, four independent sums); each
+ * row's sum still runs j = 0..dim−1 in order, so its score is bit-identical to a one-row loop.
+ */
 export function rowwiseInt8Scanner(fused: Uint8Array, dim: number, l2: boolean): RangeScanner {
   const stride = dim + 4;
   const half = HALF_TABLE;
-  let queries: Float32Array = new Float32Array(0);
-  let qo = 0;
+  const q = new Float64Array(dim);
   let qsum = 0;
+  const scaleAt = (src: number) =>
+    half[(fused[src + dim] as number) | ((fused[src + dim + 1] as number) << 8)] as number;
+  const biasAt = (src: number) =>
+    half[(fused[src + dim + 2] as number) | ((fused[src + dim + 3] as number) << 8)] as number;
   return {
-    setQuery(q, offset) {
-      queries = q;
-      qo = offset;
+    setQuery(queries, offset) {
       qsum = 0;
-      for (let j = 0; j < dim; j += 1) qsum += q[offset + j] as number;
+      for (let j = 0; j < dim; j += 1) {
+        const v = queries[offset + j] as number;
+        q[j] = v;
+        qsum += v;
+      }
     },
     scan(start, end, ids, heap) {
-      for (let r = start, src = start * stride; r < end; r += 1, src += stride) {
-        const p = src + dim;
-        const scale = half[(fused[p] as number) | ((fused[p + 1] as number) << 8)] as number;
-        const bias = half[(fused[p + 2] as number) | ((fused[p + 3] as number) << 8)] as number;
+      let r = start;
+      for (; r + 4 <= end; r += 4) {
+        const a = r * stride;
+        const b = a + stride;
+        const c = b + stride;
+        const d = c + stride;
+        let s0 = 0;
+        let s1 = 0;
+        let s2 = 0;
+        let s3 = 0;
+        if (l2) {
+          const ka = scaleAt(a);
+          const kb = scaleAt(b);
+          const kc = scaleAt(c);
+          const kd = scaleAt(d);
+          const ba = biasAt(a);
+          const bb = biasAt(b);
+          const bc = biasAt(c);
+          const bd = biasAt(d);
+          for (let j = 0; j < dim; j += 1) {
+            const x = q[j] as number;
+            const d0 = x - ((fused[a + j] as number) * ka + ba);
+            const d1 = x - ((fused[b + j] as number) * kb + bb);
+            const d2 = x - ((fused[c + j] as number) * kc + bc);
+            const d3 = x - ((fused[d + j] as number) * kd + bd);
+            s0 += d0 * d0;
+            s1 += d1 * d1;
+            s2 += d2 * d2;
+            s3 += d3 * d3;
+          }
+          heap.push(ids[r] as number, -s0);
+          heap.push(ids[r + 1] as number, -s1);
+          heap.push(ids[r + 2] as number, -s2);
+          heap.push(ids[r + 3] as number, -s3);
+        } else {
+          // q·(c·scale + bias) = scale·(q·c) + bias·Σq: one multiply-add per code.
+          for (let j = 0; j < dim; j += 1) {
+            const x = q[j] as number;
+            s0 += x * (fused[a + j] as number);
+            s1 += x * (fused[b + j] as number);
+            s2 += x * (fused[c + j] as number);
+            s3 += x * (fused[d + j] as number);
+          }
+          heap.push(ids[r] as number, s0 * scaleAt(a) + biasAt(a) * qsum);
+          heap.push(ids[r + 1] as number, s1 * scaleAt(b) + biasAt(b) * qsum);
+          heap.push(ids[r + 2] as number, s2 * scaleAt(c) + biasAt(c) * qsum);
+          heap.push(ids[r + 3] as number, s3 * scaleAt(d) + biasAt(d) * qsum);
+        }
+      }
+      for (; r < end; r += 1) {
+        const src = r * stride;
+        const scale = scaleAt(src);
+        const bias = biasAt(src);
         let s = 0;
         if (l2) {
           for (let j = 0; j < dim; j += 1) {
-            const diff = (queries[qo + j] as number) - ((fused[src + j] as number) * scale + bias);
+            const diff = (q[j] as number) - ((fused[src + j] as number) * scale + bias);
             s += diff * diff;
           }
           s = -s;
         } else {
-          // q·(c·scale + bias) = scale·(q·c) + bias·Σq: one multiply-add per code.
-          for (let j = 0; j < dim; j += 1)
-            s += (queries[qo + j] as number) * (fused[src + j] as number);
+          for (let j = 0; j < dim; j += 1) s += (q[j] as number) * (fused[src + j] as number);
           s = s * scale + bias * qsum;
         }
         heap.push(ids[r] as number, s);
