@@ -73,8 +73,18 @@ function int(name: string, raw: string, min: number): number {
   return v;
 }
 
-/** For an ivf spec: the same spec with nlist capped at ceil(4·√rows) (FAISS's usual sizing). */
-function specFor(spec: string, rows: number): string {
+/**
+ * The spec as applied to a set of `rows` × `dim`: ivf's nlist capped at ceil(4·√rows) (FAISS's
+ * usual sizing); pq's subvectors lowered to the largest divisor of dim (XQuAD's encoder has
+ * dim 240, not a multiple of 64).
+ */
+function specFor(spec: string, rows: number, dim: number): string {
+  if (spec.startsWith('pq')) {
+    const { method, params } = registry.resolve(spec);
+    let m = params.subvectors as number;
+    while (dim % m !== 0) m -= 1;
+    return registry.format(method.id, { ...params, subvectors: m });
+  }
   if (!spec.startsWith('ivf')) return spec;
   const { method, params } = registry.resolve(spec);
   const cap = Math.ceil(4 * Math.sqrt(rows));
@@ -289,15 +299,15 @@ async function run(args: string[]): Promise<void> {
   // ---- per method -------------------------------------------------------------------------
   const results: RetrievalRow[] = [];
   for (const { name, spec } of methods) {
-    const mTable = r.compressRows(specFor(spec, mN), mv, mN, minilm.dim, seed);
+    const mTable = r.compressRows(specFor(spec, mN, minilm.dim), mv, mN, minilm.dim, seed);
     const t0 = performance.now();
-    const sTable = r.compressRows(specFor(spec, rows), synth.vectors, rows, DIM, seed);
+    const sTable = r.compressRows(specFor(spec, rows, DIM), synth.vectors, rows, DIM, seed);
     const compressSeconds = (performance.now() - t0) / 1000;
     const xTable =
       xquad === undefined
         ? undefined
         : r.compressRows(
-            specFor(spec, xquad.set.contexts.length),
+            specFor(spec, xquad.set.contexts.length, xquad.encoder.dim),
             xquad.vectors,
             xquad.set.contexts.length,
             xquad.encoder.dim,
