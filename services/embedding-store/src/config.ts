@@ -41,8 +41,9 @@ const schema = z.object({
   MAX_SEARCH_K: positiveInt(1_000),
   MAX_SEARCH_QUERIES: positiveInt(1_024),
   SEARCH_RERANK_FACTOR: positiveInt(4),
-  // 8 MiB: 16 concurrent requests of 4,096 ids (~12 KiB each) never wait for a WINDOW_UPDATE.
-  FLOW_CONTROL_WINDOW_BYTES: positiveInt(8 * 1024 * 1024),
+  // 1 MiB: 16 concurrent requests of 4,096 ids (~12 KiB each) never wait for a WINDOW_UPDATE,
+  // while a hostile client still cannot make the store buffer more than 1 MiB per stream unread.
+  FLOW_CONTROL_WINDOW_BYTES: positiveInt(1024 * 1024),
   WATCH: z
     .string()
     .optional()
