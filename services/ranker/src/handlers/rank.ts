@@ -12,6 +12,7 @@ import { common, type ranker } from '@embpress/proto';
 import { ModelRegistryDir } from '@embpress/model-registry';
 import {
   annotateSpan,
+  assertTimeLeft,
   fromUpstream,
   isServiceError,
   outgoingDeadline,
@@ -179,6 +180,7 @@ export function rankHandler(
         return served.mapping.map(request.context, request.candidates);
       });
       const { rows, degraded } = await lookupRows(served, batch.ids, deadline);
+      assertTimeLeft(deadline, 'the dense forward');
       const scores = inSpan('ranker.dense_forward', (span) => {
         span.setAttribute('embpress.candidates', batch.size);
         return served.net.predict(batch.dense, rows);
@@ -208,6 +210,8 @@ export function rankHandler(
 
   return async (request, ctx) => {
     validateRankRequest(request, config);
+    // Under overload a request may wait past its deadline: its caller has given up, skip the work.
+    assertTimeLeft(ctx.deadline, 'Rank');
     const deadline = outgoingDeadline(ctx.deadline, config.store.timeoutMs);
     const pinned = request.version !== '';
     const version = pinned ? request.version : await activeVersion(request.model, deadline);
