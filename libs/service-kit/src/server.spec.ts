@@ -90,7 +90,11 @@ describe('ServiceHost', () => {
     ] as const) {
       const reason = new Promise<string>((resolve) => (aborted = resolve));
       expect(await call(corpus, deadline)).toMatchObject({ code: status.DEADLINE_EXCEEDED });
-      expect(await reason).toBe('deadline exceeded');
+      if (corpus === 'watch-late') expect(await reason).toBe('deadline exceeded');
+      // The server's deadline counts from when the request arrived, the client's from when it was
+      // sent; on a loaded machine the client's own deadline timer may reset the stream before the
+      // server's timer fires, and the server then sees a cancel. Either way the signal aborts.
+      else expect(['deadline exceeded', 'cancelled by the caller']).toContain(await reason);
     }
   });
 
