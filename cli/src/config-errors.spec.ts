@@ -24,6 +24,19 @@ describe('embpress serve with bad configuration', () => {
     expect(cli.stderr()).toContain('serve needs one of store, trainer, ranker, retriever, all');
   });
 
+  it('answers a mistyped option with its name and exit 2, not a stack trace', async () => {
+    for (const args of [
+      ['serve', 'store', '--confg', 'x.json'],
+      ['bench', 'codecs', '--rowz', '5'],
+      ['bench', 'ranker', '--rat', '5'],
+    ]) {
+      const cli = runCli(args);
+      expect((await cli.exit).code).toBe(2);
+      expect(cli.stderr()).toContain(`Unknown option '${args[2]}'`);
+      expect(cli.stderr()).not.toContain('    at ');
+    }
+  });
+
   it('reads a --config file and lets the environment override it', async () => {
     const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
     const { join } = await import('node:path');

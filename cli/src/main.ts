@@ -22,6 +22,18 @@ commands:
       In-process lookup rows/s of every method vs a plain fp32 gather, bytes per row.
   bench store --vs redis [--rows N] [--dim D] [--batch B] [--concurrency C] [--connections K] [--seconds S] [--encoding codes|float32] [--json]
       Store vs redis-server on the same rows: rows/s, p50/p99, bytes/row.
+  bench ranker [--candidates N] [--rate R] [--duration S] [--json]
+      Store + ranker on a trained demo DLRM, Rank at a constant arrival rate from another
+      process: p50/p99, achieved rate, errors, max score difference to the offline model.
+  bench retrieval [--methods fp32,fp16,int8,rowwise-int8,pq,prune,ivf] [--xquad DIR] [--json]
+      Recall@10 against exact fp32 search, bytes/vector, compression seconds, search p50/p99.
+  bench train --what quality|methods|throughput [--json]
+      DLRM vs a factorization machine vs the Bayes AUC, methods at a budget, samples/s.
+  ingest (--corpus FILE.jsonl | --vectors minilm) --name CORPUS --codec SPEC [--store HOST:PORT] [--json]
+      Encode a passage corpus, compress its vectors and publish it as a model version.
+  loadtest SCENARIO [--target HOST:PORT] [--rate R] [--duration S] [--json]
+      Open-loop load (the k6 scenarios, run from Node) against a running service.
+  Each command and bench prints its full options with --help.
   help
       Show this text.
 `;
@@ -101,6 +113,9 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {
+  // node:util parseArgs rejects a mistyped option: a usage error, not a crash.
+  if (String((err as { code?: unknown }).code ?? '').startsWith('ERR_PARSE_ARGS'))
+    usageError((err as Error).message);
   process.stderr.write(
     `embpress: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
   );

@@ -29,10 +29,13 @@ export function benchCommand(args: string[]): void {
     // any other failure.
     asyncBench()(rest).catch((err: unknown) => {
       const setup = err instanceof BenchSetupError;
+      // A mistyped option is a usage error: its message, not a stack trace.
+      const usage = String((err as { code?: unknown }).code ?? '').startsWith('ERR_PARSE_ARGS');
       process.stderr.write(
-        `embpress bench ${what}: ${setup ? (err as Error).message : err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+        `embpress bench ${what}: ${setup || usage ? (err as Error).message : err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
       );
-      process.exitCode = setup ? 2 : 1;
+      if (usage) process.stderr.write(`(the options of each benchmark: embpress help)\n`);
+      process.exitCode = setup || usage ? 2 : 1;
     });
     return;
   }
