@@ -16,6 +16,8 @@ commands:
       Read, encode and split a dataset into a binary cache (vocabulary from the train split).
   train --data KIND:PATH [--test KIND:PATH] --model dlrm --method SPEC [--budget R] [--epochs N] [--out DIR] [--json]
       Train a model with compressed embeddings and export a model version (see embpress train --help).
+  inspect PATH [--json]
+      Verify and describe a model version, a model directory or a table artifact.
   methods [--json]
       List the compression methods (id, trainable or codec, family, taxonomy).
   bench codecs [--rows N] [--dim D] [--batch B] [--seconds S] [--methods a,b@0.1,...] [--json]
@@ -93,6 +95,9 @@ async function main(argv: string[]): Promise<void> {
       return;
     case 'train':
       await lazyRequire<typeof import('./train-command')>('./train-command').trainCommand(rest);
+      return;
+    case 'inspect':
+      lazyRequire<typeof import('./inspect-command')>('./inspect-command').inspectCommand(rest);
       return;
     case 'ingest':
       await lazyRequire<typeof import('./ingest-command')>('./ingest-command').ingestCommand(rest);
