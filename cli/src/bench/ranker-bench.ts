@@ -21,31 +21,18 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { registry as codecs } from '@embpress/compression';
-import { encodeBatch, generateSynthetic, synthSplit, Vocabulary } from '@embpress/data';
+import { encodeBatch, synthSplit, Vocabulary } from '@embpress/data';
 import { ModelRegistryDir } from '@embpress/model-registry';
 import { initBackend, loadModel } from '@embpress/models';
 import type { OpenLoopResult } from '@embpress/loadtest';
-import { lazyRequire } from '../lazy';
+import { ARCHITECTURES, trainDemoRanker, type ArchName } from '../demo-models';
 import type { RankerLoadConfig, RankerLoadMessage, SampledRequest } from './ranker-load';
 import { readRawRows, type RawRows } from './ranker-rows';
-
-type Trainer = typeof import('@embpress/trainer');
 
 const MAIN = join(__dirname, '..', 'main.ts');
 const LOAD_GENERATOR = join(__dirname, 'ranker-load.ts');
 const MODEL = 'demo';
 
-/**
- * The demo DLRM's dense layers (dim 16, Criteo's 13 dense and 26 categorical fields). `reference`
- * is the paper's DLRM (bottom 512-256-64, top 512-256); `small` (bottom 128-64, top 128-64) is
- * about 7x cheaper per candidate, which is what 200 requests/s × 100 candidates leaves room
- * for on two shared cores with the wasm backend (docs/benchmarks.md, Ranker).
- */
-export const ARCHITECTURES = {
-  reference: {},
-  small: { bottom: [128, 64], top: [128, 64] },
-} as const;
-export type ArchName = keyof typeof ARCHITECTURES;
 const VERSION = 'v1';
 
 export interface RankerBenchOptions {
@@ -131,38 +118,17 @@ async function demoModel(options: RankerBenchOptions): Promise<DemoModel> {
     return { source, registryRoot, testRange };
   }
   rmSync(registryRoot, { recursive: true, force: true });
-  if (!existsSync(file)) {
-    options.log(`generating ${options.rows} synthetic Criteo rows into ${file}`);
-    await generateSynthetic({ rows: options.rows, seed: options.seed, out: file });
-  }
-  options.log(`training the demo DLRM (${options.method}) into ${registryRoot}`);
-  const { train } = lazyRequire<Trainer>('@embpress/trainer');
-  const result = await train({
-    data: source,
-    model: 'dlrm',
-    modelOverrides: { dim: 16, ...ARCHITECTURES[options.arch] },
-    method: options.method,
-    epochs: 1,
-    batchSize: 512,
-    lr: 0.01,
-    optimizer: 'adam',
-    partsPerEpoch: 2,
-    earlyStopParts: 2,
+  await trainDemoRanker({
+    rows: options.rows,
     seed: options.seed,
-    backend: 'wasm',
+    method: options.method,
+    arch: options.arch,
     registryRoot,
-    datasetCacheDir: join(work, 'datasets'),
-    modelName: MODEL,
+    workDir: work,
+    model: MODEL,
     version: VERSION,
-    onProgress: (e) => {
-      if (e.kind === 'part')
-        options.log(
-          `part ${e.part}/${e.parts}: ${Math.round(e.samplesPerSec)} samples/s, val AUC ${e.valAuc.toFixed(4)}`,
-        );
-    },
+    log: options.log,
   });
-  new ModelRegistryDir(registryRoot).setActiveVersion(MODEL, VERSION);
-  options.log(`trained: test AUC ${result.metrics.testAuc.toFixed(4)}`);
   return { source, registryRoot, testRange };
 }
 
