@@ -6,8 +6,10 @@ import { lazyRequire } from './lazy';
 const USAGE = `usage: embpress <command> [options]
 
 commands:
-  serve <store|trainer|ranker|retriever|all> [--config FILE]
+  serve <store|trainer|ranker|retriever|all> [--config FILE] [--demo]
       Run a service (or all four on loopback, one process each) until SIGTERM/SIGINT.
+      serve all --demo (= npm start) first publishes the embedded defaults if missing: a DLRM
+      "demo" trained on 50k synthetic Criteo rows and the corpus "docs" (fiori docs, TF-IDF + SVD).
       Configuration: environment variables (see README), optionally over a JSON file of the
       same variable names given with --config.
   data synth --rows N --seed S --out FILE [--profile criteo|avazu] [--json]
@@ -60,16 +62,17 @@ async function main(argv: string[]): Promise<void> {
     case 'serve': {
       const { values, positionals } = parseArgs({
         args: rest,
-        options: { config: { type: 'string' } },
+        options: { config: { type: 'string' }, demo: { type: 'boolean', default: false } },
         allowPositionals: true,
         strict: true,
       });
       const [target, ...extra] = positionals;
       if (extra.length > 0)
         usageError(`serve takes one service name, got ${positionals.join(' ')}`);
+      if (values.demo && target !== 'all') usageError('--demo goes with serve all');
       if (target === 'all') {
         const { serveAll } = lazyRequire<typeof import('./serve-all')>('./serve-all');
-        await serveAll(values.config);
+        await serveAll(values.config, values.demo);
         return;
       }
       if (!(SERVICE_NAMES as readonly string[]).includes(target ?? '')) {

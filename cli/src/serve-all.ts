@@ -3,6 +3,8 @@
 // and retriever get its actual address. SIGINT/SIGTERM stop every child gracefully; the parent
 // exits 0 when all of them exited 0. A child that dies on its own takes the others down (exit 1).
 import { fork, type ChildProcess } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { lazyRequire } from './lazy';
 import type { ServiceName } from './main';
 import type { ReadyMessage } from './serve-one';
 
@@ -43,7 +45,18 @@ function startChild(
   });
 }
 
-export async function serveAll(configFile: string | undefined): Promise<void> {
+/**
+ * With `demo`, first publishes the embedded default models into the registry (demo-models.ts;
+ * skipped when they already have an active version), so the store restores and serves them.
+ */
+export async function serveAll(configFile: string | undefined, demo = false): Promise<void> {
+  if (demo) {
+    const root = process.env.EMBPRESS_STORE_REGISTRY_ROOT ?? 'var/models';
+    process.env.EMBPRESS_RANKER_REGISTRY_ROOT ??= root;
+    process.env.EMBPRESS_RETRIEVER_REGISTRY_ROOT ??= root;
+    const { ensureDemoModels } = lazyRequire<typeof import('./demo-models')>('./demo-models');
+    await ensureDemoModels(root, join(dirname(root), 'demo'), (line) => log(line));
+  }
   const children: Child[] = [];
   let stopping = false;
   const stopAll = async (code: number) => {
@@ -87,4 +100,11 @@ export async function serveAll(configFile: string | undefined): Promise<void> {
       children.map((c) => [c.name, { address: c.address, pid: c.process.pid }]),
     ),
   });
+  if (demo)
+    log('try', {
+      rank: 'npx embpress loadtest ranker-rank --rate 20 --duration 10',
+      retrieve: 'npx embpress loadtest retriever-retrieve --rate 20 --duration 10',
+      lookup: 'npx embpress loadtest store-lookup --rate 200 --duration 10',
+      traces: 'var/traces/spans.jsonl',
+    });
 }
