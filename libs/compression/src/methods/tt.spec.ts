@@ -10,6 +10,7 @@ import {
   tt,
   ttCoreWords,
   ttDimFactors,
+  ttGaussianInitSigma,
   ttInitSigma,
   ttParamsForBudget,
   ttRowFactors,
@@ -57,9 +58,9 @@ describe('tt: factorisations', () => {
 
   it('counts M_f(R) = (dn0·dd0 + dn1·dd1·R + dn2·dd2)·R words', () => {
     expect(ttCoreWords([8, 8, 8], [2, 2, 2], 3)).toBe((16 + 48 + 16) * 3);
-    expect(tt.paperWords({ fields: [500, 64, 3], dim: 8 }, { rank: 3, threshold: 0 })).toBe(
-      240 + 120 + 24,
-    );
+    expect(
+      tt.paperWords({ fields: [500, 64, 3], dim: 8 }, { rank: 3, threshold: 0, }),
+    ).toBe(240 + 120 + 24);
   });
 });
 
@@ -67,7 +68,7 @@ describe('tt: rows', () => {
   it('computes e = (A·B)·C with the little-endian id split, as a plain triple sum', () => {
     const shape = { fields: [2, 30], dim: 12 }; // dd = [2,2,3]; field 1: dn = (3,3,4)
     const R = 2;
-    const t = make(shape, { rank: R, threshold: 0 });
+    const t = make(shape, { rank: R, threshold: 0, });
     const names = t.parameters().map((p) => p.name);
     expect(names).toEqual(['f0.table', 'f1.core0', 'f1.core1', 'f1.core2']);
     const rng = new Rng(3);
@@ -112,7 +113,7 @@ describe('tt: rows', () => {
       make(shape, p)
         .parameters()
         .map((v) => v.name);
-    expect(names({ rank: 3, threshold: 0 })).toEqual([
+    expect(names({ rank: 3, threshold: 0, })).toEqual([
       'f0.core0',
       'f0.core1',
       'f0.core2',
@@ -121,7 +122,7 @@ describe('tt: rows', () => {
       'f1.core2',
       'f2.table',
     ]);
-    expect(names({ rank: 3, threshold: 64 })).toEqual([
+    expect(names({ rank: 3, threshold: 64, })).toEqual([
       'f0.core0',
       'f0.core1',
       'f0.core2',
@@ -129,7 +130,7 @@ describe('tt: rows', () => {
       'f2.table',
     ]);
     // Rank 10 on n = 64: (8 + 80 + 8)·10 = 960 ≥ 64·8 words → full.
-    expect(names({ rank: 10, threshold: 0 })).toEqual([
+    expect(names({ rank: 10, threshold: 0, })).toEqual([
       'f0.core0',
       'f0.core1',
       'f0.core2',
@@ -157,7 +158,7 @@ describe('tt: init (pitfall: the reference\'s "reversed truncated normal")', () 
 
   it('scales cores by σ = (√(dn0·dn1·dn2/3))^(−1/3) and full fields by the trainer init', () => {
     const shape = { fields: [500, 3], dim: 8 };
-    const t = make(shape, { rank: 3, threshold: 0 });
+    const t = make(shape, { rank: 3, threshold: 0, init: 'hetu' });
     const sigma = ttInitSigma([8, 8, 8]);
     expect(sigma).toBeCloseTo(Math.pow(Math.sqrt(512 / 3), -1 / 3), 12);
     const [c0, , , table] = t.parameters() as [ParamView, ParamView, ParamView, ParamView];
@@ -167,16 +168,49 @@ describe('tt: init (pitfall: the reference\'s "reversed truncated normal")', () 
   });
 });
 
+describe('tt: default init (sampled Gaussian, scaled to the full table init)', () => {
+  const rowVariance = (p: TtParams) => {
+    const shape = { fields: [4096], dim: 16 };
+    const t = make(shape, p);
+    const ids = Uint32Array.from({ length: 2048 }, (_, i) => i * 2);
+    const out = new Float32Array(ids.length * shape.dim);
+    t.forward(ids, out);
+    let sq = 0;
+    for (const v of out) sq += v * v;
+    return sq / out.length;
+  };
+
+  it('gives generated rows the variance of U(-bound, bound); the reference init is ~10^4 x larger', () => {
+    const b = defaultInitBound([4096]);
+    const target = (b * b) / 3;
+    for (const rank of [4, 17, 64])
+      expect(rowVariance({ rank, threshold: 0, }) / target).toBeGreaterThan(0.7);
+    for (const rank of [4, 17, 64])
+      expect(rowVariance({ rank, threshold: 0, }) / target).toBeLessThan(1.4);
+    expect(ttGaussianInitSigma(17, b)).toBeCloseTo(Math.pow(target / 289, 1 / 6), 12);
+    expect(rowVariance({ rank: 17, threshold: 0, init: 'hetu' }) / target).toBeGreaterThan(1000);
+  });
+
+  it('names init in the spec only when it is not the default', () => {
+    expect(make({ fields: [100], dim: 8 }, { rank: 3, threshold: 0, }).spec).toBe(
+      'tt(rank=3,threshold=0)',
+    );
+    expect(make({ fields: [100], dim: 8 }, { rank: 3, threshold: 0, init: 'hetu' }).spec).toBe(
+      'tt(rank=3,threshold=0,init=hetu)',
+    );
+  });
+});
+
 describe('tt: budget solver', () => {
   const ratio = (shape: typeof CRITEO_SHAPE, p: TtParams) =>
     tt.paperWords(shape, p) / (totalRows(shape) * shape.dim);
 
   it('reproduces the spec vectors in paper words', () => {
     const c5 = ttParamsForBudget(CRITEO_SHAPE, 0.5, 'paper-words');
-    expect(c5).toEqual({ rank: 376, threshold: 0 });
+    expect(c5).toEqual({ rank: 376, threshold: 0, });
     expect(ratio(CRITEO_SHAPE, c5)).toBeCloseTo(0.4978, 4);
     const c1 = ttParamsForBudget(CRITEO_SHAPE, 0.1, 'paper-words');
-    expect(c1).toEqual({ rank: 157, threshold: 0 });
+    expect(c1).toEqual({ rank: 157, threshold: 0, });
     expect(ratio(CRITEO_SHAPE, c1)).toBeCloseTo(0.0999, 4);
     expect(ttParamsForBudget(AVAZU_SHAPE, 0.5, 'paper-words').rank).toBe(336);
     expect(ttParamsForBudget(AVAZU_SHAPE, 0.1, 'paper-words').rank).toBe(147);

@@ -31,6 +31,15 @@ const params = z
     rank: z.number().int().min(1).max(65_535).default(16),
     /** Fields with n_f ≤ threshold are never compressed. */
     threshold: z.number().int().min(0).default(0),
+    /**
+     * Core init. `gaussian` (also when absent, so older specs keep their form): N(0, s²) with s = (v / R²)^(1/6), so a generated row
+     * element (a sum of R² products of three core entries) has the variance v of the trainer's
+     * uniform init of a full table, the TT-Rec paper's "sampled Gaussian" idea. `hetu`: the
+     * reference's reversed truncated normal, kept to reproduce it; its rows have a standard
+     * deviation of ~13 at R = 17 on criteo-kaggle-10k and the DLRM does not learn from them
+     * (docs/benchmarks.md). Training only: an artifact serves the same either way.
+     */
+    init: z.enum(['gaussian', 'hetu']).optional(),
   })
   .strict();
 export type TtParams = z.infer<typeof params>;
@@ -188,6 +197,14 @@ export function fillReversedTruncatedNormal(
   return out;
 }
 
+/**
+ * s = (v / R²)^(1/6) with v = bound²/3, the variance of U(−bound, bound): a row element
+ * Σ_{a,b} A[j0,a]·B[a,j1,b]·C[b,j2] of independent N(0, s²) entries then has variance R²·s⁶ = v.
+ */
+export function ttGaussianInitSigma(rank: number, bound: number): number {
+  return Math.pow((bound * bound) / 3 / (rank * rank), 1 / 6);
+}
+
 /** σ = (√(dn0·dn1·dn2 / 3))^(−1/3), the reference's core init scale. */
 export function ttInitSigma(dn: Triple): number {
   return Math.pow(Math.sqrt((dn[0] * dn[1] * dn[2]) / 3), -1 / 3);
@@ -294,7 +311,7 @@ function sectionsOf(data: FieldData[]): Map<string, Float32Array> {
 }
 
 function specOf(p: TtParams): string {
-  return formatOne('tt', { rank: p.rank, threshold: p.threshold });
+  return formatOne('tt', { rank: p.rank, threshold: p.threshold, init: p.init });
 }
 
 export class TtTable implements CompressedTable {
@@ -381,15 +398,14 @@ class TtTrainable implements TrainableEmbedding {
         this.views.push({ name: `f${f}.table`, data: table, rowLength: shape.dim });
         return { table };
       }
-      const sigma = ttInitSigma(fp.dn);
       const dn = fp.dn;
-      const cores = [0, 1, 2].map((k) =>
-        fillReversedTruncatedNormal(
-          rng,
-          new Float32Array((dn[k] as number) * (L[k] as number)),
-          sigma,
-        ),
-      ) as [Float32Array, Float32Array, Float32Array];
+      const cores = [0, 1, 2].map((k) => {
+        const core = new Float32Array((dn[k] as number) * (L[k] as number));
+        if (params.init === 'hetu') return fillReversedTruncatedNormal(rng, core, ttInitSigma(dn));
+        const s = ttGaussianInitSigma(pl.rank, bound);
+        for (let i = 0; i < core.length; i += 1) core[i] = s * rng.normal();
+        return core;
+      }) as [Float32Array, Float32Array, Float32Array];
       cores.forEach((c, k) =>
         this.views.push({ name: `f${f}.core${k}`, data: c, rowLength: L[k] as number }),
       );
