@@ -64,8 +64,16 @@ export function setupEmbedding(options: EmbeddingSetupOptions): EmbeddingSetup {
         `method ${resolved.method.id} is not budget-driven: --budget ${options.budget} ignored (memory follows from ${resolved.spec})`,
       );
     } else {
-      const params = derive.call(resolved.method, shape, options.budget) as Record<string, unknown>;
-      // Round-trip through the registry so the exported spec is canonical and validated.
+      const derived = derive.call(resolved.method, shape, options.budget) as Record<
+        string,
+        unknown
+      >;
+      // The budget sets the size parameters; the spec's other parameters (tt's init, qr's
+      // aggregator, ...) are kept. Round-trip through the registry so the exported spec is
+      // canonical and validated.
+      // A `budget=` inside the spec (hash, robe) is superseded by --budget.
+      const { budget: _superseded, ...own } = resolved.params as Record<string, unknown>;
+      const params = { ...own, ...derived };
       resolved = registry.resolve(registry.format(resolved.method.id, params));
       budgetApplied = options.budget;
     }
