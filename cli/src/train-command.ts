@@ -26,7 +26,7 @@ const trainer = (): Trainer => lazyRequire<Trainer>('@embpress/trainer');
 export const TRAIN_USAGE = `usage:
   embpress train --data KIND:PATH|DIR [--test KIND:PATH] [--schema FILE] --model dlrm|wdl|dcn|deepfm
                  --method SPEC [--budget R] [--epochs N] [--batch-size B] [--lr L]
-                 [--optimizer sgd|adagrad|adam] [--parts P] [--early-stop K] [--seed S]
+                 [--optimizer sgd|adagrad|adam] [--sparse-l2 W] [--parts P] [--early-stop K] [--seed S]
                  [--dim D] [--bottom N,N,..] [--top N,N,..] [--backend auto|wasm|cpu|tensorflow]
                  [--out REGISTRY_ROOT] [--name MODEL] [--version V] [--resume] [--no-checkpoints]
                  [--json]
@@ -36,7 +36,8 @@ export const TRAIN_USAGE = `usage:
       A checkpoint is written after each part under REGISTRY_ROOT/.checkpoints/MODEL/VERSION;
       --resume continues the newest run of MODEL (or --version V) after its last complete
       part, with the same options (--no-checkpoints: none are written). --bottom/--top set
-      the hidden layer sizes of the MLPs.
+      the hidden layer sizes of the MLPs. --sparse-l2 W adds W·value to the gradient of every
+      touched embedding row (lazy L2, as the FM baseline of bench train uses).
       Defaults: --epochs 1 --batch-size 1024 --lr 0.001 --optimizer adam --parts 10
       --early-stop 3 --seed 123 --dim 16 --backend auto --out models --name ctr.`;
 
@@ -88,6 +89,7 @@ async function run(args: string[]): Promise<void> {
       'batch-size': { type: 'string', default: '1024' },
       lr: { type: 'string', default: '0.001' },
       optimizer: { type: 'string', default: 'adam' },
+      'sparse-l2': { type: 'string', default: '0' },
       parts: { type: 'string', default: '10' },
       'early-stop': { type: 'string', default: '3' },
       seed: { type: 'string', default: '123' },
@@ -131,6 +133,7 @@ async function run(args: string[]): Promise<void> {
     batchSize: int('batch-size', values['batch-size'], 1),
     lr: pos('lr', values.lr),
     optimizer: oneOf<TrainOptimizer>('optimizer', values.optimizer, trainer().OPTIMIZER_KINDS),
+    sparseL2: num('sparse-l2', values['sparse-l2'], (v) => v >= 0, 'a number >= 0'),
     partsPerEpoch: int('parts', values.parts, 1),
     earlyStopParts: int('early-stop', values['early-stop'], 1),
     seed,

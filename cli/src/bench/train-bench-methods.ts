@@ -30,6 +30,7 @@ export interface MethodsOptions {
   batchSize: number;
   lr: number;
   optimizer: TrainOptimizer;
+  sparseL2: number;
   partsPerEpoch: number;
   earlyStopParts: number;
   dim: number;
@@ -98,6 +99,7 @@ export async function benchMethods(o: MethodsOptions): Promise<MethodsReport> {
         batchSize: o.batchSize,
         lr: o.lr,
         optimizer: o.optimizer,
+        sparseL2: o.sparseL2,
         partsPerEpoch: o.partsPerEpoch,
         earlyStopParts: o.earlyStopParts,
         seed: o.seed,

@@ -22,6 +22,7 @@ export interface QualityOptions {
     batchSize: number;
     lr: number;
     optimizer: TrainOptimizer;
+    sparseL2: number;
     partsPerEpoch: number;
     earlyStopParts: number;
     dim: number;
@@ -119,6 +120,7 @@ export async function benchQuality(o: QualityOptions): Promise<QualityReport> {
       batchSize: o.dlrm.batchSize,
       lr: o.dlrm.lr,
       optimizer: o.dlrm.optimizer,
+      sparseL2: o.dlrm.sparseL2,
       partsPerEpoch: o.dlrm.partsPerEpoch,
       earlyStopParts: o.dlrm.earlyStopParts,
       seed: o.seed,

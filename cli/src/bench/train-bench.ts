@@ -28,7 +28,7 @@ export const TRAIN_BENCH_USAGE = `usage:
                        [--budget 0.25] [common options]
   embpress bench train --what throughput [--methods full,hash,int8] [--steps 30] [--warmup 3]
                        [--scale 0.01] [--budget 0.25] [common options]
-  common: [--epochs 1] [--batch-size 1024] [--lr 0.001] [--optimizer adam] [--parts 10]
+  common: [--epochs 1] [--batch-size 1024] [--lr 0.001] [--optimizer adam] [--sparse-l2 0] [--parts 10]
           [--early-stop 3] [--dim 16] [--bottom 512,256,64] [--top 512,256] [--seed 123]
           [--backend wasm] [--work-dir DIR (kept; default a temp dir, removed)] [--json]`;
 
@@ -91,6 +91,7 @@ export async function benchTrainCommand(args: string[]): Promise<void> {
         'batch-size': { type: 'string', default: '1024' },
         lr: { type: 'string', default: '0.001' },
         optimizer: { type: 'string', default: 'adam' },
+        'sparse-l2': { type: 'string', default: '0' },
         parts: { type: 'string', default: '10' },
         'early-stop': { type: 'string', default: '3' },
         dim: { type: 'string', default: '16' },
@@ -125,6 +126,7 @@ export async function benchTrainCommand(args: string[]): Promise<void> {
     batchSize: int('batch-size', values['batch-size'], 1),
     lr: pos('lr', values.lr),
     optimizer: oneOf<TrainOptimizer>('optimizer', values.optimizer, trainer.OPTIMIZER_KINDS),
+    sparseL2: num('sparse-l2', values['sparse-l2'], (v) => v >= 0, 'a number >= 0'),
     partsPerEpoch: int('parts', values.parts, 1),
     earlyStopParts: int('early-stop', values['early-stop'], 1),
     dim,

@@ -131,6 +131,20 @@ describe('SparseOptimizer', () => {
     const expected = -(m / (1 - 0.9 ** 6)) / (Math.sqrt(v / (1 - 0.999 ** 6)) + 1e-8);
     expect(values[1]).toBeCloseTo(expected, 5);
   });
+  it('l2 adds l2 · value to the gradient of touched rows only; dense updates have none', () => {
+    const opt = new SparseOptimizer({ kind: 'sgd', lr: 0.5, l2: 0.1 });
+    const values = Float32Array.of(2, -4, 3);
+    const slot = opt.slot('w', 3, 1);
+    opt.nextStep();
+    opt.updateRows(slot, Uint32Array.of(0, 1), Float32Array.of(0, 1), values);
+    expect(values[0]).toBeCloseTo(2 - 0.5 * 0.1 * 2, 6);
+    expect(values[1]).toBeCloseTo(-4 - 0.5 * (1 + 0.1 * -4), 6);
+    expect(values[2]).toBe(3);
+    const dense = Float32Array.of(2);
+    opt.updateDense(opt.slot('d', 1, 1), Float32Array.of(0), dense);
+    expect(dense[0]).toBe(2);
+    expect(() => new SparseOptimizer({ kind: 'sgd', lr: 1, l2: -1 })).toThrow('l2 must be >= 0');
+  });
 });
 
 describe('Rng and specs', () => {

@@ -13,6 +13,11 @@ export interface OptimizerConfig {
   eps?: number;
   /** Adagrad's initial accumulator (reference: 0). */
   initialAccumulator?: number;
+  /**
+   * L2 penalty on sparse rows (`updateRows` only): the gradient of a touched row gets
+   * l2 · value added, lazily, like the FM baseline's regularizer. Default 0.
+   */
+  l2?: number;
 }
 
 /** Per-parameter optimizer state: one row of state per parameter row. */
@@ -30,6 +35,7 @@ export class SparseOptimizer {
   private readonly beta2: number;
   private readonly eps: number;
   private readonly initialAccumulator: number;
+  private readonly l2: number;
   /** Global step counter t (Adam bias correction uses β^t of this). */
   private t = 0;
 
@@ -40,6 +46,9 @@ export class SparseOptimizer {
     this.beta2 = config.beta2 ?? 0.999;
     this.eps = config.eps ?? (config.kind === 'adagrad' ? 1e-7 : 1e-8);
     this.initialAccumulator = config.initialAccumulator ?? 0;
+    this.l2 = config.l2 ?? 0;
+    if (!(this.l2 >= 0 && Number.isFinite(this.l2)))
+      throw new Error(`l2 must be >= 0, got ${config.l2}`);
     if (!(this.lr > 0 && Number.isFinite(this.lr)))
       throw new Error(`learning rate must be > 0, got ${config.lr}`);
   }
@@ -85,8 +94,9 @@ export class SparseOptimizer {
       const base = at(i) * L;
       const g0 = i * L;
       for (let j = 0; j < L; j += 1) {
-        const g = grads[g0 + j] as number;
-        values[base + j] = (values[base + j] as number) - this.delta(slot, state + j, g, c1, c2);
+        const value = values[base + j] as number;
+        const g = (grads[g0 + j] as number) + this.l2 * value;
+        values[base + j] = value - this.delta(slot, state + j, g, c1, c2);
       }
     }
   }

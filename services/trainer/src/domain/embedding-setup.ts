@@ -36,6 +36,8 @@ export interface EmbeddingSetupOptions {
   seed: number;
   optimizer: OptimizerKind;
   lr: number;
+  /** L2 penalty on the touched embedding rows (0: none). */
+  sparseL2?: number;
   log: (line: string) => void;
 }
 
@@ -78,7 +80,11 @@ export function setupEmbedding(options: EmbeddingSetupOptions): EmbeddingSetup {
       budgetApplied = options.budget;
     }
   }
-  const optimizer = new SparseOptimizer({ kind: options.optimizer, lr: options.lr });
+  const optimizer = new SparseOptimizer({
+    kind: options.optimizer,
+    lr: options.lr,
+    l2: options.sparseL2 ?? 0,
+  });
   const method = resolved.method;
   if (method.kind === 'trainable') {
     const trainable = method.createTrainable(shape, resolved.params, { seed, optimizer });

@@ -55,6 +55,8 @@ export interface TrainOptions {
   batchSize: number;
   lr: number;
   optimizer: TrainOptimizer;
+  /** L2 penalty on the touched embedding rows, added to their gradient (default 0: none). */
+  sparseL2?: number;
   /** Parts per epoch: a validation pass after each. */
   partsPerEpoch: number;
   /** Stop after this many parts without a better validation AUC. */
@@ -317,6 +319,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     seed: options.seed,
     optimizer: options.optimizer,
     lr: options.lr,
+    sparseL2: options.sparseL2 ?? 0,
     log,
   });
   const trainable = emb.trainable;
@@ -346,6 +349,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     batchSize: options.batchSize,
     lr: options.lr,
     optimizer: options.optimizer,
+    // Named only when used: checkpoints written before the option existed still match.
+    ...(options.sparseL2 ? { sparseL2: options.sparseL2 } : {}),
     partsPerEpoch: options.partsPerEpoch,
     earlyStopParts: options.earlyStopParts,
     seed: options.seed,
@@ -676,6 +681,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         batchSize: options.batchSize,
         lr: options.lr,
         optimizer: options.optimizer,
+        sparseL2: options.sparseL2 ?? 0,
         partsPerEpoch: parts,
         earlyStopParts: options.earlyStopParts,
         seed: options.seed,
