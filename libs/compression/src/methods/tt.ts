@@ -32,9 +32,10 @@ const params = z
     /** Fields with n_f ≤ threshold are never compressed. */
     threshold: z.number().int().min(0).default(0),
     /**
-     * Core init. `gaussian` (also when absent, so older specs keep their form): N(0, s²) with s = (v / R²)^(1/6), so a generated row
-     * element (a sum of R² products of three core entries) has the variance v of the trainer's
-     * uniform init of a full table, the TT-Rec paper's "sampled Gaussian" idea. `hetu`: the
+     * Core init. `gaussian` (also when absent, so older specs keep their form): N(0, s²) with
+     * s = (v / R²)^(1/6), so a generated row element (a sum of R² products of three core
+     * entries) has the variance v of the trainer's uniform init of a full table, the TT-Rec
+     * paper's "sampled Gaussian" idea. `hetu`: the
      * reference's reversed truncated normal, kept to reproduce it; its rows have a standard
      * deviation of ~13 at R = 17 on criteo-kaggle-10k and the DLRM does not learn from them
      * (docs/benchmarks.md). Training only: an artifact serves the same either way.
