@@ -32,6 +32,7 @@ interface SpanLine {
   kind: string;
   attributes: Record<string, unknown>;
   resource: Record<string, unknown>;
+  startTimeUnixNano: string;
 }
 
 function rank(
@@ -253,5 +254,13 @@ describe('ranker over a real store', () => {
     expect(server?.traceId).toBe(lookup?.traceId);
     expect(server?.attributes['embpress.ids']).toBeGreaterThan(0);
     expect(server?.attributes['embpress.bytes_out']).toBeGreaterThan(0);
+    // The client's decode of the codes: a child of the lookup, after the store call returned.
+    const decode = spans.find(
+      (s) => s.parentSpanId === lookup?.spanId && s.name === 'ranker.decode',
+    );
+    expect(decode?.attributes['embpress.rows']).toBe(lookup?.attributes['embpress.ids']);
+    expect(BigInt(decode?.startTimeUnixNano ?? 0)).toBeGreaterThanOrEqual(
+      BigInt(client?.startTimeUnixNano ?? '9'.repeat(30)),
+    );
   });
 });

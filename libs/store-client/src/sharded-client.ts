@@ -303,6 +303,11 @@ export interface ShardedBatchLookupResult {
   /** In request order. */
   tables: TableRows[];
   shards: ShardAnswer[];
+  /**
+   * When decoding the shards' blocks into fp32 rows and merging them into request order started
+   * (ms since the epoch) and how long it took: a caller can record it as a span.
+   */
+  decode: { startMs: number; durationMs: number };
 }
 
 export interface ShardedLookupResult extends TableRows {
@@ -614,6 +619,7 @@ export class ShardedStoreClient {
       blocks.set(shard, byTable);
     }
     const address = new Map(answers.map((a) => [a.shard, a.address]));
+    const decodeStart = performance.now();
     const tables = plan.tables.map((tablePlan) => {
       let dim = -1;
       const partRows = tablePlan.parts.map((part) => {
@@ -649,11 +655,16 @@ export class ShardedStoreClient {
         rows: scatterRows(tablePlan, partRows, dim),
       };
     });
+    const decode = {
+      startMs: performance.timeOrigin + decodeStart,
+      durationMs: performance.now() - decodeStart,
+    };
     const version = answers[0]?.response.version ?? '';
     return {
       model,
       version,
       tables,
+      decode,
       shards: answers.map((a) => ({
         shard: a.shard,
         address: a.address,

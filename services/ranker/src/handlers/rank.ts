@@ -3,8 +3,8 @@
 // BatchLookup per shard, pinned to that version (the sharded client sends each distinct id once,
 // asks for the table's compressed codes when this side can decode them, and decodes them into
 // fp32 rows in request order) → the dense forward in tfjs → candidates by score, best first.
-// Spans under the gRPC server span: ranker.feature_mapping, ranker.store_lookup (the gRPC client
-// spans of the store calls are its children; the client's decode runs inside it),
+// Spans under the gRPC server span: ranker.feature_mapping, ranker.store_lookup (its children: the
+// gRPC client spans of the store calls, then ranker.decode, the client's decode of the codes),
 // ranker.dense_forward.
 import { status } from '@grpc/grpc-js';
 import { trace, type Span } from '@opentelemetry/api';
@@ -130,6 +130,18 @@ export function rankHandler(
           'embpress.shards': result.shards.length,
           'embpress.bytes': rows.byteLength,
         });
+        // The client decoded the codes after the store calls returned: recorded as a child span
+        // with the client's own timing (it runs inside the client, not in a callback of ours).
+        tracer
+          .startSpan('ranker.decode', {
+            startTime: result.decode.startMs,
+            attributes: {
+              'embpress.method': table.method,
+              'embpress.encoding': codes ? 'codes' : 'float32',
+              'embpress.rows': ids.length,
+            },
+          })
+          .end(result.decode.startMs + result.decode.durationMs);
         return { rows, degraded: false };
       } catch (err) {
         const failure = config.degradedOnShardFailure ? shardFailureOf(err) : undefined;
