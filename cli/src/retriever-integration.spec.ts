@@ -187,6 +187,8 @@ describe('retriever over a real store', () => {
         EMBPRESS_STORE_PORT: '0',
         EMBPRESS_STORE_REGISTRY_ROOT: registry,
         EMBPRESS_STORE_ADMIN_TOKEN: TOKEN,
+        // Small enough that k × rerank_factor can exceed it below.
+        EMBPRESS_STORE_MAX_SEARCH_K: '10',
       }),
       logger,
     );
@@ -354,6 +356,10 @@ describe('retriever over a real store', () => {
     });
     expect(rerank.err?.code).toBe(status.FAILED_PRECONDITION);
     expect(rerank.err?.details).toMatch(/passages\.fp32/);
+    // 6 × 2 candidates is over the store's limit (10): the caller's re-rank factor is named.
+    const over = await retrieve({ corpus: 'fiori', k: 6, rerankFactor: 2, query: vectorQuery(v) });
+    expect(over.err?.code).toBe(status.INVALID_ARGUMENT);
+    expect(over.err?.details).toMatch(/^rerank_factor: k × rerank_factor = 12 candidates/);
     const text = await byText('fiori', 'deploy an application');
     expect(text.err?.code).toBe(status.FAILED_PRECONDITION);
   });

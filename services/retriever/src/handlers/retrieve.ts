@@ -72,6 +72,7 @@ export function retrieveHandler(
     }
     const rerank = request.rerankFactor > 0;
     const k = Math.min(request.k, corpus.passages.length);
+    const searchK = rerank ? Math.min(k * request.rerankFactor, corpus.passages.length) : k;
     let result;
     try {
       result = await store.search(
@@ -83,7 +84,7 @@ export function retrieveHandler(
           dim: vector.length,
           // The store re-scores its code candidates with the fp32 rows and returns the exact best
           // k·r; the best k of those are kept.
-          k: rerank ? Math.min(k * request.rerankFactor, corpus.passages.length) : k,
+          k: searchK,
           exactRerank: rerank,
           nprobe: config.defaultNprobe,
         },
@@ -93,6 +94,12 @@ export function retrieveHandler(
       // No fp32 companion for exact_rerank, a table without search: the caller's to fix.
       if (isServiceError(err) && err.code === status.FAILED_PRECONDITION)
         throw new FailedPreconditionError(`store Search: ${err.details}`);
+      // k was validated here; only k × rerank_factor can exceed the store's Search limit.
+      if (isServiceError(err) && err.code === status.INVALID_ARGUMENT && rerank)
+        throw new InvalidArgumentError(
+          'rerank_factor',
+          `k × rerank_factor = ${searchK} candidates is over the store's Search limit (store: ${err.details})`,
+        );
       throw fromUpstream(err, 'store Search');
     }
     const hits = result.results[0] ?? { ids: [], scores: [] };
