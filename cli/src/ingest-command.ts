@@ -3,7 +3,14 @@
 // LoadVersion + ActivateVersion on a running store. Progress on stderr; with --json the last
 // stdout line is one summary object. Bad input: one clear line (exit 2 usage, 1 data).
 import { parseArgs } from 'node:util';
-import { Metadata, credentials, type ServiceError } from '@grpc/grpc-js';
+import { Metadata, type ServiceError } from '@grpc/grpc-js';
+import {
+  channelCredentials,
+  channelOptions,
+  TlsConfigError,
+  validateClientTls,
+  type ClientTlsConfig,
+} from '@embpress/service-kit';
 import { SpecError, ArtifactError } from '@embpress/compression';
 import { ModelVersionError } from '@embpress/model-registry';
 import { store } from '@embpress/proto';
@@ -16,13 +23,15 @@ const retriever = (): Retriever => lazyRequire<Retriever>('@embpress/retriever')
 export const INGEST_USAGE = `usage:
   embpress ingest (--corpus FILE.jsonl | --vectors minilm) --name CORPUS --codec SPEC
                   [--dim 256] [--keep-fp32] [--registry DIR] [--version V] [--seed S]
-                  [--no-stopwords] [--store HOST:PORT [--admin-token T]] [--json]
+                  [--no-stopwords] [--store HOST:PORT [--admin-token T] [--tls-ca FILE
+                  [--tls-cert FILE --tls-key FILE] [--tls-server-name NAME]]] [--json]
       FILE.jsonl holds one {"id","text"} passage per line. Text corpora are encoded with a
       TF-IDF + truncated SVD encoder fitted here (--dim, at most the passage count) and saved
       with the version; --vectors minilm takes the 778 × 384 MiniLM vectors of
       @sap-ux/fiori-docs-embeddings. SPEC: fp32, fp16, int8, rowwise-int8, pq(...), prune(...),
       svd(...), ivf(nlist=N,nprobe=P)|rowwise-int8, ... --keep-fp32 adds the passages.fp32 table
-      the store re-ranks with. --store loads and activates the version there.
+      the store re-ranks with. --store loads and activates the version there (TLS verified
+      against --tls-ca, with a client certificate for mutual TLS).
       Defaults: --dim 256 --registry var/models --seed 42, version = a timestamp.`;
 
 class UsageError extends Error {}
@@ -56,8 +65,18 @@ function unary<Req, Res>(
 }
 
 /** LoadVersion + ActivateVersion on the store at `address` (bearer token when given). */
-async function publish(address: string, token: string | undefined, model: string, version: string) {
-  const client = new store.EmbeddingStoreServiceClient(address, credentials.createInsecure());
+async function publish(
+  address: string,
+  tls: ClientTlsConfig,
+  token: string | undefined,
+  model: string,
+  version: string,
+) {
+  const client = new store.EmbeddingStoreServiceClient(
+    address,
+    channelCredentials(tls),
+    channelOptions(tls),
+  );
   const metadata = new Metadata();
   if (token !== undefined) metadata.set('authorization', `Bearer ${token}`);
   try {
@@ -97,6 +116,10 @@ async function run(args: string[]): Promise<void> {
       'no-stopwords': { type: 'boolean', default: false },
       store: { type: 'string' },
       'admin-token': { type: 'string' },
+      'tls-ca': { type: 'string' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+      'tls-server-name': { type: 'string' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -114,6 +137,17 @@ async function run(args: string[]): Promise<void> {
     throw new UsageError('--codec is required');
   if (values['admin-token'] !== undefined && values.store === undefined)
     throw new UsageError('--admin-token needs --store');
+  const tls: ClientTlsConfig = {
+    caFile: values['tls-ca'],
+    certFile: values['tls-cert'],
+    keyFile: values['tls-key'],
+    serverNameOverride: values['tls-server-name'],
+  };
+  if (Object.values(tls).some((v) => v !== undefined) && values.store === undefined)
+    throw new UsageError('--tls-* options need --store');
+  // Checked before any work: a bad TLS option must not cost an ingestion.
+  const tlsProblems = validateClientTls(tls);
+  if (tlsProblems.length > 0) throw new UsageError(`TLS: ${tlsProblems.join('; ')}`);
   const dim = int('dim', values.dim, 1);
   const seed = int('seed', values.seed, 0);
   const r = retriever();
@@ -155,6 +189,7 @@ async function run(args: string[]): Promise<void> {
   if (values.store !== undefined) {
     const previous = await publish(
       values.store,
+      tls,
       values['admin-token'],
       result.corpus,
       result.version,
@@ -192,7 +227,8 @@ export async function ingestCommand(args: string[]): Promise<void> {
       err instanceof SpecError ||
       err instanceof ArtifactError ||
       err instanceof ModelVersionError ||
-      err instanceof PublishError
+      err instanceof PublishError ||
+      err instanceof TlsConfigError
     ) {
       process.stderr.write(`embpress ingest: ${err.message}\n`);
       process.exitCode = 1;

@@ -1,6 +1,6 @@
 // A real service (`embpress serve store`) configured for mutual TLS through its environment.
 import { credentials, type ChannelCredentials } from '@grpc/grpc-js';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { healthStatus, makeTestPki, type TestPki } from '@embpress/service-kit/testing';
 import { readyPort, runCli, type CliProcess } from './testing/cli-process';
 
@@ -16,6 +16,7 @@ describe('embpress serve store with mutual TLS', () => {
       EMBPRESS_STORE_TLS_CERT: pki.file('server.crt'),
       EMBPRESS_STORE_TLS_KEY: pki.file('server.key'),
       EMBPRESS_STORE_TLS_CLIENT_CA: pki.file('ca.crt'),
+      EMBPRESS_STORE_REGISTRY_ROOT: `${pki.dir}/models`,
       EMBPRESS_SPANS_FILE: `${pki.dir}/spans.jsonl`,
     });
     address = `localhost:${await readyPort(store)}`;
@@ -43,5 +44,48 @@ describe('embpress serve store with mutual TLS', () => {
     await expect(healthStatus(address, '', credentials.createInsecure())).rejects.toMatchObject({
       code: 14,
     });
+  });
+
+  it('embpress ingest publishes to it with --tls-ca and a client certificate, and not without', async () => {
+    const corpus = `${pki.dir}/tiny.jsonl`;
+    writeFileSync(
+      corpus,
+      ['lava flows from the volcano', 'the kite flies on the wind', 'bread rises in the oven']
+        .map((text, i) => `${JSON.stringify({ id: `p${i}`, text })}\n`)
+        .join(''),
+    );
+    const base = ['ingest', '--corpus', corpus, '--name', 'tiny', '--codec', 'fp16'];
+    const registry = ['--registry', `${pki.dir}/models`, '--store', address];
+    const plain = runCli([...base, ...registry, '--version', 'v1', '--json']);
+    expect((await plain.exit).code).toBe(1);
+    expect(plain.stderr()).toMatch(/embpress ingest: store localhost:\d+: /);
+
+    const secure = runCli([
+      ...base,
+      ...registry,
+      '--version',
+      'v2',
+      '--tls-ca',
+      pki.file('ca.crt'),
+      '--tls-cert',
+      pki.file('client.crt'),
+      '--tls-key',
+      pki.file('client.key'),
+      '--json',
+    ]);
+    expect((await secure.exit).code).toBe(0);
+    const summary = JSON.parse(secure.stdout().trim().split('\n').pop() ?? '{}') as object;
+    expect(summary).toMatchObject({ corpus: 'tiny', version: 'v2', activated: true });
+
+    const halfPair = runCli([
+      ...base,
+      ...registry,
+      '--tls-ca',
+      pki.file('ca.crt'),
+      '--tls-cert',
+      pki.file('client.crt'),
+    ]);
+    expect((await halfPair.exit).code).toBe(2);
+    expect(halfPair.stderr()).toContain('certFile is set but keyFile is not');
   });
 });
