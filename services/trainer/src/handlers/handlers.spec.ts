@@ -61,20 +61,21 @@ const unary = <Req, Res>(
     ),
   );
 
-const specOf = (patch: Partial<trainer.TrainingSpec> = {}): trainer.TrainingSpec => ({
-  data: `criteo:${data}`,
-  testData: '',
-  model: 'dlrm',
-  method: 'qr(collisions=4)',
-  budget: 0,
-  epochs: 1,
-  batchSize: 256,
-  learningRate: 0.01,
-  seed: 1,
-  outputName: 'ctr',
-  backend: 'wasm',
-  ...patch,
-});
+const specOf = (patch: Partial<trainer.TrainingSpec> = {}): trainer.TrainingSpec =>
+  trainer.TrainingSpec.fromPartial({
+    data: `criteo:${data}`,
+    testData: '',
+    model: 'dlrm',
+    method: 'qr(collisions=4)',
+    budget: 0,
+    epochs: 1,
+    batchSize: 256,
+    learningRate: 0.01,
+    seed: 1,
+    outputName: 'ctr',
+    backend: 'wasm',
+    ...patch,
+  });
 
 /** Every record WatchTraining sends until the stream ends. */
 function watchAll(id: string): Promise<trainer.Training[]> {
@@ -121,11 +122,24 @@ describe('TrainerService', () => {
     expect(await bad({ backend: 'gpu' })).toBe(
       'spec.backend: must be one of auto, wasm, cpu, tensorflow, got "gpu"',
     );
+    expect(await bad({ optimizer: 'rmsprop' })).toBe(
+      'spec.optimizer: must be one of sgd, adagrad, adam, got "rmsprop"',
+    );
+    expect(await bad({ topMlp: [64, 0] })).toBe(
+      'spec.top_mlp[1]: must be an integer in [1, 65536], got 0',
+    );
+    expect(await bad({ sparseL2: -1 })).toBe('spec.sparse_l2: must be >= 0, got -1');
     expect(trainings.list()).toEqual([]);
   });
 
   it('trains in a child process, streams progress to SUCCEEDED, and exports a verified version', async () => {
-    const first = await start();
+    const first = await start({
+      optimizer: 'adagrad',
+      sparseL2: 1e-4,
+      dim: 8,
+      bottomMlp: [32],
+      topMlp: [16],
+    });
     expect(first.state).toBe(TrainingState.TRAINING_STATE_QUEUED);
     // A watcher that goes away does not stop the job.
     const leaver = client.watchTraining({ id: first.id });
@@ -151,6 +165,11 @@ describe('TrainerService', () => {
       last.modelDir.split('/').pop() as string,
     );
     expect(version.dir).toBe(last.modelDir);
+    // The spec's layer sizes, dimension, optimizer and penalty are what was trained.
+    expect(version.manifest).toMatchObject({
+      architecture: { dim: 8, bottom: [32], top: [16] },
+      training: { optimizer: 'adagrad', sparseL2: 1e-4 },
+    });
     expect((version.manifest as unknown as { metrics: { testAuc: number } }).metrics.testAuc).toBe(
       last.metrics?.testAuc,
     );

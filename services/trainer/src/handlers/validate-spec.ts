@@ -1,16 +1,26 @@
-// Validation of a TrainingSpec (the same knobs as `embpress train`); defaults for proto3 zeros
-// (those of `embpress train`: 1 epoch, batch 1024, lr 0.001, seed 123, dlrm, auto backend; budget
-// 0 = none, the method's own parameters), and the options of the job that runs it.
+// Validation of a TrainingSpec (the same knobs as `embpress train`, except --resume); defaults for
+// proto3 zeros (those of `embpress train`: 1 epoch, batch 1024, lr 0.001, adam, 10 parts, early
+// stop after 3, dim 16, reference MLP sizes, no sparse L2, seed 123, dlrm, auto backend; budget 0 =
+// none, the method's own parameters), and the options of the job that runs it.
 import { existsSync } from 'node:fs';
 import { registry } from '@embpress/compression';
 import type { ModelKind, BackendChoice } from '@embpress/models';
 import type { trainer } from '@embpress/proto';
 import { InvalidArgumentError, requireIntInRange, requireName } from '@embpress/service-kit';
+import { OPTIMIZER_KINDS, type TrainOptimizer } from '../domain/train';
 import type { TrainJobOptions } from '../runner/protocol';
 
 export const DATA_KINDS = ['criteo', 'avazu', 'csv'] as const;
 export const MODELS = ['dlrm', 'wdl', 'dcn', 'deepfm'] as const;
 export const BACKENDS = ['auto', 'wasm', 'cpu', 'tensorflow'] as const;
+
+/** Layer sizes: each in [1, 65536], at most 16 layers. */
+function requireLayers(field: string, sizes: number[]): number[] {
+  if (sizes.length > 16)
+    throw new InvalidArgumentError(field, `at most 16 layers, got ${sizes.length}`);
+  sizes.forEach((n, i) => requireIntInRange(`${field}[${i}]`, n, 1, 65_536));
+  return sizes;
+}
 
 function requireDataRef(field: string, value: string): void {
   const match = /^([a-z]+):(.+)$/.exec(value);
@@ -80,8 +90,36 @@ export function validateTrainingSpec(spec: trainer.TrainingSpec | undefined): {
   const backend = spec.backend === '' ? 'auto' : spec.backend;
   requireOneOf('spec.backend', backend, BACKENDS);
   const seed = spec.seed === 0 ? 123 : spec.seed;
+  const optimizer = spec.optimizer === '' ? 'adam' : spec.optimizer;
+  requireOneOf('spec.optimizer', optimizer, OPTIMIZER_KINDS);
+  const partsPerEpoch =
+    spec.partsPerEpoch === 0
+      ? 10
+      : requireIntInRange('spec.parts_per_epoch', spec.partsPerEpoch, 1, 10_000);
+  const earlyStopParts =
+    spec.earlyStopParts === 0
+      ? 3
+      : requireIntInRange('spec.early_stop_parts', spec.earlyStopParts, 1, 10_000);
+  const dim = spec.dim === 0 ? 16 : requireIntInRange('spec.dim', spec.dim, 1, 4096);
+  const bottom = requireLayers('spec.bottom_mlp', spec.bottomMlp);
+  const top = requireLayers('spec.top_mlp', spec.topMlp);
+  if (!(Number.isFinite(spec.sparseL2) && spec.sparseL2 >= 0))
+    throw new InvalidArgumentError('spec.sparse_l2', `must be >= 0, got ${spec.sparseL2}`);
   return {
-    spec: { ...spec, model, budget, epochs, batchSize, learningRate, seed, backend },
+    spec: {
+      ...spec,
+      model,
+      budget,
+      epochs,
+      batchSize,
+      learningRate,
+      seed,
+      backend,
+      optimizer,
+      partsPerEpoch,
+      earlyStopParts,
+      dim,
+    },
     options: {
       data: spec.data,
       ...(spec.testData === '' ? {} : { test: spec.testData }),
@@ -91,9 +129,15 @@ export function validateTrainingSpec(spec: trainer.TrainingSpec | undefined): {
       epochs,
       batchSize,
       lr: learningRate,
-      optimizer: 'adam',
-      partsPerEpoch: 10,
-      earlyStopParts: 3,
+      optimizer: optimizer as TrainOptimizer,
+      ...(spec.sparseL2 === 0 ? {} : { sparseL2: spec.sparseL2 }),
+      partsPerEpoch,
+      earlyStopParts,
+      modelOverrides: {
+        dim,
+        ...(bottom.length === 0 ? {} : { bottom }),
+        ...(top.length === 0 ? {} : { top }),
+      },
       seed,
       backend: backend as BackendChoice,
       modelName: spec.outputName,

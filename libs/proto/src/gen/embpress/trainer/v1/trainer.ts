@@ -102,6 +102,19 @@ export interface TrainingSpec {
   outputName: string;
   /** auto | wasm | cpu | tensorflow */
   backend: string;
+  /** sgd | adagrad | adam (empty: adam), for the dense and the sparse side. */
+  optimizer: string;
+  /** Parts per epoch, a validation pass after each (0: 10). */
+  partsPerEpoch: number;
+  /** Stop after this many parts without a better validation AUC (0: 3). */
+  earlyStopParts: number;
+  /** Embedding dimension (0: 16). */
+  dim: number;
+  /** Hidden layer sizes of the bottom and top MLPs (empty: the model's reference sizes). */
+  bottomMlp: number[];
+  topMlp: number[];
+  /** L2 penalty on the embedding rows a batch touches (0: none). */
+  sparseL2: number;
 }
 
 export interface TrainingProgress {
@@ -191,6 +204,13 @@ function createBaseTrainingSpec(): TrainingSpec {
     seed: 0,
     outputName: "",
     backend: "",
+    optimizer: "",
+    partsPerEpoch: 0,
+    earlyStopParts: 0,
+    dim: 0,
+    bottomMlp: [],
+    topMlp: [],
+    sparseL2: 0,
   };
 }
 
@@ -228,6 +248,35 @@ export const TrainingSpec: MessageFns<TrainingSpec> = {
     }
     if (message.backend !== "") {
       writer.uint32(90).string(message.backend);
+    }
+    if (message.optimizer !== "") {
+      writer.uint32(98).string(message.optimizer);
+    }
+    if (message.partsPerEpoch !== 0) {
+      writer.uint32(104).uint32(message.partsPerEpoch);
+    }
+    if (message.earlyStopParts !== 0) {
+      writer.uint32(112).uint32(message.earlyStopParts);
+    }
+    if (message.dim !== 0) {
+      writer.uint32(120).uint32(message.dim);
+    }
+    if (message.bottomMlp.length !== 0) {
+      writer.uint32(130).fork();
+      for (const v of message.bottomMlp) {
+        writer.uint32(v);
+      }
+      writer.join();
+    }
+    if (message.topMlp.length !== 0) {
+      writer.uint32(138).fork();
+      for (const v of message.topMlp) {
+        writer.uint32(v);
+      }
+      writer.join();
+    }
+    if (message.sparseL2 !== 0) {
+      writer.uint32(145).double(message.sparseL2);
     }
     return writer;
   },
@@ -333,6 +382,82 @@ export const TrainingSpec: MessageFns<TrainingSpec> = {
             message.backend = reader.string();
             continue;
           }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.optimizer = reader.string();
+            continue;
+          }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.partsPerEpoch = reader.uint32();
+            continue;
+          }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.earlyStopParts = reader.uint32();
+            continue;
+          }
+          case 15: {
+            if (tag !== 120) {
+              break;
+            }
+
+            message.dim = reader.uint32();
+            continue;
+          }
+          case 16: {
+            if (tag === 128) {
+              message.bottomMlp.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 130) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.bottomMlp.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 17: {
+            if (tag === 136) {
+              message.topMlp.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 138) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.topMlp.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 18: {
+            if (tag !== 145) {
+              break;
+            }
+
+            message.sparseL2 = reader.double();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -374,6 +499,33 @@ export const TrainingSpec: MessageFns<TrainingSpec> = {
         ? globalThis.String(object.output_name)
         : "",
       backend: isSet(object.backend) ? globalThis.String(object.backend) : "",
+      optimizer: isSet(object.optimizer) ? globalThis.String(object.optimizer) : "",
+      partsPerEpoch: isSet(object.partsPerEpoch)
+        ? globalThis.Number(object.partsPerEpoch)
+        : isSet(object.parts_per_epoch)
+        ? globalThis.Number(object.parts_per_epoch)
+        : 0,
+      earlyStopParts: isSet(object.earlyStopParts)
+        ? globalThis.Number(object.earlyStopParts)
+        : isSet(object.early_stop_parts)
+        ? globalThis.Number(object.early_stop_parts)
+        : 0,
+      dim: isSet(object.dim) ? globalThis.Number(object.dim) : 0,
+      bottomMlp: globalThis.Array.isArray(object?.bottomMlp)
+        ? object.bottomMlp.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.bottom_mlp)
+        ? object.bottom_mlp.map((e: any) => globalThis.Number(e))
+        : [],
+      topMlp: globalThis.Array.isArray(object?.topMlp)
+        ? object.topMlp.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.top_mlp)
+        ? object.top_mlp.map((e: any) => globalThis.Number(e))
+        : [],
+      sparseL2: isSet(object.sparseL2)
+        ? globalThis.Number(object.sparseL2)
+        : isSet(object.sparse_l2)
+        ? globalThis.Number(object.sparse_l2)
+        : 0,
     };
   },
 
@@ -412,6 +564,27 @@ export const TrainingSpec: MessageFns<TrainingSpec> = {
     if (message.backend !== "") {
       obj.backend = message.backend;
     }
+    if (message.optimizer !== "") {
+      obj.optimizer = message.optimizer;
+    }
+    if (message.partsPerEpoch !== 0) {
+      obj.partsPerEpoch = Math.round(message.partsPerEpoch);
+    }
+    if (message.earlyStopParts !== 0) {
+      obj.earlyStopParts = Math.round(message.earlyStopParts);
+    }
+    if (message.dim !== 0) {
+      obj.dim = Math.round(message.dim);
+    }
+    if (message.bottomMlp?.length) {
+      obj.bottomMlp = message.bottomMlp.map((e) => Math.round(e));
+    }
+    if (message.topMlp?.length) {
+      obj.topMlp = message.topMlp.map((e) => Math.round(e));
+    }
+    if (message.sparseL2 !== 0) {
+      obj.sparseL2 = floatToJson(message.sparseL2);
+    }
     return obj;
   },
 
@@ -431,6 +604,13 @@ export const TrainingSpec: MessageFns<TrainingSpec> = {
     message.seed = object.seed ?? 0;
     message.outputName = object.outputName ?? "";
     message.backend = object.backend ?? "";
+    message.optimizer = object.optimizer ?? "";
+    message.partsPerEpoch = object.partsPerEpoch ?? 0;
+    message.earlyStopParts = object.earlyStopParts ?? 0;
+    message.dim = object.dim ?? 0;
+    message.bottomMlp = object.bottomMlp?.map((e) => e) || [];
+    message.topMlp = object.topMlp?.map((e) => e) || [];
+    message.sparseL2 = object.sparseL2 ?? 0;
     return message;
   },
 };
