@@ -40,5 +40,12 @@ describe('demo models (the embedded default of npm start)', () => {
       `${DEMO_CORPUS}: active version v0 kept`,
     ]);
     expect(registry.versions(DEMO_MODEL)).toEqual(['v1']);
+
+    // Interrupted between export and activation: the verified v1 is activated, not retrained.
+    rmSync(join(root, DEMO_MODEL, 'active.json'));
+    lines.length = 0;
+    await ensureDemoModels(root, join(dir, 'work'), (l) => lines.push(l));
+    expect(lines[0]).toBe(`${DEMO_MODEL}: activated the existing version v1`);
+    expect(registry.activeVersion(DEMO_MODEL)).toBe('v1');
   });
 });

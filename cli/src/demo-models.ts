@@ -98,6 +98,13 @@ export async function ensureDemoModels(
   log: (line: string) => void,
 ): Promise<void> {
   const dir = new ModelRegistryDir(registryRoot);
+  // A start interrupted between export and activation left a complete v1: verify and activate it.
+  for (const name of [DEMO_MODEL, DEMO_CORPUS])
+    if (dir.activeVersion(name) === undefined && dir.versions(name).includes('v1')) {
+      dir.readVersion(name, 'v1');
+      dir.setActiveVersion(name, 'v1');
+      log(`${name}: activated the existing version v1`);
+    }
   if (dir.activeVersion(DEMO_MODEL) === undefined) {
     await trainDemoRanker({
       rows: 50_000,
