@@ -237,15 +237,40 @@ export class ModelRegistryDir {
     throw new ModelVersionError('corrupt', `${model}: active.json is not a valid pointer`);
   }
 
-  /** Atomically points `model` at `version` (temp file + fsync + rename). */
+  /**
+   * The version the pointer named before its current one (`previous` in active.json), if any:
+   * what a restarting store falls back to when the current one no longer verifies.
+   */
+  previousVersion(model: string): string | undefined {
+    const file = join(this.path(model), 'active.json');
+    if (!existsSync(file)) return undefined;
+    try {
+      const { previous } = JSON.parse(readFileSync(file, 'utf8')) as { previous?: unknown };
+      return typeof previous === 'string' && NAME.test(previous) ? previous : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Atomically points `model` at `version` (temp file + fsync + rename), remembering the version
+   * it pointed at before as `previous` (kept when re-pointing at the same version).
+   */
   setActiveVersion(model: string, version: string): void {
     const dir = this.path(model);
     checkName('version', version);
+    let current: string | undefined;
+    try {
+      current = this.activeVersion(model);
+    } catch {
+      current = undefined; // an unreadable pointer is replaced; it has no previous to keep
+    }
+    const previous = current === version ? this.previousVersion(model) : current;
     const tmp = join(dir, `.active-${randomBytes(6).toString('hex')}.json`);
     writeDurably(
       tmp,
       new TextEncoder().encode(
-        `${JSON.stringify({ version, activatedAt: new Date().toISOString() })}\n`,
+        `${JSON.stringify({ version, ...(previous === undefined ? {} : { previous }), activatedAt: new Date().toISOString() })}\n`,
       ),
     );
     renameSync(tmp, join(dir, 'active.json'));

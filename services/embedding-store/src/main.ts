@@ -33,10 +33,15 @@ export async function startStore(config: StoreConfig, logger: Logger): Promise<R
   const storeMetrics = new StoreMetrics(versions);
   // Serve exactly what was served before a restart: the persisted active versions.
   const { restored, failed } = versions.restore();
-  for (const { model, version } of restored)
-    logger.info({ model, version }, 'active version restored');
-  for (const { model, error } of failed)
-    logger.error({ model, err: error }, 'active version could not be restored; model not served');
+  for (const { model, version, fallback } of restored)
+    if (fallback)
+      logger.warn(
+        { model, version },
+        "active version refused; serving the pointer's previous version instead",
+      );
+    else logger.info({ model, version }, 'active version restored');
+  for (const { model, version, error } of failed)
+    logger.error({ model, version, err: error }, 'version could not be restored');
   const host = new ServiceHost({
     name: 'store',
     config: config.server,

@@ -76,6 +76,24 @@ describe('ModelVersions', () => {
     expect(row(restarted, 3)).toEqual({ version: 'v2', row: expected(t2) });
   });
 
+  it("restarts on the pointer's previous version when the active one no longer verifies", () => {
+    const t1 = publish(dir, 'v1', 1);
+    publish(dir, 'v2', 2);
+    dir.setActiveVersion('ctr', 'v1');
+    dir.setActiveVersion('ctr', 'v2'); // previous: v1
+    dir.setActiveVersion('ctr', 'v2'); // re-pointing keeps previous
+    expect(dir.previousVersion('ctr')).toBe('v1');
+    // v2 is damaged on disk (e.g. published while a watching store refused it).
+    writeFileSync(join(root, 'ctr', 'v2', 'tables', 'sparse.emb'), 'not an artifact');
+    const restarted = new ModelVersions(new ModelRegistryDir(root));
+    const { restored, failed } = restarted.restore();
+    expect(restored).toEqual([{ model: 'ctr', version: 'v1', fallback: true }]);
+    expect(failed).toMatchObject([{ model: 'ctr', version: 'v2' }]);
+    const out = new Float32Array(4);
+    t1.lookup(Uint32Array.of(3), out);
+    expect(row(restarted, 3)).toEqual({ version: 'v1', row: Array.from(out) });
+  });
+
   it('keeps a replaced version until the requests holding it are done', () => {
     publish(dir, 'v1', 1);
     publish(dir, 'v2', 2);

@@ -86,24 +86,38 @@ export class ModelVersions {
   }
 
   /**
-   * Loads and activates the persisted active version of every model (after a restart). A model
-   * whose version cannot be loaded is reported in `failed` and not served; the others are.
+   * Loads and activates the persisted active version of every model (after a restart). When it
+   * no longer verifies (say a corrupt version was published while this store refused it in watch
+   * mode), the pointer's previous version is served instead, if that one verifies: a bad version
+   * never replaces a good one, not even across a restart. Every version that could not be loaded
+   * is reported in `failed`; a model with none loadable is not served.
    */
   restore(): {
-    restored: Array<{ model: string; version: string }>;
-    failed: Array<{ model: string; error: unknown }>;
+    restored: Array<{ model: string; version: string; fallback?: true }>;
+    failed: Array<{ model: string; version?: string; error: unknown }>;
   } {
-    const restored: Array<{ model: string; version: string }> = [];
-    const failed: Array<{ model: string; error: unknown }> = [];
+    const restored: Array<{ model: string; version: string; fallback?: true }> = [];
+    const failed: Array<{ model: string; version?: string; error: unknown }> = [];
     for (const model of this.dir.models()) {
+      let version: string | undefined;
       try {
-        const version = this.dir.activeVersion(model);
+        version = this.dir.activeVersion(model);
         if (version === undefined) continue;
         this.load(model, version);
         this.active.set(model, version);
         restored.push({ model, version });
+        continue;
       } catch (error) {
-        failed.push({ model, error });
+        failed.push({ model, ...(version === undefined ? {} : { version }), error });
+      }
+      const previous = this.dir.previousVersion(model);
+      if (previous === undefined || previous === version) continue;
+      try {
+        this.load(model, previous);
+        this.active.set(model, previous);
+        restored.push({ model, version: previous, fallback: true });
+      } catch (error) {
+        failed.push({ model, version: previous, error });
       }
     }
     return { restored, failed };
