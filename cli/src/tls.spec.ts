@@ -86,6 +86,6 @@ describe('embpress serve store with mutual TLS', () => {
       pki.file('client.crt'),
     ]);
     expect((await halfPair.exit).code).toBe(2);
-    expect(halfPair.stderr()).toContain('certFile is set but keyFile is not');
+    expect(halfPair.stderr()).toContain('--tls-cert is set but --tls-key is not');
   });
 });
