@@ -5,7 +5,15 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ArtifactError, readArtifact, registry, SpecError } from '@embpress/compression';
+import {
+  ArtifactError,
+  dtypeOf,
+  readArtifact,
+  registry,
+  SpecError,
+  type DType,
+  type TableDescription,
+} from '@embpress/compression';
 import { ModelRegistryDir, ModelVersionError } from '@embpress/model-registry';
 
 export const INSPECT_USAGE = `usage:
@@ -14,20 +22,13 @@ export const INSPECT_USAGE = `usage:
       directory (<root>/<model>: its versions and the active one) or one table artifact (.emb).
       Everything is verified as the store verifies it before serving; a failed check exits 1.`;
 
-export interface TableReport {
+/** The table's own description, less the paper-word accounting, plus what its file holds. */
+export type TableReport = Omit<TableDescription, 'paperWords' | 'notes'> & {
   name?: string;
-  method: string;
-  spec: string;
-  rows: number;
-  dim: number;
-  memoryBytes: number;
-  bytesPerRow: number;
-  /** fp32 bytes of the same rows × dim / memoryBytes. */
-  compressionRatio: number;
   fileBytes: number;
   sha256?: string;
-  sections: Array<{ name: string; dtype: string; elements: number }>;
-}
+  sections: Array<{ name: string; dtype: DType; elements: number }>;
+};
 
 export type InspectReport =
   | { kind: 'artifact'; path: string; table: TableReport }
@@ -48,20 +49,19 @@ export type InspectReport =
 class InspectError extends Error {}
 
 function tableReport(bytes: Uint8Array): TableReport {
+  // Parsed (and its section CRCs checked) once; the method loads from the parsed content.
   const content = readArtifact(bytes);
-  const d = registry.load(bytes).describe();
+  const {
+    paperWords: _words,
+    notes: _notes,
+    ...description
+  } = registry.loadContent(content).describe();
   return {
-    method: d.method,
-    spec: d.spec,
-    rows: d.rows,
-    dim: d.dim,
-    memoryBytes: d.memoryBytes,
-    bytesPerRow: d.bytesPerRow,
-    compressionRatio: d.compressionRatio,
+    ...description,
     fileBytes: bytes.length,
     sections: [...content.sections].map(([name, array]) => ({
       name,
-      dtype: array.constructor.name.replace('Array', '').toLowerCase(),
+      dtype: dtypeOf(array),
       elements: array.length,
     })),
   };
