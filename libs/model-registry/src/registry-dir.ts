@@ -224,17 +224,31 @@ export class ModelRegistryDir {
     return { manifest, dir, tables };
   }
 
-  /** The version the store serves for `model` (persisted pointer), if any. */
-  activeVersion(model: string): string | undefined {
+  /**
+   * The pointer file of `model`, parsed once: undefined when there is none; a corrupt one throws.
+   * `previous` is the version it named before (absent in pointers written before it existed).
+   */
+  private readPointer(model: string): { version: string; previous?: string } | undefined {
     const file = join(this.path(model), 'active.json');
     if (!existsSync(file)) return undefined;
     try {
-      const { version } = JSON.parse(readFileSync(file, 'utf8')) as { version?: unknown };
-      if (typeof version === 'string' && NAME.test(version)) return version;
+      const { version, previous } = JSON.parse(readFileSync(file, 'utf8')) as {
+        version?: unknown;
+        previous?: unknown;
+      };
+      if (typeof version === 'string' && NAME.test(version))
+        return typeof previous === 'string' && NAME.test(previous)
+          ? { version, previous }
+          : { version };
     } catch {
       // fall through: a corrupt pointer is reported below
     }
     throw new ModelVersionError('corrupt', `${model}: active.json is not a valid pointer`);
+  }
+
+  /** The version the store serves for `model` (persisted pointer), if any. */
+  activeVersion(model: string): string | undefined {
+    return this.readPointer(model)?.version;
   }
 
   /**
@@ -242,11 +256,8 @@ export class ModelRegistryDir {
    * what a restarting store falls back to when the current one no longer verifies.
    */
   previousVersion(model: string): string | undefined {
-    const file = join(this.path(model), 'active.json');
-    if (!existsSync(file)) return undefined;
     try {
-      const { previous } = JSON.parse(readFileSync(file, 'utf8')) as { previous?: unknown };
-      return typeof previous === 'string' && NAME.test(previous) ? previous : undefined;
+      return this.readPointer(model)?.previous;
     } catch {
       return undefined;
     }
@@ -259,13 +270,13 @@ export class ModelRegistryDir {
   setActiveVersion(model: string, version: string): void {
     const dir = this.path(model);
     checkName('version', version);
-    let current: string | undefined;
+    let current: { version: string; previous?: string } | undefined;
     try {
-      current = this.activeVersion(model);
+      current = this.readPointer(model);
     } catch {
       current = undefined; // an unreadable pointer is replaced; it has no previous to keep
     }
-    const previous = current === version ? this.previousVersion(model) : current;
+    const previous = current?.version === version ? current.previous : current?.version;
     const tmp = join(dir, `.active-${randomBytes(6).toString('hex')}.json`);
     writeDurably(
       tmp,
