@@ -10,6 +10,7 @@ import {
   type SplitScheme,
   type SynthProfileName,
 } from '@embpress/data';
+import { isOptionError } from './option-error';
 
 export const DATA_USAGE = `usage:
   embpress data synth --rows N --seed S --out FILE [--profile criteo|avazu] [--scale F]
@@ -175,10 +176,7 @@ export async function dataCommand(args: string[]): Promise<void> {
     else throw new UsageError(`unknown subcommand "${sub}"`);
   } catch (err) {
     // Bad input is the user's to fix: one clear line, no stack trace.
-    if (
-      err instanceof UsageError ||
-      (err instanceof TypeError && 'code' in err && String(err.code).startsWith('ERR_PARSE_ARGS'))
-    ) {
+    if (err instanceof UsageError || isOptionError(err)) {
       process.stderr.write(`embpress data: ${err.message}\n\n${DATA_USAGE}\n`);
       process.exitCode = 2;
       return;

@@ -15,6 +15,7 @@ import { SpecError, ArtifactError } from '@embpress/compression';
 import { ModelVersionError } from '@embpress/model-registry';
 import { store } from '@embpress/proto';
 import { lazyRequire } from './lazy';
+import { isOptionError } from './option-error';
 
 // Services are apps to the module-boundary rule: loaded with a plain require (services.ts).
 type Retriever = typeof import('@embpress/retriever');
@@ -217,11 +218,7 @@ export async function ingestCommand(args: string[]): Promise<void> {
   try {
     await run(args);
   } catch (err) {
-    if (
-      err instanceof UsageError ||
-      // By code, not class: parseArgs throws a TypeError of Node's own realm.
-      String((err as { code?: unknown }).code ?? '').startsWith('ERR_PARSE_ARGS')
-    ) {
+    if (err instanceof UsageError || isOptionError(err)) {
       process.stderr.write(`embpress ingest: ${(err as Error).message}\n\n${INGEST_USAGE}\n`);
       process.exitCode = 2;
       return;

@@ -2,6 +2,7 @@
 // Import nothing here that loads @grpc/grpc-js: `serve` must start telemetry first.
 import { parseArgs } from 'node:util';
 import { lazyRequire } from './lazy';
+import { isOptionError } from './option-error';
 
 const USAGE = `usage: embpress <command> [options]
 
@@ -121,9 +122,7 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {
-  // node:util parseArgs rejects a mistyped option: a usage error, not a crash.
-  if (String((err as { code?: unknown }).code ?? '').startsWith('ERR_PARSE_ARGS'))
-    usageError((err as Error).message);
+  if (isOptionError(err)) usageError(err.message);
   process.stderr.write(
     `embpress: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
   );

@@ -16,6 +16,7 @@ import {
 } from '@embpress/models';
 import { lazyRequire } from './lazy';
 import { TrainProgressView } from './train-progress';
+import { isOptionError } from './option-error';
 
 // Services are apps to the module-boundary rule: the CLI loads them with a plain require, as
 // services.ts does (types through `typeof import`, which the rule allows).
@@ -172,10 +173,7 @@ export async function trainCommand(args: string[]): Promise<void> {
   try {
     await run(args);
   } catch (err) {
-    if (
-      err instanceof UsageError ||
-      (err instanceof TypeError && 'code' in err && String(err.code).startsWith('ERR_PARSE_ARGS'))
-    ) {
+    if (err instanceof UsageError || isOptionError(err)) {
       process.stderr.write(`embpress train: ${err.message}\n\n${TRAIN_USAGE}\n`);
       process.exitCode = 2;
       return;

@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { benchCodecs } from './codecs';
 import { lazyRequire } from '../lazy';
 import { BenchSetupError } from './bench-setup-error';
+import { isOptionError } from '../option-error';
 
 /**
  * The asynchronous benchmarks (servers, child processes), each in its own module. Resolved here:
@@ -30,7 +31,7 @@ export function benchCommand(args: string[]): void {
     asyncBench()(rest).catch((err: unknown) => {
       const setup = err instanceof BenchSetupError;
       // A mistyped option is a usage error: its message, not a stack trace.
-      const usage = String((err as { code?: unknown }).code ?? '').startsWith('ERR_PARSE_ARGS');
+      const usage = isOptionError(err);
       process.stderr.write(
         `embpress bench ${what}: ${setup || usage ? (err as Error).message : err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
       );

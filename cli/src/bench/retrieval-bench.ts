@@ -21,6 +21,7 @@ import {
   type SearchHits,
 } from '@embpress/compression';
 import { lazyRequire } from '../lazy';
+import { isOptionError } from '../option-error';
 
 type Retriever = typeof import('@embpress/retriever');
 const retriever = (): Retriever => lazyRequire<Retriever>('@embpress/retriever');
@@ -387,11 +388,7 @@ export async function benchRetrievalCommand(args: string[]): Promise<void> {
   try {
     await run(args);
   } catch (err) {
-    if (
-      err instanceof UsageError ||
-      String((err as { code?: unknown }).code ?? '').startsWith('ERR_PARSE_ARGS') ||
-      (err as Error).name === 'SpecError'
-    ) {
+    if (err instanceof UsageError || isOptionError(err) || (err as Error).name === 'SpecError') {
       process.stderr.write(
         `embpress bench retrieval: ${(err as Error).message}\n\n${RETRIEVAL_BENCH_USAGE}\n`,
       );

@@ -1,0 +1,6 @@
+// node:util parseArgs rejects an unknown or malformed option with an error whose code starts with
+// ERR_PARSE_ARGS: a usage mistake, to be answered with the message and the usage, not a stack.
+// Matched by code, not class: the TypeError comes from Node's own realm (not jest's).
+export function isOptionError(err: unknown): err is Error {
+  return String((err as { code?: unknown } | null)?.code ?? '').startsWith('ERR_PARSE_ARGS');
+}
