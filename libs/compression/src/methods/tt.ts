@@ -392,6 +392,7 @@ class TtTrainable implements TrainableEmbedding {
     const rng = new Rng(options.seed);
     const bound = defaultInitBound(shape.fields);
     const L = coreRowLengths(pl.dd, pl.rank);
+    const gaussianSigma = ttGaussianInitSigma(pl.rank, bound);
     const data = pl.fields.map((fp, f): FieldData => {
       this.firstParam.push(this.views.length);
       if (fp.dn === null) {
@@ -403,8 +404,7 @@ class TtTrainable implements TrainableEmbedding {
       const cores = [0, 1, 2].map((k) => {
         const core = new Float32Array((dn[k] as number) * (L[k] as number));
         if (params.init === 'hetu') return fillReversedTruncatedNormal(rng, core, ttInitSigma(dn));
-        const s = ttGaussianInitSigma(pl.rank, bound);
-        for (let i = 0; i < core.length; i += 1) core[i] = s * rng.normal();
+        for (let i = 0; i < core.length; i += 1) core[i] = gaussianSigma * rng.normal();
         return core;
       }) as [Float32Array, Float32Array, Float32Array];
       cores.forEach((c, k) =>
