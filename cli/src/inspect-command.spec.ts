@@ -1,33 +1,11 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ArtifactError, registry } from '@embpress/compression';
+import { ArtifactError } from '@embpress/compression';
 import { ModelRegistryDir, ModelVersionError } from '@embpress/model-registry';
 import { inspectPath } from './inspect-command';
 import { runCli } from './testing/cli-process';
-
-function publish(root: string, version: string): void {
-  const { method, params } = registry.resolve('rowwise-int8');
-  if (method.kind !== 'codec') throw new Error('unexpected');
-  const data = new Float32Array(100 * 8).map((_, i) => Math.sin(i));
-  const table = method.compress(data, { fields: [60, 40], dim: 8 }, params, { seed: 1 });
-  new ModelRegistryDir(root).writeVersion({
-    model: 'ctr',
-    version,
-    tables: [
-      {
-        name: 'sparse',
-        method: table.method,
-        spec: table.spec,
-        rows: 100,
-        dim: 8,
-        memoryBytes: table.memoryBytes(),
-        bytes: table.encode(),
-      },
-    ],
-    extra: { metrics: { testAuc: 0.75 } },
-  });
-}
+import { publishRowwiseVersion } from './testing/publish';
 
 describe('embpress inspect', () => {
   let dir: string;
@@ -35,8 +13,8 @@ describe('embpress inspect', () => {
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'embpress-inspect-'));
     root = join(dir, 'models');
-    publish(root, 'v1');
-    publish(root, 'v2');
+    publishRowwiseVersion(root, 'v1', 1, { metrics: { testAuc: 0.75 } });
+    publishRowwiseVersion(root, 'v2', 2, { metrics: { testAuc: 0.75 } });
     new ModelRegistryDir(root).setActiveVersion('ctr', 'v2');
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));

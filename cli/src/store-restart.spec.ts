@@ -5,10 +5,9 @@ import { credentials, Metadata } from '@grpc/grpc-js';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { registry } from '@embpress/compression';
-import { ModelRegistryDir } from '@embpress/model-registry';
 import { store } from '@embpress/proto';
 import { readyPort, runCli } from './testing/cli-process';
+import { publishRowwiseVersion } from './testing/publish';
 
 type Unary<Req, Res> = (
   req: Req,
@@ -29,35 +28,13 @@ function call<Req, Res>(
   );
 }
 
-function publish(root: string, version: string, seed: number): void {
-  const { method, params } = registry.resolve('rowwise-int8');
-  if (method.kind !== 'codec') throw new Error('unexpected');
-  const data = new Float32Array(100 * 8).map((_, i) => Math.cos(i * seed));
-  const table = method.compress(data, { fields: [60, 40], dim: 8 }, params, { seed });
-  new ModelRegistryDir(root).writeVersion({
-    model: 'ctr',
-    version,
-    tables: [
-      {
-        name: 'sparse',
-        method: table.method,
-        spec: table.spec,
-        rows: 100,
-        dim: 8,
-        memoryBytes: table.memoryBytes(),
-        bytes: table.encode(),
-      },
-    ],
-  });
-}
-
 describe('store restart', () => {
   it('serves the activated version with identical rows after kill -9, and traces lookups', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'embpress-restart-'));
     const root = join(dir, 'models');
     const spans = join(dir, 'spans.jsonl');
-    publish(root, 'v1', 1);
-    publish(root, 'v2', 2);
+    publishRowwiseVersion(root, 'v1', 1);
+    publishRowwiseVersion(root, 'v2', 2);
     const env = {
       EMBPRESS_STORE_PORT: '0',
       EMBPRESS_STORE_REGISTRY_ROOT: root,
