@@ -105,7 +105,8 @@ export async function ensureDemoModels(
       dir.setActiveVersion(name, 'v1');
       log(`${name}: activated the existing version v1`);
     }
-  if (dir.activeVersion(DEMO_MODEL) === undefined) {
+  const activeModel = dir.activeVersion(DEMO_MODEL);
+  if (activeModel === undefined) {
     await trainDemoRanker({
       rows: 50_000,
       seed: 1,
@@ -117,9 +118,10 @@ export async function ensureDemoModels(
       version: 'v1',
       log,
     });
-  } else log(`${DEMO_MODEL}: active version ${dir.activeVersion(DEMO_MODEL)} kept`);
+  } else log(`${DEMO_MODEL}: active version ${activeModel} kept`);
 
-  if (dir.activeVersion(DEMO_CORPUS) === undefined) {
+  const activeCorpus = dir.activeVersion(DEMO_CORPUS);
+  if (activeCorpus === undefined) {
     const r = lazyRequire<Retriever>('@embpress/retriever');
     let passages;
     try {
@@ -142,5 +144,5 @@ export async function ensureDemoModels(
     log(
       `ingested ${DEMO_CORPUS}/${result.version}: ${result.rows} passages × ${result.dim} (TF-IDF + SVD), ${result.spec}`,
     );
-  } else log(`${DEMO_CORPUS}: active version ${dir.activeVersion(DEMO_CORPUS)} kept`);
+  } else log(`${DEMO_CORPUS}: active version ${activeCorpus} kept`);
 }
