@@ -147,13 +147,12 @@ async function run(args: string[]): Promise<void> {
   if (Object.values(tls).some((v) => v !== undefined) && values.store === undefined)
     throw new UsageError('--tls-* options need --store');
   // Checked before any work: a bad TLS option must not cost an ingestion.
-  const tlsProblems = validateClientTls(tls).map((problem) =>
-    problem
-      .replace(/caFile/g, '--tls-ca')
-      .replace(/certFile/g, '--tls-cert')
-      .replace(/keyFile/g, '--tls-key')
-      .replace(/serverNameOverride/g, '--tls-server-name'),
-  );
+  const tlsProblems = validateClientTls(tls, {
+    caFile: '--tls-ca',
+    certFile: '--tls-cert',
+    keyFile: '--tls-key',
+    serverNameOverride: '--tls-server-name',
+  });
   if (tlsProblems.length > 0) throw new UsageError(tlsProblems.join('; '));
   const dim = int('dim', values.dim, 1);
   const seed = int('seed', values.seed, 0);

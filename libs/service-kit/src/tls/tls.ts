@@ -83,18 +83,29 @@ export function validateServerTls(cfg: ServerTlsConfig): string[] {
   return [...problems, ...filesProblems({ certFile, keyFile, clientCaFile })];
 }
 
-/** Every problem with a client TLS config (empty when valid). */
-export function validateClientTls(cfg: ClientTlsConfig): string[] {
-  const problems = pairProblems('certFile', cfg.certFile, 'keyFile', cfg.keyFile);
+/**
+ * Every problem with a client TLS config (empty when valid). `names` renames the fields in the
+ * messages to what the caller's user typed (command-line options, say).
+ */
+export function validateClientTls(
+  cfg: ClientTlsConfig,
+  names: Partial<Record<keyof ClientTlsConfig, string>> = {},
+): string[] {
+  const n = (field: keyof ClientTlsConfig) => names[field] ?? field;
+  const problems = pairProblems(n('certFile'), cfg.certFile, n('keyFile'), cfg.keyFile);
   // Without caFile the channel is plaintext, so these settings would be silently ignored.
   if (!isSet(cfg.caFile)) {
     if (isSet(cfg.certFile) || isSet(cfg.keyFile)) {
-      problems.push('certFile/keyFile (client certificate) require caFile');
+      problems.push(`${n('certFile')}/${n('keyFile')} (client certificate) require ${n('caFile')}`);
     }
-    if (isSet(cfg.serverNameOverride)) problems.push('serverNameOverride requires caFile');
+    if (isSet(cfg.serverNameOverride))
+      problems.push(`${n('serverNameOverride')} requires ${n('caFile')}`);
   }
   const { caFile, certFile, keyFile } = cfg;
-  return [...problems, ...filesProblems({ caFile, certFile, keyFile })];
+  return [
+    ...problems,
+    ...filesProblems({ [n('caFile')]: caFile, [n('certFile')]: certFile, [n('keyFile')]: keyFile }),
+  ];
 }
 
 function throwIfAny(problems: string[]): void {
