@@ -18,10 +18,11 @@ interface Child {
   address?: string;
 }
 
+/** `serve all`'s own lines: as the services' (pretty on a terminal, JSON lines when piped). */
 function log(message: string, fields: Record<string, unknown> = {}): void {
-  process.stdout.write(
-    `${JSON.stringify({ level: 'info', time: new Date().toISOString(), service: 'all', msg: message, ...fields })}\n`,
-  );
+  lazyRequire<typeof import('@embpress/service-kit/logger')>('@embpress/service-kit/logger')
+    .processLogger('all')
+    .info(fields, message);
 }
 
 function startChild(

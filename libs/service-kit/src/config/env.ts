@@ -187,3 +187,23 @@ export const logLevel = () =>
       }
       return value as (typeof levels)[number];
     });
+
+export const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+
+/** `EMBPRESS_LOG_FORMAT`: auto (pretty on a terminal, JSON otherwise), json or pretty. */
+export const logFormat = () =>
+  z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      const value = raw === undefined || raw === '' ? 'auto' : raw.trim().toLowerCase();
+      if (!(LOG_FORMATS as readonly string[]).includes(value)) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `expected one of ${LOG_FORMATS.join(', ')}, got ${quoted(raw)}`,
+        });
+        return z.NEVER;
+      }
+      return value as LogFormat;
+    });
