@@ -14,16 +14,17 @@ import {
   type ServiceError,
   type UntypedHandleCall,
 } from '@grpc/grpc-js';
-import type { Http2Session } from 'node:http2';
+import type { Http2Session, IncomingHttpHeaders } from 'node:http2';
 import { ReflectionService } from '@grpc/reflection';
 import { health, reflectionPackageDefinition } from '@embpress/proto';
 import { deadlineMs } from './deadline';
-import { InvalidArgumentError, toStatus } from './errors';
+import { EmbpressError, InvalidArgumentError, ResourceExhaustedError, toStatus } from './errors';
 import { HealthRegistry } from './health';
 import { rpcServerDuration } from './telemetry/instruments';
 import type { Logger } from './logger';
 import type { ServerConfig } from './config';
 import { serverCredentials } from './tls';
+import { flagInvalidTimeouts, strictRequests } from './strict-requests';
 
 /** What a handler knows about its call besides the request. */
 export interface CallContext {
@@ -36,6 +37,11 @@ export interface CallContext {
   readonly signal: AbortSignal;
   /** Logger of this call (carries trace ids). */
   readonly logger: Logger;
+  /**
+   * Counts `bytes` the call is about to hold (e.g. its response) against the process's
+   * in-flight byte bound until the call ends; over the bound it throws RESOURCE_EXHAUSTED.
+   */
+  reserveBytes(bytes: number): void;
 }
 
 export type UnaryHandler<Req, Res> = (request: Req, ctx: CallContext) => Promise<Res>;
@@ -71,6 +77,11 @@ export interface ServiceHostOptions {
   /** Extra grpc-js server options (message sizes, keepalive...). */
   channelOptions?: ChannelOptions;
   /**
+   * Largest request message in bytes (grpc-js refuses a larger one from its length prefix,
+   * before buffering it, with RESOURCE_EXHAUSTED). Default 4 MiB, grpc's own default.
+   */
+  maxReceiveBytes?: number;
+  /**
    * HTTP/2 receive window of each connection and each stream, in bytes (default: Node's 64 KiB).
    * grpc-js has no server option for it (`grpc-node.flow_control_window` is client-only in 1.14);
    * a service receiving large requests from many concurrent calls on one connection (the store at
@@ -83,10 +94,21 @@ export interface ServiceHostOptions {
 interface GrpcServerInternals {
   commonServerOptions?: { settings?: Record<string, unknown> };
   http2Servers?: Map<
-    { on(event: 'session', listener: (session: Http2Session) => void): void },
+    {
+      on(event: 'session', listener: (session: Http2Session) => void): void;
+      prependListener(
+        event: 'stream',
+        listener: (stream: unknown, headers: IncomingHttpHeaders) => void,
+      ): unknown;
+    },
     unknown
   >;
 }
+
+/** grpc's own default largest request; services that need more (or less) say so. */
+const DEFAULT_MAX_RECEIVE_BYTES = 4 * 1024 * 1024;
+/** Default bound on request + reserved bytes of the calls in flight (ServerConfig). */
+export const DEFAULT_MAX_IN_FLIGHT_BYTES = 128 * 1024 * 1024;
 
 type AnyCall = ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>;
 
@@ -96,6 +118,8 @@ export class ServiceHost {
   private readonly serviceNames: string[] = [];
   private readonly rpcDuration: Histogram;
   private inFlight = 0;
+  /** Request bytes and reserved bytes of the calls in flight (config.maxInFlightBytes). */
+  private inFlightBytes = 0;
   private draining = false;
   private boundPort: number | undefined;
   private stopping: Promise<void> | undefined;
@@ -103,12 +127,13 @@ export class ServiceHost {
 
   constructor(private readonly options: ServiceHostOptions) {
     this.server = new Server({
-      'grpc.max_receive_message_length': 16 * 1024 * 1024,
+      'grpc.max_receive_message_length': options.maxReceiveBytes ?? DEFAULT_MAX_RECEIVE_BYTES,
       'grpc.max_send_message_length': 64 * 1024 * 1024,
       // No channelz service is exposed: its per-call and per-stream bookkeeping (~2% of the
       // store's CPU per lookup) would be read by nobody.
       'grpc.enable_channelz': 0,
       ...options.channelOptions,
+      interceptors: [strictRequests],
     });
     this.server.addService(health.HealthService, this.health.implementation);
     if (options.flowControlWindowBytes !== undefined) {
@@ -174,6 +199,7 @@ export class ServiceHost {
       );
     });
     this.widenConnectionWindows();
+    this.checkTimeoutHeaders();
     this.options.logger.info(
       {
         address: this.address,
@@ -195,6 +221,14 @@ export class ServiceHost {
       throw new Error('flowControlWindowBytes: this grpc-js version has no http2Servers');
     for (const http2Server of servers.keys())
       http2Server.on('session', (session) => session.setLocalWindowSize(bytes));
+  }
+
+  /** strict-requests.ts: a malformed grpc-timeout is refused as INVALID_ARGUMENT. */
+  private checkTimeoutHeaders(): void {
+    const servers = (this.server as unknown as GrpcServerInternals).http2Servers;
+    if (servers === undefined)
+      throw new Error('strict requests: this grpc-js version has no http2Servers');
+    for (const http2Server of servers.keys()) flagInvalidTimeouts(http2Server);
   }
 
   /** Reports SERVING on health and returns the handle the process runner needs. */
@@ -262,8 +296,11 @@ export class ServiceHost {
     });
   }
 
-  /** Admission control shared by every call: refuse while draining or over the in-flight limit. */
-  private admit(path: string): ServiceError | undefined {
+  /**
+   * Admission control shared by every call: refuse while draining, over the in-flight call limit,
+   * or when the request's bytes would take the process over its in-flight byte bound.
+   */
+  private admit(path: string, requestBytes: number): ServiceError | undefined {
     if (this.draining) return serviceError(status.UNAVAILABLE, 'server is shutting down');
     if (this.inFlight >= this.options.config.maxInFlight) {
       return serviceError(
@@ -271,12 +308,26 @@ export class ServiceHost {
         `${path}: too many calls in flight (${this.inFlight}); retry with backoff`,
       );
     }
+    const overBytes = this.overByteBound(requestBytes);
+    if (overBytes !== undefined)
+      return serviceError(status.RESOURCE_EXHAUSTED, `${path}: ${overBytes}`);
     this.inFlight += 1;
+    this.inFlightBytes += requestBytes;
     return undefined;
   }
 
-  private release(): void {
+  /** Why `bytes` more would pass the in-flight byte bound, or undefined when they fit. */
+  private overByteBound(bytes: number): string | undefined {
+    const bound = this.options.config.maxInFlightBytes ?? DEFAULT_MAX_IN_FLIGHT_BYTES;
+    if (this.inFlightBytes + bytes <= bound) return undefined;
+    return bytes > bound
+      ? `needs ${bytes} bytes, more than this server's bound of ${bound} bytes in flight; send smaller requests`
+      : `${this.inFlightBytes} bytes in flight, ${bytes} more would pass this server's bound of ${bound}; retry with backoff`;
+  }
+
+  private release(heldBytes: number): void {
     this.inFlight -= 1;
+    this.inFlightBytes -= heldBytes;
     if (this.inFlight === 0) {
       const waiters = this.idleWaiters;
       this.idleWaiters = [];
@@ -289,8 +340,13 @@ export class ServiceHost {
    * lookup) use neither, and a pino child, an AbortController, a 'cancelled' listener and a
    * deadline timer per call were ~15% of the store's CPU per lookup.
    */
-  private context(path: string, call: AnyCall): { ctx: CallContext; dispose: () => void } {
+  private context(
+    path: string,
+    call: AnyCall,
+    requestBytes: number,
+  ): { ctx: CallContext; dispose: () => number } {
     const deadline = deadlineMs(call.getDeadline());
+    let heldBytes = requestBytes;
     const parentLogger = this.options.logger;
     let logger: Logger | undefined;
     let controller: AbortController | undefined;
@@ -328,14 +384,22 @@ export class ServiceHost {
         logger ??= parentLogger.child({ rpc: path });
         return logger;
       },
+      reserveBytes: (bytes: number) => {
+        const over = this.overByteBound(bytes);
+        if (over !== undefined) throw new ResourceExhaustedError(over);
+        this.inFlightBytes += bytes;
+        heldBytes += bytes;
+      },
     };
     return {
       ctx,
       dispose: () => {
         disposed = true;
-        if (controller === undefined) return;
-        if (timer !== undefined) clearTimeout(timer);
-        call.removeListener('cancelled', abort);
+        if (controller !== undefined) {
+          if (timer !== undefined) clearTimeout(timer);
+          call.removeListener('cancelled', abort);
+        }
+        return heldBytes;
       },
     };
   }
@@ -360,23 +424,24 @@ export class ServiceHost {
   ): handleUnaryCall<unknown, unknown> {
     return (call, callback) => {
       const started = performance.now();
-      const refused = this.admit(path);
+      const received = call.request as Received;
+      const refused = this.admit(path, received.bytes);
       if (refused !== undefined) {
         callback(refused);
         return;
       }
-      const { ctx, dispose } = this.context(path, call);
-      run(handler, call.request, ctx).then(
+      const { ctx, dispose } = this.context(path, call, received.bytes);
+      run(handler, received, ctx).then(
         (response) => {
-          dispose();
+          const held = dispose();
           this.finish(path, started, null, ctx.logger);
           callback(null, response);
-          this.release();
+          this.release(held);
         },
         (err: unknown) => {
-          dispose();
+          const held = dispose();
           callback(this.finish(path, started, err, ctx.logger));
-          this.release();
+          this.release(held);
         },
       );
     };
@@ -388,23 +453,24 @@ export class ServiceHost {
   ): handleServerStreamingCall<unknown, unknown> {
     return (call) => {
       const started = performance.now();
-      const refused = this.admit(path);
+      const received = call.request as Received;
+      const refused = this.admit(path, received.bytes);
       if (refused !== undefined) {
         call.emit('error', refused);
         return;
       }
-      const { ctx, dispose } = this.context(path, call);
-      runStream(handler, call.request, ctx, (response) => call.write(response)).then(
+      const { ctx, dispose } = this.context(path, call, received.bytes);
+      runStream(handler, received, ctx, (response) => call.write(response)).then(
         () => {
-          dispose();
+          const held = dispose();
           this.finish(path, started, null, ctx.logger);
           call.end();
-          this.release();
+          this.release(held);
         },
         (err: unknown) => {
-          dispose();
+          const held = dispose();
           call.emit('error', this.finish(path, started, err, ctx.logger));
-          this.release();
+          this.release(held);
         },
       );
     };
@@ -412,48 +478,56 @@ export class ServiceHost {
 }
 
 /**
- * A request whose bytes are not a valid message. grpc-js answers a throwing deserializer with
- * INTERNAL (as if the server were broken); we catch it and answer INVALID_ARGUMENT instead.
+ * A request as the deserializer hands it to the wrapped handlers: the decoded message, or why its
+ * bytes are not one, and its size (counted against the in-flight byte bound while it is served).
  */
-class MalformedRequest {
-  constructor(readonly reason: string) {}
+class Received {
+  constructor(
+    readonly bytes: number,
+    readonly message: unknown,
+    readonly refusal: EmbpressError | undefined,
+  ) {}
 }
 
+/**
+ * grpc-js answers a throwing deserializer with INTERNAL (as if the server were broken); we catch
+ * it and answer INVALID_ARGUMENT instead, or the typed error a hand-written decoder threw (e.g.
+ * an id list over the limit).
+ */
 function tolerantDeserializer(deserialize: (bytes: Buffer) => unknown): (bytes: Buffer) => unknown {
   return (bytes) => {
     try {
-      return deserialize(bytes);
+      return new Received(bytes.length, deserialize(bytes), undefined);
     } catch (err) {
-      return new MalformedRequest((err as Error).message);
+      const refusal =
+        err instanceof EmbpressError
+          ? err
+          : new InvalidArgumentError(
+              'request',
+              `is not a valid message of this method (${(err as Error).message})`,
+            );
+      return new Received(bytes.length, undefined, refusal);
     }
   };
 }
 
-function rejectMalformed(request: unknown): void {
-  if (request instanceof MalformedRequest)
-    throw new InvalidArgumentError(
-      'request',
-      `is not a valid message of this method (${request.reason})`,
-    );
-}
-
 async function run(
   handler: UnaryHandler<unknown, unknown>,
-  request: unknown,
+  request: Received,
   ctx: CallContext,
 ): Promise<unknown> {
-  rejectMalformed(request);
-  return handler(request, ctx);
+  if (request.refusal !== undefined) throw request.refusal;
+  return handler(request.message, ctx);
 }
 
 async function runStream(
   handler: ServerStreamHandler<unknown, unknown>,
-  request: unknown,
+  request: Received,
   ctx: CallContext,
   send: (r: unknown) => void,
 ): Promise<void> {
-  rejectMalformed(request);
-  return handler(request, ctx, send);
+  if (request.refusal !== undefined) throw request.refusal;
+  return handler(request.message, ctx, send);
 }
 
 function serviceError(code: status, details: string): ServiceError {

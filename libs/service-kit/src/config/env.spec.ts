@@ -66,6 +66,7 @@ describe('server and client settings', () => {
       tls: {},
       shutdownGraceMs: 10_000,
       maxInFlight: 1024,
+      maxInFlightBytes: 128 * 1024 * 1024,
     });
   });
 

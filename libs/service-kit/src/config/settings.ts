@@ -19,6 +19,11 @@ export interface ServerConfig {
   shutdownGraceMs: number;
   /** Calls handled at once before new ones get RESOURCE_EXHAUSTED (load shedding). */
   maxInFlight: number;
+  /**
+   * Bytes the calls in flight may hold together (their requests, and what handlers reserve for
+   * responses) before new ones get RESOURCE_EXHAUSTED. Default 128 MiB.
+   */
+  maxInFlightBytes?: number;
 }
 
 export interface ClientTls {
@@ -74,6 +79,7 @@ const serverSchema = (defaultPort: number) =>
       TLS_CLIENT_CA: optionalPath(),
       SHUTDOWN_GRACE_MS: positiveInt(10_000, 'a positive number of milliseconds'),
       MAX_IN_FLIGHT: positiveInt(1024, 'a positive integer'),
+      MAX_IN_FLIGHT_BYTES: positiveInt(128 * 1024 * 1024, 'a positive number of bytes'),
     })
     .superRefine((v, ctx) => {
       requirePair(ctx, ['TLS_CERT', v.TLS_CERT], ['TLS_KEY', v.TLS_KEY]);
@@ -98,6 +104,7 @@ export function parseServerConfig(prefix: string, defaultPort: number, env: Env)
     tls: { certFile: v.TLS_CERT, keyFile: v.TLS_KEY, clientCaFile: v.TLS_CLIENT_CA },
     shutdownGraceMs: v.SHUTDOWN_GRACE_MS,
     maxInFlight: v.MAX_IN_FLIGHT,
+    maxInFlightBytes: v.MAX_IN_FLIGHT_BYTES,
   };
 }
 
