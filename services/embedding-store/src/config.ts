@@ -21,6 +21,12 @@ export interface StoreConfig {
   adminToken?: string;
   /** Most ids in one Lookup/BatchLookup request (over all its tables). */
   maxIdsPerRequest: number;
+  /**
+   * Largest request message in bytes, refused from its length prefix before it is buffered.
+   * Default: what the id limit needs at worst (5 bytes per id plus 4,096 table names), at least
+   * 4 MiB (a Search of 1,024 queries of dim 1,024).
+   */
+  maxReceiveBytes: number;
   /** Largest k of a Search, and most query vectors in one Search. */
   maxSearchK: number;
   maxSearchQueries: number;
@@ -37,7 +43,9 @@ export interface StoreConfig {
 const schema = z.object({
   REGISTRY_ROOT: optionalPath(),
   ADMIN_TOKEN: optionalPath(),
-  MAX_IDS_PER_REQUEST: positiveInt(1_000_000),
+  // 262,144 ids: a 16-dim fp32 answer of 16 MiB, a 64-dim one at grpc's 64 MiB send limit.
+  MAX_IDS_PER_REQUEST: positiveInt(262_144),
+  MAX_RECEIVE_BYTES: positiveInt(0, 'a positive number of bytes'), // unset (0): derived
   MAX_SEARCH_K: positiveInt(1_000),
   MAX_SEARCH_QUERIES: positiveInt(1_024),
   SEARCH_RERANK_FACTOR: positiveInt(4),
@@ -60,6 +68,13 @@ const schema = z.object({
   WATCH_INTERVAL_MS: positiveInt(2_000),
 });
 
+/** The largest well-formed BatchLookup of `maxIds` ids: see StoreConfig.maxReceiveBytes. */
+export function receiveBytesFor(maxIds: number): number {
+  const tableEntry = 1 + 2 + (1 + 1 + 128) + (1 + 3); // tag, length, name (≤ 128), ids header
+  const needed = 64 + maxIds * 5 + 4096 * tableEntry;
+  return Math.max(4 * 1024 * 1024, needed);
+}
+
 export function loadStoreConfig(env: Env): StoreConfig {
   const [server, v] = collectConfig(
     () => parseServerConfig(STORE_ENV_PREFIX, STORE_DEFAULT_PORT, env),
@@ -70,6 +85,8 @@ export function loadStoreConfig(env: Env): StoreConfig {
     registryRoot: v.REGISTRY_ROOT ?? 'var/models',
     adminToken: v.ADMIN_TOKEN,
     maxIdsPerRequest: v.MAX_IDS_PER_REQUEST,
+    maxReceiveBytes:
+      v.MAX_RECEIVE_BYTES === 0 ? receiveBytesFor(v.MAX_IDS_PER_REQUEST) : v.MAX_RECEIVE_BYTES,
     maxSearchK: v.MAX_SEARCH_K,
     maxSearchQueries: v.MAX_SEARCH_QUERIES,
     searchRerankFactor: v.SEARCH_RERANK_FACTOR,

@@ -13,17 +13,32 @@ import { ModelVersions } from './domain/model-versions';
 import { RegistryWatcher } from './domain/registry-watcher';
 import { StoreMetrics } from './domain/store-metrics';
 import { serializeBatchLookupResponse, serializeLookupResponse } from './wire/response-serializer';
+import {
+  decodeBatchLookupRequest,
+  decodeLookupRequest,
+  requestDeserializer,
+} from './wire/request-decoder';
 
 /**
- * The generated service definition with the two hot responses serialized by hand (the same
- * bytes, one copy of the rows instead of three: wire/response-serializer.ts).
+ * The generated service definition with the two hot messages coded by hand: responses serialized
+ * with one copy of the rows instead of three (wire/response-serializer.ts), requests decoded with
+ * the id limit and the 32-bit id range checked while decoding (wire/request-decoder.ts).
  */
-function storeServiceDefinition(): typeof store.EmbeddingStoreServiceService {
+function storeServiceDefinition(config: StoreConfig): typeof store.EmbeddingStoreServiceService {
   const generated = store.EmbeddingStoreServiceService;
+  const max = config.maxIdsPerRequest;
   return {
     ...generated,
-    lookup: { ...generated.lookup, responseSerialize: serializeLookupResponse },
-    batchLookup: { ...generated.batchLookup, responseSerialize: serializeBatchLookupResponse },
+    lookup: {
+      ...generated.lookup,
+      requestDeserialize: requestDeserializer(decodeLookupRequest, max),
+      responseSerialize: serializeLookupResponse,
+    } as typeof generated.lookup,
+    batchLookup: {
+      ...generated.batchLookup,
+      requestDeserialize: requestDeserializer(decodeBatchLookupRequest, max),
+      responseSerialize: serializeBatchLookupResponse,
+    } as typeof generated.batchLookup,
   };
 }
 
@@ -47,8 +62,9 @@ export async function startStore(config: StoreConfig, logger: Logger): Promise<R
     config: config.server,
     logger,
     flowControlWindowBytes: config.flowControlWindowBytes,
+    maxReceiveBytes: config.maxReceiveBytes,
   });
-  host.addService<store.EmbeddingStoreServiceServer>(storeServiceDefinition(), {
+  host.addService<store.EmbeddingStoreServiceServer>(storeServiceDefinition(config), {
     lookup: lookupHandler(config, versions, storeMetrics),
     batchLookup: batchLookupHandler(config, versions, storeMetrics),
     search: searchHandler(config, versions),

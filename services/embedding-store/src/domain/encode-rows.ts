@@ -5,6 +5,21 @@ import { InvalidArgumentError } from '@embpress/service-kit';
 
 const { RowEncoding } = common;
 
+/** The wire decoder's ids as they are; ts-proto's number[] (direct calls in tests) copied once. */
+export function uint32Ids(ids: ArrayLike<number>): Uint32Array {
+  return ids instanceof Uint32Array ? ids : Uint32Array.from(ids);
+}
+
+/**
+ * Bytes a lookup of `count` rows holds while it is answered, counted against the server's
+ * in-flight byte bound before any row is decoded: the fp32 rows every encoding but CODES decodes
+ * into, plus the fp16 copy; CODES is bounded by the fp32 size (codes are never wider).
+ */
+export function lookupBytes(dim: number, count: number, encoding: common.RowEncoding): number {
+  const fp32 = count * dim * 4;
+  return encoding === RowEncoding.ROW_ENCODING_FLOAT16_LE ? fp32 * 1.5 : fp32;
+}
+
 export function encodeRows(
   table: CompressedTable,
   tableName: string,

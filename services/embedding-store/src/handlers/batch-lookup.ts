@@ -8,23 +8,24 @@ import {
   type UnaryHandler,
 } from '@embpress/service-kit';
 import type { StoreConfig } from '../config';
-import { encodeRows } from '../domain/encode-rows';
+import { encodeRows, lookupBytes, uint32Ids } from '../domain/encode-rows';
 import { idError, toServiceError } from '../domain/errors';
 import type { ModelVersions } from '../domain/model-versions';
 import type { StoreMetrics } from '../domain/store-metrics';
 import { tableOf } from './lookup';
 import { requireRowEncoding } from './validate-store';
+import { MAX_TABLES_PER_REQUEST, type BatchLookupRequestIn } from '../wire/request-decoder';
 
 export function batchLookupHandler(
   config: StoreConfig,
   versions: ModelVersions,
   metrics: StoreMetrics,
-): UnaryHandler<store.BatchLookupRequest, store.BatchLookupResponse> {
-  return async (request) => {
+): UnaryHandler<BatchLookupRequestIn, store.BatchLookupResponse> {
+  return async (request, ctx) => {
     requireName('model', request.model);
     const version = optionalName('version', request.version);
     const encoding = requireRowEncoding('encoding', request.encoding);
-    requireCount('tables', request.tables.length, 1, 4096);
+    requireCount('tables', request.tables.length, 1, MAX_TABLES_PER_REQUEST);
     const seen = new Set<string>();
     let totalIds = 0;
     request.tables.forEach((entry, i) => {
@@ -44,13 +45,20 @@ export function batchLookupHandler(
     }
     try {
       // One version for every table of the request (the lease pins it).
+      const tablesOf = request.tables.map((entry) => tableOf(lease.version, entry.table));
+      ctx.reserveBytes(
+        tablesOf.reduce(
+          (sum, t, i) => sum + lookupBytes(t.dim, request.tables[i]?.ids.length ?? 0, encoding),
+          0,
+        ),
+      );
       const started = performance.now();
       const tables = request.tables.map((entry, i) => {
-        const table = tableOf(lease.version, entry.table);
+        const table = tablesOf[i] as (typeof tablesOf)[number];
         const tableStarted = performance.now();
         let rows;
         try {
-          rows = encodeRows(table, entry.table, Uint32Array.from(entry.ids), encoding);
+          rows = encodeRows(table, entry.table, uint32Ids(entry.ids), encoding);
         } catch (err) {
           throw idError(err, `tables[${i}].ids`, entry.table);
         }

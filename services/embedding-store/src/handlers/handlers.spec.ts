@@ -154,7 +154,7 @@ describe('EmbeddingStoreService', () => {
     await expectStatus(
       call(client.lookup, { ...ok, ids: new Array(101).fill(0) }),
       status.INVALID_ARGUMENT,
-      /^ids: has 101 entries, more than the limit of 100$/,
+      /^ids: more than the limit of 100 ids in one request$/,
     );
     await expectStatus(
       call(client.lookup, { ...ok, encoding: 42 as common.RowEncoding }),
@@ -209,7 +209,7 @@ describe('EmbeddingStoreService', () => {
         ],
       }),
       status.INVALID_ARGUMENT,
-      /all tables\): has 120 entries/,
+      /^tables\[1\]\.ids: more than the limit of 100 ids in one request$/,
     );
     await expectStatus(call(client.batchLookup, ok), status.NOT_FOUND, /has no active version/);
   });

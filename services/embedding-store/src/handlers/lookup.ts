@@ -8,11 +8,12 @@ import {
   type UnaryHandler,
 } from '@embpress/service-kit';
 import type { StoreConfig } from '../config';
-import { encodeRows } from '../domain/encode-rows';
+import { encodeRows, lookupBytes, uint32Ids } from '../domain/encode-rows';
 import { idError, toServiceError } from '../domain/errors';
 import type { LoadedVersion, ModelVersions } from '../domain/model-versions';
 import type { StoreMetrics } from '../domain/store-metrics';
 import { requireRowEncoding } from './validate-store';
+import type { LookupRequestIn } from '../wire/request-decoder';
 
 export function tableOf(loaded: LoadedVersion, name: string) {
   const table = loaded.tables.get(name);
@@ -58,8 +59,8 @@ export function lookupHandler(
   config: StoreConfig,
   versions: ModelVersions,
   metrics: StoreMetrics,
-): UnaryHandler<store.LookupRequest, store.LookupResponse> {
-  return async (request) => {
+): UnaryHandler<LookupRequestIn, store.LookupResponse> {
+  return async (request, ctx) => {
     requireName('model', request.model);
     requireName('table', request.table);
     const version = optionalName('version', request.version);
@@ -73,8 +74,9 @@ export function lookupHandler(
     }
     try {
       const table = tableOf(lease.version, request.table);
+      ctx.reserveBytes(lookupBytes(table.dim, request.ids.length, encoding));
       const started = performance.now();
-      const ids = Uint32Array.from(request.ids);
+      const ids = uint32Ids(request.ids);
       let rows;
       try {
         rows = encodeRows(table, request.table, ids, encoding);
