@@ -1,5 +1,5 @@
-// The preprocessed binary cache of one split (methods-spec §5.3), so epochs stream without
-// re-parsing text. One file, fixed-size little-endian records:
+// The preprocessed binary cache of one split (docs/methods/reference.md#data), so epochs stream
+// without re-parsing text. One file, fixed-size little-endian records:
 //
 //   0     8 bytes  magic "EMBPDSET"
 //   8     u32      format version (1)
@@ -194,7 +194,7 @@ export interface CacheBatchOptions {
   batchSize: number;
   /**
    * Drop a last partial batch. Default false. Training passes true (the reference drops it,
-   * methods-spec §5.3); evaluation keeps it so every row is scored.
+   * docs/methods/reference.md#data); evaluation keeps it so every row is scored.
    */
   dropLast?: boolean;
   /** First row to read (to resume inside an epoch). */

@@ -1,5 +1,5 @@
-// Dense preprocessing of methods-spec §5.1: missing -> 0; v -> ln(v + 1) if v > 0, else 0
-// (negative counts, which Criteo has, become 0).
+// Dense preprocessing of docs/methods/reference.md#data: missing -> 0; v -> ln(v + 1) if v > 0,
+// else 0 (negative counts, which Criteo has, become 0).
 
 // Local alias: global lookups (Math.*) are slow inside jest's vm sandbox.
 const { log1p } = Math;

@@ -1,4 +1,5 @@
-// Raw rows -> model input: dense ln(v+1) (methods-spec §5.1), categorical -> global ids.
+// Raw rows -> model input: dense ln(v+1) (docs/methods/reference.md#data), categorical -> global
+// ids.
 import type { EncodedBatch } from './cache';
 import { transformDense } from './dense';
 import { DataError } from './errors';

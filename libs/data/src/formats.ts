@@ -58,7 +58,7 @@ export const CRITEO_FORMAT: TabularFormat = {
   missing: [],
 };
 
-/** Avazu's 22 categorical columns in file order (methods-spec §5.2). */
+/** Avazu's 22 categorical columns in file order (docs/methods/reference.md#data). */
 export const AVAZU_CATEGORICAL: readonly string[] = [
   'hour',
   'C1',

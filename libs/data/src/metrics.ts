@@ -1,5 +1,5 @@
-// The two quality metrics of the paper's loop (methods-spec §6): ROC-AUC over all predictions and
-// the binary cross-entropy.
+// The two quality metrics of the paper's loop (docs/methods/reference.md#training-loop): ROC-AUC
+// over all predictions and the binary cross-entropy.
 
 // Local aliases: global lookups are slow inside jest's vm sandbox (tests score many rows).
 const { isFinite } = Number;

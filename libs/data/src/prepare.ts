@@ -1,6 +1,6 @@
 // Text dataset -> prepared dataset directory, in streaming passes:
 //   0. rows: a byte-level line count (or, for Avazu's last-day split, a scan of `hour`);
-//   1. vocabulary + train frequencies: the train split only (methods-spec §5.5);
+//   1. vocabulary + train frequencies: the train split only (docs/methods/reference.md#data);
 //   2. encode every row into its split's binary cache (train shuffled once with a seed), hashing
 //      the bytes on the way for the dataset fingerprint;
 // then vocabulary.json, frequencies.u32 and dataset.json. Everything is written in a temp
@@ -48,7 +48,10 @@ import { Vocabulary, VocabularyBuilder } from './vocabulary';
 export type SplitName = 'train' | 'validation' | 'test';
 export const SPLIT_NAMES: readonly SplitName[] = ['train', 'validation', 'test'];
 
-/** The reference's global seed (methods-spec §6); its train shuffle itself was unseeded. */
+/**
+ * The reference's global seed (docs/methods/reference.md#training-loop); its train shuffle itself
+ * was unseeded.
+ */
 export const DEFAULT_SHUFFLE_SEED = 123;
 
 export interface PrepareOptions {
@@ -521,7 +524,10 @@ export class PreparedDataset {
     return this.split(name).batches({ ...options, dropLast: options.dropLast ?? name === 'train' });
   }
 
-  /** Train count of every global id (methods-spec §5.5); per field: subarray(offsets[f], offsets[f+1]). */
+  /**
+   * Train count of every global id (docs/methods/reference.md#data); per field:
+   * subarray(offsets[f], offsets[f+1]).
+   */
   frequencies(): Uint32Array {
     if (this.freqCache === undefined) {
       const path = join(this.dir, this.info.files.frequencies);

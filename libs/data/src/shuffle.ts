@@ -1,8 +1,8 @@
-// The train split is shuffled once, like the reference (methods-spec §5.1), but with a seed and in
-// bounded memory: a two-pass external shuffle. Pass 1 sends each record to one of K bucket files
-// chosen uniformly at random; pass 2 loads one bucket at a time (<= ~bucketBytes), shuffles it
-// (Fisher-Yates) and appends it to the cache. Uniform bucket choice followed by a uniform shuffle
-// of each bucket gives a uniformly random permutation of all records.
+// The train split is shuffled once, like the reference (docs/methods/reference.md#data), but with a
+// seed and in bounded memory: a two-pass external shuffle. Pass 1 sends each record to one of K
+// bucket files chosen uniformly at random; pass 2 loads one bucket at a time (<= ~bucketBytes),
+// shuffles it (Fisher-Yates) and appends it to the cache. Uniform bucket choice followed by a
+// uniform shuffle of each bucket gives a uniformly random permutation of all records.
 import { closeSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { writeAll } from './atomic';
 import { Prng } from './prng';

@@ -1,7 +1,7 @@
 import { chunkSizes, planChunkSplit, planSeparateTest, planTail, rangeRows } from './splits';
 
 describe('splits', () => {
-  it("reproduces the paper's Criteo split sizes (methods-spec §5.1)", () => {
+  it("reproduces the paper's Criteo split sizes (docs/methods/reference.md#data)", () => {
     const plan = planChunkSplit(45_840_617);
     expect(rangeRows(plan.train)).toBe(39_291_958);
     expect(rangeRows(plan.test)).toBe(3_274_330);

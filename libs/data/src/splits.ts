@@ -1,4 +1,4 @@
-// Train / validation / test splits, ordered like the paper's code (methods-spec §5.1, §5.2).
+// Train / validation / test splits, ordered like the paper's code (docs/methods/reference.md#data).
 // Ranges are over data-row positions in the file (see tabular-reader.ts).
 import { DataError } from './errors';
 

@@ -1,4 +1,5 @@
-// Per-field vocabularies (label encoding, methods-spec §5.1) built from the TRAIN split.
+// Per-field vocabularies (label encoding, docs/methods/reference.md#data) built from the TRAIN
+// split.
 //
 // Layout of a field's local ids: 0 is the out-of-vocabulary bucket (values never seen in train,
 // or seen fewer than minCount times); 1..k are the kept values in sorted order of their raw text,
@@ -256,7 +257,7 @@ export class VocabularyBuilder {
 
   /**
    * The vocabulary (values seen >= minCount times) and the train frequency of every global id
-   * (the OOV bucket counts the dropped values' occurrences), methods-spec §5.5.
+   * (the OOV bucket counts the dropped values' occurrences), docs/methods/reference.md#data.
    */
   build(minCount = 1): { vocabulary: Vocabulary; frequencies: Uint32Array } {
     if (!Number.isInteger(minCount) || minCount < 1)

@@ -97,7 +97,7 @@ describe('pq: parameters and bytes', () => {
     ).toMatch(/only 100 centroids/);
   });
 
-  it('reproduces the reference ProductQuantizer accounting (§7: 12,345 × 768, 32 × 8 bits)', () => {
+  it('reproduces the reference ProductQuantizer accounting (12,345 × 768, 32 × 8 bits)', () => {
     const shape = { fields: [12_345], dim: 768 };
     const p = P({ subvectors: 32 });
     expect(pq.paperWords(shape, p)).toBe(12_345 * 8 + 768 * 256);

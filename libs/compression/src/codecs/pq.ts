@@ -1,4 +1,4 @@
-// `pq`: post-training product quantization (methods-spec §7, the reference's ProductQuantizer;
+// `pq`: post-training product quantization (docs/methods/pq.md, the reference's ProductQuantizer;
 // Jégou et al., "Product Quantization for Nearest Neighbor Search", TPAMI 2011). Each row is cut
 // into M sub-vectors of dim/M values; each sub-space gets its own k-means codebook of K = 2^bits
 // centroids (fewer when the table has fewer rows), and a row is stored as M one-byte codes.
@@ -75,7 +75,10 @@ function layoutBytes(l: PqLayout): number {
   return l.rows * l.subvectors + l.centroids * l.dim * 4;
 }
 
-/** The reference's words (§7): rows·code_bytes/4 + dim·2^bits, code_bytes = ⌈M·bits/8⌉ (faiss). */
+/**
+ * The reference's words (docs/methods/pq.md): rows·code_bytes/4 + dim·2^bits,
+ * code_bytes = ⌈M·bits/8⌉ (faiss).
+ */
 function paperWords(shape: TableShape, p: PqParams): number {
   const l = pqLayout(shape, p);
   return (l.rows * Math.ceil((l.subvectors * l.bits) / 8)) / 4 + l.dim * 2 ** l.bits;

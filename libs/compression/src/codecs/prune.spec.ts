@@ -154,7 +154,7 @@ describe('prune: values codecs', () => {
 });
 
 describe('prune: budgets and format choice', () => {
-  it('paper words: the §3 rule (D = 16: cr 0.5 → CSR keeping 7/32; cr 0.1 → COO keeping 1/30)', () => {
+  it('paper words: the reference sparse-storage rule (D = 16: cr 0.5 → CSR keeping 7/32; cr 0.1 → COO keeping 1/30)', () => {
     for (const s of [CRITEO_SHAPE, AVAZU_SHAPE]) {
       expect(prune.paramsForBudget?.(s, 0.5, 'paper-words')).toEqual({
         density: 7 / 32,

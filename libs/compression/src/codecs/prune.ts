@@ -1,4 +1,4 @@
-// `prune`: post-training global magnitude pruning into a sparse table (methods-spec §3, the
+// `prune`: post-training global magnitude pruning into a sparse table (docs/methods/prune.md, the
 // reference's Pruner and the `sparse` inference layer). Exactly k = round(density·n·D) entries
 // with the largest |value| are kept (exact selection, no threshold bisection; ties at the
 // threshold go to the first entries in row-major order) and stored as
@@ -81,7 +81,7 @@ export function resolveFormat(shape: TableShape, p: PruneParams): SparseFormat {
 }
 
 /**
- * The reference's sparse-storage rule (methods-spec §3, counting 32-bit words): r = cr·D;
+ * The reference's sparse-storage rule (docs/methods/prune.md, counting 32-bit words): r = cr·D;
  * r ≥ 3 → CSR with density (r − 1)/(2D), else COO with density cr/3.
  */
 export function sparseRuleForBudget(
@@ -121,7 +121,8 @@ function pruneParamsForBudget(
 function paperWords(shape: TableShape, p: PruneParams): number {
   const rows = totalRows(shape);
   const k = keptCount(rows, shape.dim, p.density);
-  // §3 counts one word per value and per index; hybrid values count their bits (fp16 ½, int8 ¼).
+  // The reference (docs/methods/prune.md) counts one word per value and per index; hybrid values
+  // count their bits (fp16 ½, int8 ¼).
   const value = valueBytes(p.values) / 4;
   return resolveFormat(shape, p) === 'csr' ? k * (value + 1) + rows + 1 : k * (value + 2);
 }

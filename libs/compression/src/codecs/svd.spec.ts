@@ -74,7 +74,7 @@ describe('svd: bytes', () => {
 });
 
 describe('svd: budgets', () => {
-  it('paper words: r = ⌊n·d·cr/(n + d)⌋ (§7 SVDDecomposer)', () => {
+  it('paper words: r = ⌊n·d·cr/(n + d)⌋ (the reference SVDDecomposer)', () => {
     // the reference's test: 21,015,324 × 768 at cr 0.1 → ⌊76.797⌋
     expect(
       svd.paramsForBudget?.({ fields: [21_015_324], dim: 768 }, 0.1, 'paper-words')?.rank,

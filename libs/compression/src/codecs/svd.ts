@@ -1,5 +1,5 @@
 // `svd`: post-training low-rank factorization of a trained table (the reference's
-// SVDDecomposer, methods-spec §7): A ≈ (U·Σ)·Vᵀ with rank r, U·Σ (n × r) and Vᵀ (r × d) stored;
+// SVDDecomposer, docs/methods/svd.md): A ≈ (U·Σ)·Vᵀ with rank r, U·Σ (n × r) and Vᵀ (r × d) stored;
 // lookup = row of U·Σ times Vᵀ. The truncated SVD is randomized (Halko et al. 2011) and
 // deterministic for a seed: Gaussian range finder with power iterations, Float64 throughout,
 // Gram–Schmidt orthonormalization, one-sided Jacobi on the small projected matrix. The stored
@@ -61,7 +61,8 @@ function svdParamsForBudget(
   const n = totalRows(shape);
   const d = shape.dim;
   const defaults = params.parse({});
-  // §7: r = ⌊n·d·cr / (n + d)⌋ (words); in bytes the fp32 factors give the same rank.
+  // The reference's rule (docs/methods/svd.md): r = ⌊n·d·cr / (n + d)⌋ (words); in bytes the fp32
+  // factors give the same rank.
   let rank = Math.min(Math.floor((n * d * budget) / (n + d)), n, d);
   if (accounting === 'bytes') {
     while (rank > 0 && estimateBytes(shape, { ...defaults, rank }) > budget * fullBytes(shape))

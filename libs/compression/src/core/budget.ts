@@ -1,5 +1,6 @@
-// The reference's bisection helper (methods-spec §1.6): g(left) < 0 < g(right); halve until
-// right − left ≤ eps. Stops when g(mid) is exactly 0 (the reference would loop forever).
+// The reference's bisection helper (docs/methods/reference.md#bisection): g(left) < 0 < g(right);
+// halve until right − left ≤ eps. Stops when g(mid) is exactly 0 (the reference would loop
+// forever).
 import { BudgetError } from './errors';
 
 export function bisect(

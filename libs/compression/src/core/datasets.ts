@@ -1,5 +1,5 @@
-// Field cardinalities the paper's code asserts (methods-spec §5.1, §5.2): the shapes its budget
-// test vectors are computed on.
+// Field cardinalities the paper's code asserts (docs/methods/reference.md#data): the shapes its
+// budget test vectors are computed on.
 import type { TableShape } from './shape';
 
 export const CRITEO_FIELDS: readonly number[] = [

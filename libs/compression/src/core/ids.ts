@@ -17,8 +17,9 @@ export interface UniqueRows {
 }
 
 /**
- * Sums the gradients of duplicate ids ("indexed slices", methods-spec §1.4): a row seen k times in a
- * batch gets ONE update with the sum of its k gradients.
+ * Sums the gradients of duplicate ids ("indexed slices",
+ * docs/methods/reference.md#lookups-and-updates): a row seen k times in a batch gets ONE update
+ * with the sum of its k gradients.
  */
 export function sumDuplicates(
   ids: ArrayLike<number>,

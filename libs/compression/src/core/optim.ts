@@ -1,7 +1,7 @@
-// Lazy sparse optimizers (methods-spec §1.4): only rows present in a batch change; duplicate ids
-// are summed by the caller (sumDuplicates). Adam's bias-correction counter is GLOBAL: it advances
-// once per training step (`nextStep`), not per row, as in the reference.
-// Optimizer state is allocated per parameter on first use ("slots").
+// Lazy sparse optimizers (docs/methods/reference.md#lookups-and-updates): only rows present in a
+// batch change; duplicate ids are summed by the caller (sumDuplicates). Adam's bias-correction
+// counter is GLOBAL: it advances once per training step (`nextStep`), not per row, as in the
+// reference. Optimizer state is allocated per parameter on first use ("slots").
 
 export type OptimizerKind = 'sgd' | 'adagrad' | 'adam';
 

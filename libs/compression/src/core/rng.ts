@@ -41,7 +41,7 @@ export class Rng {
     return ((this.nextU32() >>> 5) * 67108864 + (this.nextU32() >>> 6)) / 9007199254740992;
   }
 
-  /** Uniform in (0, 1] (stochastic rounding draws u ~ U(0,1], methods-spec §2.17). */
+  /** Uniform in (0, 1] (stochastic rounding draws u ~ U(0,1], docs/methods/int8.md). */
   nextOpenClosed(): number {
     return 1 - this.next();
   }
@@ -79,7 +79,10 @@ function rotl(x: number, k: number): number {
   return ((x << k) | (x >>> (32 - k))) >>> 0;
 }
 
-/** The reference's default initializer bound b = sqrt(1 / max_f n_f) (methods-spec §1.3). */
+/**
+ * The reference's default initializer bound b = sqrt(1 / max_f n_f)
+ * (docs/methods/reference.md#initializer).
+ */
 export function defaultInitBound(fields: readonly number[]): number {
   return Math.sqrt(1 / Math.max(...fields));
 }

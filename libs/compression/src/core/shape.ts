@@ -1,6 +1,6 @@
 // The shape of an embedding collection: F fields of n_f rows each, all of dimension `dim`.
-// Rows are addressed by GLOBAL id = offset_f + local id (methods-spec §0); a single table (e.g.
-// RAG passage vectors) is one field.
+// Rows are addressed by GLOBAL id = offset_f + local id (docs/methods/reference.md#ids); a single
+// table (e.g. RAG passage vectors) is one field.
 import { SpecError } from './errors';
 
 export interface TableShape {

@@ -1,10 +1,12 @@
-// `alpt`: Adaptive Low-Precision Training (methods-spec §2.18; Li et al., AAAI 2023). Signed b-bit
-// codes Q with a learned step δ per row: e = Q[x]·δ[x]. A step (i) lets the optimizer compute the
-// new fp32 rows w' of the touched ids, (ii) updates δ from the LSQ-style gradient of the
+// `alpt`: Adaptive Low-Precision Training (docs/methods/alpt.md; Li et al., AAAI 2023). Signed
+// b-bit codes Q with a learned step δ per row: e = Q[x]·δ[x]. A step (i) lets the optimizer compute
+// the new fp32 rows w' of the touched ids, (ii) updates δ from the LSQ-style gradient of the
 // re-quantized rows ŵ = clamp(round(w'/δ))·δ, (iii) writes Q = clamp(⌊w'/δ_new + u⌋) with stochastic
-// rounding. The reference takes ∂L/∂ŵ from a SECOND forward of the dense model on ŵ; that needs
-// the trainer, so it is exposed as the two calls alptFirstPass / alptStepSize, and backward()
-// is the one-pass approximation (∂L/∂ŵ ≈ the row gradients of this step). See docs/methods/alpt.md.
+// rounding. The reference takes ∂L/∂ŵ from a SECOND forward of the dense model on ŵ, which this
+// method never sees: it exposes the two calls alptFirstPass / alptStepSize, and the trainer's step
+// (services/trainer/src/domain/train-step.ts) runs them around that second forward. backward() is
+// the one-pass approximation (∂L/∂ŵ ≈ the row gradients of this step) for callers without a dense
+// model. See docs/methods/alpt.md.
 import { z } from 'zod';
 import { section, writeArtifact, type ArtifactContent, artifactParams } from '../core/artifact';
 import { describeTable } from '../core/describe';
@@ -49,7 +51,7 @@ export function alptRange(bits: 8 | 16): { qmin: number; qmax: number } {
 
 /**
  * The LSQ term γ of v = w/δ: round(v) − v inside the range (round = ⌊·+0.5⌋), Qmax when v ≥ Qmax,
- * Qmin when v ≤ Qmin (methods-spec §2.18 c).
+ * Qmin when v ≤ Qmin (docs/methods/alpt.md).
  */
 export function lsqGamma(v: number, qmin: number, qmax: number): number {
   if (v >= qmax) return qmax;
@@ -220,7 +222,7 @@ export class AlptTrainable implements TrainableEmbedding {
   }
 
   /**
-   * Pass 1 of the reference step (§2.18 a, b): the optimizer computes w' for the unique rows of
+   * Pass 1 of the reference step (docs/methods/alpt.md, Training, 1): the optimizer computes w' for the unique rows of
    * `ids` (its state advances; Q and δ do not change yet), and `out` (ids.length × D) receives the
    * re-quantized rows ŵ = clamp(round(w'/δ), Qmin, Qmax)·δ in batch layout, for the trainer's
    * second forward of the dense model. Must be followed by alptStepSize with the same ids.
@@ -250,7 +252,7 @@ export class AlptTrainable implements TrainableEmbedding {
   }
 
   /**
-   * Pass 2 (§2.18 c–e): `rowGrads` = ∂L/∂ŵ of the second forward (ids.length × D, same ids as
+   * Pass 2 (docs/methods/alpt.md, Training, 2): `rowGrads` = ∂L/∂ŵ of the second forward (ids.length × D, same ids as
    * alptFirstPass). δ gets Σ_j g_j·γ_j / √(bs·D·Qmax) and one update of the δ optimizer (then
    * δ ≥ MIN_STEP), and Q = clamp(⌊w'/δ_new + u⌋, Qmin, Qmax). `batchSize` defaults to the number
    * of examples of a single-table batch, ids.length / fields.

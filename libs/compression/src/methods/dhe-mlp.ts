@@ -1,4 +1,4 @@
-// The DHE decoder MLP (methods-spec §2.5) in plain TypeScript on typed arrays:
+// The DHE decoder MLP (docs/methods/dhe.md) in plain TypeScript on typed arrays:
 //   Linear(k→h) → BN(h) → Mish → 4 × [Linear(h→h) → BN(h) → Mish] → Linear(h→D).
 // Parameters are Float32Array (what the optimizer updates and the artifact stores); every
 // activation and every accumulation is float64, so finite-difference checks are meaningful.

@@ -1,6 +1,7 @@
-// `dhe`: Deep Hash Embedding (methods-spec §2.5; Kang et al., KDD 2021). No table for a compressed
-// field: k fixed hash functions encode a local id into k numbers, a per-field MLP decodes them.
-// Fields too small to profit (n_f·D ≤ threshold' = max(M(h), thr·D)) keep a full fp32 table.
+// `dhe`: Deep Hash Embedding (docs/methods/dhe.md; Kang et al., KDD 2021). No table for a
+// compressed field: k fixed hash functions encode a local id into k numbers, a per-field MLP
+// decodes them. Fields too small to profit (n_f·D ≤ threshold' = max(M(h), thr·D)) keep a full fp32
+// table.
 //
 // Train/serve split (docs/methods/dhe.md):
 //  - `forward` is inference: BatchNorm with running statistics, folded into the Linear layers,
@@ -75,7 +76,10 @@ export type DheParams = z.infer<typeof params>;
 // ---------------------------------------------------------------------------------------------
 // Sizing
 
-/** The reference's words per DHE field (§2.5.5): M(h) = (k+1)h + 4h(h+1) + (D+1)h + 10h. */
+/**
+ * The reference's words per DHE field (docs/methods/dhe.md):
+ * M(h) = (k+1)h + 4h(h+1) + (D+1)h + 10h.
+ */
 export function dheWords(hashes: number, hidden: number, dim: number): number {
   return (hashes + 1) * hidden + 4 * hidden * (hidden + 1) + (dim + 1) * hidden + 10 * hidden;
 }
@@ -175,8 +179,8 @@ function paperWords(shape: TableShape, p: DheParams): number {
 }
 
 /**
- * Budget solver (§2.5.5): bisect h ∈ [1, √(n·D)] (eps 0.5) on Σ_f cost_f(h) − budget; h = ⌊right⌋,
- * minus 1 if over. Paper words: fields with n_f > thr cost min(n_f·D, M(h)) (the reference rule,
+ * Budget solver (docs/methods/dhe.md): bisect h ∈ [1, √(n·D)] (eps 0.5) on Σ_f cost_f(h) − budget;
+ * h = ⌊right⌋, minus 1 if over. Paper words: fields with n_f > thr cost min(n_f·D, M(h)) (the reference rule,
  * reproducing its test vectors); bytes: the exact serving bytes of the table h would build (the
  * decrement is repeated while still over, as bytes are not exactly monotone in h).
  */

@@ -1,4 +1,4 @@
-// `full`: the uncompressed baseline (methods-spec §2.1). One fp32 row per id. Also the reference
+// `full`: the uncompressed baseline (docs/methods/full.md). One fp32 row per id. Also the reference
 // for how a method is written: params schema, trainable form, serving form, artifact, bytes.
 import { z } from 'zod';
 import { section, writeArtifact, type ArtifactContent } from '../core/artifact';

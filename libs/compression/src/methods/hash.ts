@@ -1,6 +1,6 @@
-// `hash`: the hashing trick (methods-spec §2.2). One shared table H of m rows; global id x reads
-// row x mod m (plain modulo, no random hash, as the reference). Collisions are between ids congruent
-// mod m, i.e. mostly between different fields, so results depend on the id ordering.
+// `hash`: the hashing trick (docs/methods/hash.md). One shared table H of m rows; global id x reads
+// row x mod m (plain modulo, no random hash, as the reference). Collisions are between ids
+// congruent mod m, i.e. mostly between different fields, so results depend on the id ordering.
 //
 // Parameters: `rows=m` fixes the table, or `budget=cr` derives it as the reference does
 // (m = ⌈n·cr⌉, default cr 0.5). Either way the canonical spec plus the shape determine the table.

@@ -1,7 +1,7 @@
-// `mde`: Mixed-Dimension Embeddings (methods-spec §2.11, reference key `md`; Ginart et al., ISIT 2021).
-// Field f keeps a table E_f (n_f × d_f) with d_f chosen by the α rule from the field cardinalities,
-// and, when d_f < D, a projection P_f (d_f × D, no bias): e = E_f[x] · P_f. Training and serving
-// run the same `mdeRow` code (same arithmetic order), so served rows are bit-identical.
+// `mde`: Mixed-Dimension Embeddings (docs/methods/mde.md, reference key `md`; Ginart et al., ISIT
+// 2021). Field f keeps a table E_f (n_f × d_f) with d_f chosen by the α rule from the field
+// cardinalities, and, when d_f < D, a projection P_f (d_f × D, no bias): e = E_f[x] · P_f. Training
+// and serving run the same `mdeRow` code (same arithmetic order), so served rows are bit-identical.
 import { z } from 'zod';
 import { section, writeArtifact, type ArtifactContent, artifactParams } from '../core/artifact';
 import { bisect, checkBudget, type Accounting } from '../core/budget';
@@ -83,7 +83,7 @@ const estimateBytes = (shape: TableShape, p: MdeParams) => 4 * wordsOf(shape, di
 const paperWords = (shape: TableShape, p: MdeParams) => wordsOf(shape, dimsOf(shape, p));
 
 /**
- * The reference's α search (methods-spec §2.11): bisect α ∈ [0, 1] (eps 1e-3) on
+ * The reference's α search (docs/methods/mde.md): bisect α ∈ [0, 1] (eps 1e-3) on
  * cr·n·D − Memory(α), Memory counting tables and projections. 'paper-words' then takes
  * α = left when the table-only ratio Σ n_f·d_f/(n·D) < cr·(1 + 1e-3), else right (so the
  * reference may pick a left that is over budget once projections count); 'bytes' always takes

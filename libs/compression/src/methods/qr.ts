@@ -1,5 +1,5 @@
 // `qr` (reference key `compo`): compositional embeddings by the quotient–remainder trick
-// (methods-spec §2.3). One global collision count c; a field f worth compressing gets
+// (docs/methods/qr.md). One global collision count c; a field f worth compressing gets
 // Q_f (⌈n_f/c⌉ × D) and R_f (c × D), and local id x reads e = Q_f[⌊x/c⌋] ⊙ R_f[x mod c]
 // ("mul", default) or Q_f[⌊x/c⌋] + R_f[x mod c] ("sum"). Other fields keep a full n_f × D table.
 //

@@ -1,8 +1,9 @@
-// `int8` / `int16`: low-precision embedding training with stochastic rounding (methods-spec §2.17,
-// reference key `quantize`, digit 8 / 16). One table of unsigned b-bit codes Q with a global scale
-// s and offset m0 = middle − 2^(b−1)·s; a row is e = Q·s + m0. Training keeps NO fp32 copy of the
-// table: each step dequantizes the touched rows, lets the optimizer update them, and writes them
-// back with stochastic rounding, so updates smaller than s survive only probabilistically.
+// `int8` / `int16`: low-precision embedding training with stochastic rounding
+// (docs/methods/int8.md, reference key `quantize`, digit 8 / 16). One table of unsigned b-bit codes
+// Q with a global scale s and offset m0 = middle − 2^(b−1)·s; a row is e = Q·s + m0. Training keeps
+// NO fp32 copy of the table: each step dequantizes the touched rows, lets the optimizer update
+// them, and writes them back with stochastic rounding, so updates smaller than s survive only
+// probabilistically.
 import { z } from 'zod';
 import { section, writeArtifact, type ArtifactContent, artifactParams } from '../core/artifact';
 import { describeTable } from '../core/describe';
@@ -37,7 +38,7 @@ export type QuantizeParams = z.infer<typeof params>;
 /** Bytes of the (s, m0) pair: two float64 (kept in f64 so the grid is exactly the one specified). */
 export const QPARAM_BYTES = 16;
 
-/** Stochastic rounding ⌊x + u⌋ with u ~ U(0,1]: unbiased, E[result] = x (methods-spec §2.17). */
+/** Stochastic rounding ⌊x + u⌋ with u ~ U(0,1]: unbiased, E[result] = x (docs/methods/int8.md). */
 export function stochasticRound(x: number, rng: Rng): number {
   return Math.floor(x + rng.nextOpenClosed());
 }

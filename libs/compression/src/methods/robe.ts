@@ -1,4 +1,4 @@
-// `robe`: Random Offset Block Embedding (methods-spec §2.6). One trainable array A of M floats;
+// `robe`: Random Offset Block Embedding (docs/methods/robe.md). One trainable array A of M floats;
 // element j of global id x (chunk c = ⌊j/(D/Z)⌋, offset o = j mod (D/Z), field s when the slot
 // coefficient is on) reads
 //   index_j = (r3·x + r1 + r2·c + o [+ r4·s]) mod P mod M

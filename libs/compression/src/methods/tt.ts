@@ -1,4 +1,4 @@
-// `tt`: TT-Rec, tensor-train embeddings (methods-spec §2.4; Yin et al., MLSys 2021).
+// `tt`: TT-Rec, tensor-train embeddings (docs/methods/tt.md; Yin et al., MLSys 2021).
 // Per field, three cores with ranks (1, R, R, 1); the row of local id x is the product
 //   A(dd0 × R) · B(R × dd1·R)  → AB viewed (dd0·dd1 × R),  then  AB · C(R × dd2)  → D values,
 // where A = core0[i0], B = core1[i1], C = core2[i2] and (i0, i1, i2) is the little-endian
@@ -152,7 +152,7 @@ function paperWords(shape: TableShape, p: TtParams): number {
 }
 
 /**
- * The reference's rank search (methods-spec §2.4): bisect R ∈ [0, 1000] (eps 0.5) on
+ * The reference's rank search (docs/methods/tt.md): bisect R ∈ [0, 1000] (eps 0.5) on
  * memory(R) − budget, R = ⌊right⌋, minus 1 if still over. 'paper-words' counts M_f(R) words
  * (the spec's test vectors); 'bytes' counts our real bytes (4 per stored float: the same
  * optimum, as TT stores nothing but fp32 cores and tables).

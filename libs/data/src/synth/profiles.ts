@@ -1,7 +1,8 @@
 // Shapes of the synthetic datasets: Criteo-like (13 dense + 26 categorical, TSV) and Avazu-like
-// (22 categorical, CSV with id/click/hour). Cardinalities are the real datasets' (methods-spec
-// §5.1, §5.2) scaled by a factor; missing rates and dense medians approximate the Kaggle Criteo
-// data's published statistics. They shape the data; they are not claims about the real data.
+// (22 categorical, CSV with id/click/hour). Cardinalities are the real datasets'
+// (docs/methods/reference.md#data) scaled by a factor; missing rates and dense medians approximate
+// the Kaggle Criteo data's published statistics. They shape the data; they are not claims about the
+// real data.
 import { AVAZU_FIELDS, CRITEO_FIELDS } from '@embpress/compression';
 import { AVAZU_CATEGORICAL, CRITEO_CATEGORICAL, CRITEO_DENSE } from '../formats';
 

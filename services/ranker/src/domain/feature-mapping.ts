@@ -1,8 +1,8 @@
 // Raw request features → the model's inputs, exactly as the trainer encoded its rows (libs/data,
-// methods-spec §5.1): a dense field becomes ln(v + 1) for v > 0, else 0, and a missing one 0 (the
-// reader's NaN); a categorical field becomes offset_f + its local id in the train vocabulary, the
-// missing value being the empty string (a value of its own) and an unseen value the field's OOV
-// bucket (local id 0). A candidate's own features override the shared context's.
+// docs/methods/reference.md#data): a dense field becomes ln(v + 1) for v > 0, else 0, and a missing
+// one 0 (the reader's NaN); a categorical field becomes offset_f + its local id in the train
+// vocabulary, the missing value being the empty string (a value of its own) and an unseen value the
+// field's OOV bucket (local id 0). A candidate's own features override the shared context's.
 import type { ranker } from '@embpress/proto';
 import { MISSING_VALUE, OOV_ID, transformDenseValue, type Vocabulary } from '@embpress/data';
 import { FailedPreconditionError, InvalidArgumentError } from '@embpress/service-kit';
