@@ -43,11 +43,14 @@ export async function serveOne(name: ServiceName, configFile: string | undefined
 
   // Before anything loads @grpc/grpc-js: the instrumentation patches it on require.
   const telemetry = startTelemetry({ serviceName: `embpress-${name}`, ...telemetrySettings });
-  const { createLogger, stopOnSignals } =
+  const { createLogger, exitOnFatalError, stopOnSignals } =
     lazyRequire<typeof import('@embpress/service-kit')>('@embpress/service-kit');
   const logger = createLogger({ service: name, level });
+  let notServing = () => undefined as void;
+  exitOnFatalError(logger, () => notServing());
 
   const running = await SERVICES[name].start(config, logger);
+  notServing = () => running.notServing();
   stopOnSignals(async () => {
     await running.stop();
     await telemetry.shutdown();

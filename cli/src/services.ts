@@ -10,6 +10,7 @@ export interface Started {
   readonly address: string;
   readonly port: number;
   stop(): Promise<void>;
+  notServing(): void;
 }
 
 export interface ServiceEntry {

@@ -32,3 +32,33 @@ export function stopOnSignals(
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
 }
+
+/** Exit status of a process stopped by an error nothing handled (EX_SOFTWARE of sysexits.h). */
+export const FATAL_EXIT_CODE = 70;
+
+/**
+ * The policy for an error nothing handled (an uncaught exception, or a rejected promise nobody
+ * awaited): log it, report NOT_SERVING, exit FATAL_EXIT_CODE so that a supervisor (serve all,
+ * Kubernetes, systemd) restarts the process. A process in an unknown state must not keep serving,
+ * and it must not look like a clean stop either. Prepended, so it runs before any listener a
+ * dependency added (the tfjs wasm module installs one that rethrows, which exits with code 7).
+ */
+export function exitOnFatalError(
+  logger: Logger,
+  notServing: () => void,
+  exit: (code: number) => void = process.exit,
+): void {
+  const onFatal = (err: unknown, origin: string) => {
+    try {
+      logger.fatal(
+        { err, origin },
+        'fatal error; exiting so that a supervisor restarts this process',
+      );
+      notServing();
+      logger.flush();
+    } finally {
+      exit(FATAL_EXIT_CODE);
+    }
+  };
+  process.prependListener('uncaughtException', onFatal);
+}

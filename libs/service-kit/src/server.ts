@@ -67,6 +67,8 @@ export interface RunningService {
   readonly port: number;
   /** Graceful stop (see ServiceHost.shutdown). */
   stop(): Promise<void>;
+  /** Health NOT_SERVING at once, e.g. on a fatal error just before the process exits. */
+  notServing(): void;
 }
 
 export interface ServiceHostOptions {
@@ -240,6 +242,7 @@ export class ServiceHost {
       address: this.address,
       port: this.port,
       stop: () => this.shutdown(),
+      notServing: () => this.health.setAll(false),
     };
   }
 

@@ -80,9 +80,7 @@ export async function startStore(config: StoreConfig, logger: Logger): Promise<R
   });
   watcher.start();
   return {
-    name: running.name,
-    address: running.address,
-    port: running.port,
+    ...running,
     stop: async () => {
       watcher.stop();
       await running.stop();
