@@ -1,7 +1,9 @@
 // `embpress serve all`: the four services on loopback, one child process each (as in a cluster,
 // each has its own telemetry identity and can crash alone). The store starts first; the ranker
 // and retriever get its actual address. SIGINT/SIGTERM stop every child gracefully; the parent
-// exits 0 when all of them exited 0. A child that dies on its own takes the others down (exit 1).
+// exits 0 when all of them exited 0. A child that exits on its own (a crash, a kill -9, even a
+// clean exit 0 nobody asked for) stops the others gracefully and the parent exits 1, naming the
+// child and its exit code or signal, so a supervisor never mistakes it for a clean stop.
 import { fork, type ChildProcess } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { lazyRequire } from './lazy';
@@ -11,12 +13,20 @@ import type { ReadyMessage } from './serve-one';
 const MAIN = require.resolve('./main');
 const START_ORDER: readonly ServiceName[] = ['store', 'trainer', 'ranker', 'retriever'];
 
+interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
 interface Child {
   name: ServiceName;
   process: ChildProcess;
-  exited: Promise<number>;
+  exited: Promise<Exit>;
   address?: string;
 }
+
+const describeExit = ({ code, signal }: Exit) =>
+  signal !== null ? `signal ${signal}` : `exit code ${code ?? 'unknown'}`;
 
 /** `serve all`'s own lines: as the services' (pretty on a terminal, JSON lines when piped). */
 function log(message: string, fields: Record<string, unknown> = {}): void {
@@ -32,16 +42,16 @@ function startChild(
 ): Promise<{ child: Child; ready: ReadyMessage }> {
   const args = ['serve', name, ...(configFile === undefined ? [] : ['--config', configFile])];
   const proc = fork(MAIN, args, { env, execArgv: process.execArgv, stdio: 'inherit' });
-  const exited = new Promise<number>((resolve) =>
-    proc.once('exit', (code, signal) => resolve(code ?? (signal === null ? 1 : 128))),
+  const exited = new Promise<Exit>((resolve) =>
+    proc.once('exit', (code, signal) => resolve({ code, signal })),
   );
   const child: Child = { name, process: proc, exited };
   return new Promise((resolve, reject) => {
     proc.on('message', (message: ReadyMessage) => {
       if (message.type === 'ready') resolve({ child, ready: message });
     });
-    void exited.then((code) =>
-      reject(new Error(`${name} exited with code ${code} before it was ready`)),
+    void exited.then((exit) =>
+      reject(new Error(`${name} exited (${describeExit(exit)}) before it was ready`)),
     );
   });
 }
@@ -52,7 +62,12 @@ function startChild(
  */
 export async function serveAll(configFile: string | undefined, demo = false): Promise<void> {
   if (demo) {
-    const root = process.env.EMBPRESS_STORE_REGISTRY_ROOT ?? 'var/models';
+    // The store's root as the store will read it: from --config FILE when it sets one.
+    const { envWithConfigFile } = lazyRequire<typeof import('@embpress/service-kit/config')>(
+      '@embpress/service-kit/config',
+    );
+    const root =
+      envWithConfigFile(process.env, configFile).EMBPRESS_STORE_REGISTRY_ROOT ?? 'var/models';
     process.env.EMBPRESS_RANKER_REGISTRY_ROOT ??= root;
     process.env.EMBPRESS_RETRIEVER_REGISTRY_ROOT ??= root;
     const { ensureDemoModels } = lazyRequire<typeof import('./demo-models')>('./demo-models');
@@ -64,9 +79,12 @@ export async function serveAll(configFile: string | undefined, demo = false): Pr
     if (stopping) return;
     stopping = true;
     for (const child of children) child.process.kill('SIGTERM');
-    const codes = await Promise.all(children.map((child) => child.exited));
-    const failed = children.filter((_, i) => codes[i] !== 0).map((child) => child.name);
-    log(failed.length === 0 ? 'all services stopped' : 'some services failed to stop cleanly', {
+    const exits = await Promise.all(children.map((child) => child.exited));
+    const failed = children
+      .map((child, i) => ({ child, exit: exits[i] as Exit }))
+      .filter(({ exit }) => exit.code !== 0)
+      .map(({ child, exit }) => `${child.name} (${describeExit(exit)})`);
+    log(failed.length === 0 ? 'all services stopped' : 'some services did not stop cleanly', {
       failed,
     });
     process.exit(failed.length === 0 ? code : 1);
@@ -79,9 +97,11 @@ export async function serveAll(configFile: string | undefined, demo = false): Pr
     for (const name of START_ORDER) {
       const { child, ready } = await startChild(name, configFile, env);
       children.push({ ...child, address: ready.address });
-      void child.exited.then((code) => {
+      void child.exited.then((exit) => {
         if (!stopping) {
-          log(`${name} exited on its own; stopping the others`, { code });
+          log(`${name} exited on its own (${describeExit(exit)}); stopping the others`, {
+            ...exit,
+          });
           void stopAll(1);
         }
       });
