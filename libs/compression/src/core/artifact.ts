@@ -1,9 +1,10 @@
-// Artifact format v1 (docs/adr/0003): bytes in, bytes out; no file system here.
+// Artifact format v2 (docs/adr/0003): bytes in, bytes out; no file system here.
 //
 //   offset 0   magic "EMBPRESS" (8 bytes)
-//          8   u16 format version (1), u16 flags (0)
+//          8   u16 format version (2), u16 flags (0: none is defined; any set bit is refused)
 //         12   u32 header length H (bytes of UTF-8 JSON)
-//         16   u32 CRC-32 of the header JSON
+//         16   u32 CRC-32 of bytes 8..16 (version, flags, H) followed by the header JSON
+//              (v1, still read: CRC-32 of the header JSON alone, flags must be 0)
 //         20   header JSON: {method, spec, params, shape, sections: [{name, dtype, offset, length, crc32}]}
 //              zero padding to a multiple of 64
 //              sections, each at a 64-byte aligned offset from the start, little-endian, zero padded
@@ -15,7 +16,11 @@ import { ArtifactError } from './errors';
 import type { TableShape } from './shape';
 
 export const MAGIC = 'EMBPRESS';
-export const FORMAT_VERSION = 1;
+export const FORMAT_VERSION = 2;
+/** Versions this reader reads (v1: the header CRC did not cover version, flags and length). */
+const READABLE_VERSIONS = [1, 2];
+/** Flag bits a reader understands: none yet. A set bit means a format this reader cannot read. */
+const KNOWN_FLAGS = 0;
 const ALIGN = 64;
 const PREFIX = 20;
 
@@ -133,14 +138,23 @@ export function writeArtifact(content: ArtifactContent): Uint8Array {
   view.setUint16(8, FORMAT_VERSION, true);
   view.setUint16(10, 0, true);
   view.setUint32(12, headerBytes.length, true);
-  view.setUint32(16, crc32(headerBytes), true);
   out.set(headerBytes, PREFIX);
+  view.setUint32(16, headerChecksum(out, FORMAT_VERSION, headerBytes), true);
   let i = 0;
   for (const array of content.sections.values()) {
     out.set(bytesOf(array), (entries[i] as SectionEntry).offset);
     i += 1;
   }
   return out;
+}
+
+/** v2: CRC-32 of bytes 8..16 then the header JSON; v1: of the header JSON alone. */
+function headerChecksum(bytes: Uint8Array, version: number, headerBytes: Uint8Array): number {
+  if (version === 1) return crc32(headerBytes);
+  const covered = new Uint8Array(8 + headerBytes.length);
+  covered.set(bytes.subarray(8, 16), 0);
+  covered.set(headerBytes, 8);
+  return crc32(covered);
 }
 
 export interface ReadOptions {
@@ -159,10 +173,10 @@ export function readArtifact(bytes: Uint8Array, options: ReadOptions = {}): Arti
     throw new ArtifactError('bad-magic', `expected "${MAGIC}", got ${JSON.stringify(magic)}`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const version = view.getUint16(8, true);
-  if (version !== FORMAT_VERSION)
+  if (!READABLE_VERSIONS.includes(version))
     throw new ArtifactError(
       'unsupported-version',
-      `format version ${version}; this reader knows ${FORMAT_VERSION}`,
+      `format version ${version}; this reader knows ${READABLE_VERSIONS.join(' and ')}`,
     );
   const headerLength = view.getUint32(12, true);
   if (PREFIX + headerLength > bytes.length)
@@ -171,8 +185,14 @@ export function readArtifact(bytes: Uint8Array, options: ReadOptions = {}): Arti
       `header of ${headerLength} bytes does not fit in ${bytes.length} bytes`,
     );
   const headerBytes = bytes.subarray(PREFIX, PREFIX + headerLength);
-  if (crc32(headerBytes) !== view.getUint32(16, true))
+  if (headerChecksum(bytes, version, headerBytes) !== view.getUint32(16, true))
     throw new ArtifactError('checksum', 'header checksum mismatch');
+  const flags = view.getUint16(10, true);
+  if ((flags & ~KNOWN_FLAGS) !== 0)
+    throw new ArtifactError(
+      'malformed',
+      `unknown flag bits 0x${(flags & ~KNOWN_FLAGS).toString(16)} in the header (this reader knows none)`,
+    );
   let header: Header;
   try {
     header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(headerBytes)) as Header;

@@ -70,6 +70,10 @@ describe('artifact v1', () => {
     };
     expect(problem(flip(0))).toBe('bad-magic');
     expect(problem(flip(8))).toBe('unsupported-version');
+    // Flags and the header length are under the header CRC (format v2).
+    expect(problem(flip(10))).toBe('checksum');
+    expect(problem(flip(11))).toBe('checksum');
+    expect(problem(flip(12))).toBe('checksum');
     expect(problem(flip(30))).toBe('checksum');
     expect(problem(bytes.slice(0, bytes.length - 1))).toBe('truncated');
     const table = readArtifact(bytes);
@@ -77,6 +81,18 @@ describe('artifact v1', () => {
     const withJunk = new Uint8Array(bytes.length + 64);
     withJunk.set(bytes);
     expect(problem(withJunk)).toBe('malformed');
+  });
+
+  it('refuses unknown flag bits even when the CRC was recomputed over them', () => {
+    const bytes = writeArtifact(content);
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    view.setUint16(10, 0x0004, true);
+    const headerLength = view.getUint32(12, true);
+    const covered = new Uint8Array(8 + headerLength);
+    covered.set(bytes.subarray(8, 16), 0);
+    covered.set(bytes.subarray(20, 20 + headerLength), 8);
+    view.setUint32(16, crc32(covered), true);
+    expect(() => readArtifact(bytes)).toThrow(/unknown flag bits 0x4/);
   });
 });
 
