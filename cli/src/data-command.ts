@@ -10,7 +10,7 @@ import {
   type SplitScheme,
   type SynthProfileName,
 } from '@embpress/data';
-import { isOptionError } from './option-error';
+import { isOptionError, UsageError } from './option-error';
 
 export const DATA_USAGE = `usage:
   embpress data synth --rows N --seed S --out FILE [--profile criteo|avazu] [--scale F]
@@ -23,8 +23,6 @@ export const DATA_USAGE = `usage:
                         [--shuffle-seed S|none] [--on-bad-line error|skip] [--overwrite] [--json]
       Vocabulary and frequencies from the train split, binary caches of train (shuffled once),
       validation and test. KIND is criteo, avazu or csv (csv needs a JSON schema).`;
-
-class UsageError extends Error {}
 
 function integer(
   name: string,

@@ -15,7 +15,7 @@ import { SpecError, ArtifactError } from '@embpress/compression';
 import { ModelVersionError } from '@embpress/model-registry';
 import { store } from '@embpress/proto';
 import { lazyRequire } from './lazy';
-import { isOptionError } from './option-error';
+import { isOptionError, UsageError } from './option-error';
 
 // Services are apps to the module-boundary rule: loaded with a plain require (services.ts).
 type Retriever = typeof import('@embpress/retriever');
@@ -34,8 +34,6 @@ export const INGEST_USAGE = `usage:
       the store re-ranks with. --store loads and activates the version there (TLS verified
       against --tls-ca, with a client certificate for mutual TLS).
       Defaults: --dim 256 --registry var/models --seed 42, version = a timestamp.`;
-
-class UsageError extends Error {}
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 

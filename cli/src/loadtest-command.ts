@@ -13,6 +13,7 @@ import {
   type Scenario,
 } from '@embpress/loadtest';
 import { EmbpressError, InvalidArgumentError } from '@embpress/service-kit';
+import { UsageError } from './option-error';
 
 export const LOADTEST_USAGE = `usage:
   embpress loadtest SCENARIO [--target HOST:PORT] [--rate R] [--duration S] [--warmup S]
@@ -23,8 +24,6 @@ export const LOADTEST_USAGE = `usage:
       SCENARIO is a name in loadtest/scenarios (store-lookup, ranker-rank, retriever-retrieve) or a
       path to a scenario .json file; the options override the file's values. --model sets the
       model (store, ranker) or the corpus (retriever).`;
-
-class UsageError extends Error {}
 
 /** A numeric option: undefined when absent; > 0 (or ≥ 0 with `zeroOk`), integer when asked. */
 function numberOption(

@@ -4,3 +4,6 @@
 export function isOptionError(err: unknown): err is Error {
   return String((err as { code?: unknown } | null)?.code ?? '').startsWith('ERR_PARSE_ARGS');
 }
+
+/** A mistake in a command's arguments: its message and the usage are printed, exit code 2. */
+export class UsageError extends Error {}
