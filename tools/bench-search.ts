@@ -18,6 +18,7 @@ import {
   type CodecMethod,
   type CompressedTable,
 } from '@embpress/compression';
+import { percentile } from '@embpress/loadtest';
 
 interface Options {
   rows: number;
@@ -140,11 +141,6 @@ function unitCentres(clusters: number, dim: number, rng: Rng): Float32Array {
   return out;
 }
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number;
-}
-
 interface Result {
   method: string;
   nprobe?: number;
@@ -193,10 +189,10 @@ function measure(
     ...(nprobe === undefined ? {} : { nprobe }),
     queries: count,
     recallAt10: found / (count * o.k),
-    p50Ms: Number(percentile(times, 50).toFixed(3)),
-    p99Ms: Number(percentile(times, 99).toFixed(3)),
-    cpuP50Ms: Number(percentile(cpu, 50).toFixed(3)),
-    cpuP99Ms: Number(percentile(cpu, 99).toFixed(3)),
+    p50Ms: Number(percentile(times, 0.5).toFixed(3)),
+    p99Ms: Number(percentile(times, 0.99).toFixed(3)),
+    cpuP50Ms: Number(percentile(cpu, 0.5).toFixed(3)),
+    cpuP99Ms: Number(percentile(cpu, 0.99).toFixed(3)),
   };
 }
 

@@ -7,7 +7,7 @@ export {
   type OpenLoopOptions,
   type OpenLoopResult,
 } from './open-loop';
-export { LatencyRecorder } from './latency-recorder';
+export { LatencyRecorder, percentile } from './latency-recorder';
 export * from './scenario';
 export * from './requests';
 export * from './driver';

@@ -24,7 +24,7 @@ import { registry as codecs } from '@embpress/compression';
 import { encodeBatch, synthSplit, Vocabulary } from '@embpress/data';
 import { ModelRegistryDir } from '@embpress/model-registry';
 import { initBackend, loadModel } from '@embpress/models';
-import type { OpenLoopResult } from '@embpress/loadtest';
+import { percentile, type OpenLoopResult } from '@embpress/loadtest';
 import { ARCHITECTURES, trainDemoRanker, type ArchName } from '../demo-models';
 import type { RankerLoadConfig, RankerLoadMessage, SampledRequest } from './ranker-load';
 import { readRawRows, type RawRows } from './ranker-rows';
@@ -275,11 +275,6 @@ const STAGE_NAMES = new Set([
   'ranker.store_lookup',
   'ranker.dense_forward',
 ]);
-
-function percentile(sorted: number[], q: number): number {
-  if (sorted.length === 0) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] as number;
-}
 
 /** Durations per stage of the spans that started at or after `fromMs` (epoch ms). */
 function stageTimes(spansFile: string, fromMs: number): Record<string, StageTimes> {

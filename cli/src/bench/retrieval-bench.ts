@@ -20,8 +20,9 @@ import {
   type CompressedTable,
   type SearchHits,
 } from '@embpress/compression';
+import { percentile } from '@embpress/loadtest';
 import { lazyRequire } from '../lazy';
-import { isOptionError } from '../option-error';
+import { isOptionError, UsageError } from '../option-error';
 
 type Retriever = typeof import('@embpress/retriever');
 const retriever = (): Retriever => lazyRequire<Retriever>('@embpress/retriever');
@@ -47,7 +48,6 @@ const ALIASES: Record<string, string> = {
 const DIM = 384;
 const K = 10;
 
-class UsageError extends Error {}
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
 /** Splits on commas outside parentheses: "pq(subvectors=64,bits=8),fp16" → two specs. */
@@ -90,11 +90,6 @@ function specFor(spec: string, rows: number, dim: number): string {
   const { method, params } = registry.resolve(spec);
   const cap = Math.ceil(4 * Math.sqrt(rows));
   return registry.format(method.id, { ...params, nlist: Math.min(params.nlist as number, cap) });
-}
-
-function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)] as number;
 }
 
 /** A searcher over a table: its own search on codes, or an exact scan of its decoded rows. */

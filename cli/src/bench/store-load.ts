@@ -8,6 +8,7 @@
 // timed from the request to its rows decoded into fp32 on this side: Lookup + decodeRows for the
 // store, MGET + the float32 blobs copied out for Redis, so both sides are measured end to end.
 import { Rng } from '@embpress/compression';
+import { percentile } from '@embpress/loadtest';
 import { common } from '@embpress/proto';
 import { decodeRows, StoreClient } from '@embpress/store-client';
 import Redis from 'ioredis';
@@ -131,13 +132,6 @@ function randomIds(rng: Rng, rows: number, out: Uint32Array): Uint32Array {
   return out;
 }
 
-/** Latency quantile from sorted values: the smallest value with at least q of them ≤ it. */
-export function quantile(sorted: Float64Array, q: number): number {
-  if (sorted.length === 0) return NaN;
-  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
-  return sorted[index] as number;
-}
-
 /** What one target measured, accumulated over its rounds. */
 class Tally {
   readonly latencies: number[] = [];
@@ -152,8 +146,8 @@ class Tally {
       name,
       rowsPerSec: this.rows / this.seconds,
       callsPerSec: this.latencies.length / this.seconds,
-      p50Ms: quantile(sorted, 0.5),
-      p99Ms: quantile(sorted, 0.99),
+      p50Ms: percentile(sorted, 0.5),
+      p99Ms: percentile(sorted, 0.99),
       calls: this.latencies.length,
       errors: this.errors,
       ...(this.firstError === undefined ? {} : { firstError: this.firstError }),

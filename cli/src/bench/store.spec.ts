@@ -3,7 +3,6 @@
 // test FAILS with the install hint (it is never skipped).
 import { runCli } from '../testing/cli-process';
 import { BenchSetupError, findRedisServer, type StoreBenchReport } from './store';
-import { quantile } from './store-load';
 
 const positive = expect.any(Number);
 
@@ -90,13 +89,5 @@ describe('bench store', () => {
     expect((await cli.exit).code).toBe(2);
     expect(cli.stderr()).toContain('redis-server not found: apt-get install redis-server');
     expect(cli.stdout()).toBe('');
-  });
-
-  it('takes latency quantiles from sorted values', () => {
-    const sorted = Float64Array.from({ length: 100 }, (_, i) => i + 1);
-    expect(quantile(sorted, 0.5)).toBe(50);
-    expect(quantile(sorted, 0.99)).toBe(99);
-    expect(quantile(Float64Array.of(7), 0.99)).toBe(7);
-    expect(quantile(new Float64Array(0), 0.5)).toBeNaN();
   });
 });
