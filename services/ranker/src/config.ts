@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { parseShardMap, type ShardMap } from '@embpress/store-client/shard-map';
 import {
   collectConfig,
+  flag,
   parseClientConfig,
   parseEnv,
   parseServerConfig,
@@ -39,19 +40,6 @@ export interface RankerConfig {
 
 export const RANKER_BACKENDS = ['wasm', 'cpu', 'tensorflow', 'auto'] as const;
 export type RankerBackend = (typeof RANKER_BACKENDS)[number];
-
-const flag = (fallback: boolean) =>
-  z
-    .string()
-    .optional()
-    .transform((raw, ctx) => {
-      const value = raw?.trim().toLowerCase();
-      if (value === undefined || value === '') return fallback;
-      if (value === 'true' || value === '1') return true;
-      if (value === 'false' || value === '0') return false;
-      ctx.addIssue({ code: 'custom', message: `expected true or false, got "${raw}"` });
-      return z.NEVER;
-    });
 
 const schema = z.object({
   MAX_CANDIDATES: positiveInt(10_000),

@@ -131,6 +131,20 @@ export const positiveInt = (fallback: number, what = 'a positive integer') =>
       return value;
     });
 
+/** A boolean flag: true/1 or false/0 (any case, trimmed); unset or empty = `fallback`. */
+export const flag = (fallback: boolean) =>
+  z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      const value = (raw ?? '').trim().toLowerCase();
+      if (value === '') return fallback;
+      if (value === 'true' || value === '1') return true;
+      if (value === 'false' || value === '0') return false;
+      ctx.addIssue({ code: 'custom', message: `expected true or false, got ${quoted(raw)}` });
+      return z.NEVER;
+    });
+
 /** A host name or IP literal to bind or dial. */
 export const host = (fallback: string) =>
   z
