@@ -36,6 +36,25 @@ export const tableEntrySchema = z
   })
   .strict();
 
+/**
+ * Every other file of the version (dense weights, vocabulary...): its size and SHA-256, verified
+ * before anything serves it. Absent in manifests written before 2026-12-06 (their extra files
+ * were not hashed; they still load).
+ */
+export const fileEntrySchema = z
+  .object({
+    /** Relative to the version directory, inside it. */
+    file: z
+      .string()
+      .regex(
+        /^(?!\.)[A-Za-z0-9_.-]+(\/(?!\.)[A-Za-z0-9_.-]+)*$/,
+        'file must be a relative path inside the version',
+      ),
+    bytes: z.number().int().nonnegative(),
+    sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  })
+  .strict();
+
 export const manifestSchema = z
   .object({
     format: z.literal(MANIFEST_FORMAT),
@@ -43,6 +62,7 @@ export const manifestSchema = z
     version: name('version'),
     createdAt: z.string().datetime(),
     tables: z.array(tableEntrySchema).min(1),
+    files: z.array(fileEntrySchema).optional(),
   })
   .passthrough()
   .superRefine((m, ctx) => {
@@ -65,4 +85,5 @@ export const manifestSchema = z
   });
 
 export type TableEntry = z.infer<typeof tableEntrySchema>;
+export type FileEntry = z.infer<typeof fileEntrySchema>;
 export type Manifest = z.infer<typeof manifestSchema>;

@@ -74,6 +74,45 @@ describe('ModelRegistryDir', () => {
     expect(problem(() => reg.readVersion('ctr', 'v9'))).toBe('not-found');
   });
 
+  it('hashes every extra file in the manifest and refuses a flipped byte in any of them', () => {
+    const files = new Map([
+      ['dense.weights', Uint8Array.of(9, 8, 7, 6)],
+      ['vocabulary.json', new TextEncoder().encode('{"fields":[]}')],
+    ]);
+    const manifest = reg.writeVersion({ ...version('v1'), files });
+    expect(manifest.files?.map((f) => [f.file, f.bytes])).toEqual([
+      ['dense.weights', 4],
+      ['vocabulary.json', 13],
+    ]);
+    expect(reg.readVersionFile('ctr', 'v1', 'dense.weights')).toEqual(Uint8Array.of(9, 8, 7, 6));
+    expect(problem(() => reg.readVersion('ctr', 'v1'))).toBe('ok');
+    for (const file of files.keys()) {
+      const path = join(root, 'ctr', 'v1', file);
+      const good = readFileSync(path);
+      const bad = Buffer.from(good);
+      bad[1] = (bad[1] as number) ^ 0x10;
+      writeFileSync(path, bad);
+      expect(problem(() => reg.readVersion('ctr', 'v1'))).toBe('corrupt');
+      expect(() => reg.readVersionFile('ctr', 'v1', file)).toThrow(`${file} SHA-256 mismatch`);
+      writeFileSync(path, good.subarray(0, 2));
+      expect(() => reg.readVersionFile('ctr', 'v1', file)).toThrow('has 2 bytes, manifest says');
+      writeFileSync(path, good);
+    }
+    expect(() => reg.readVersionFile('ctr', 'v1', 'other.bin')).toThrow(
+      "other.bin is not in the manifest's files",
+    );
+  });
+
+  it('reads the extra files of a version written before they were hashed', () => {
+    reg.writeVersion({ ...version('v1'), files: new Map([['dense.weights', Uint8Array.of(1)]]) });
+    const manifestPath = join(root, 'ctr', 'v1', 'manifest.json');
+    const legacy = JSON.parse(readFileSync(manifestPath, 'utf8')) as Record<string, unknown>;
+    delete legacy.files;
+    writeFileSync(manifestPath, JSON.stringify(legacy));
+    expect(reg.readVersionFile('ctr', 'v1', 'dense.weights')).toEqual(Uint8Array.of(1));
+    expect(problem(() => reg.readVersion('ctr', 'v1'))).toBe('ok');
+  });
+
   it('refuses names that could escape the root', () => {
     expect(problem(() => reg.readVersion('..', 'v1'))).toBe('invalid-name');
     expect(problem(() => reg.readVersion('ctr', '../x'))).toBe('invalid-name');

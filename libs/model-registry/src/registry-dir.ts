@@ -21,7 +21,15 @@ import {
 } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { ModelVersionError } from './errors';
-import { MANIFEST_FORMAT, manifestSchema, NAME, type Manifest, type TableEntry } from './manifest';
+import {
+  fileEntrySchema,
+  MANIFEST_FORMAT,
+  manifestSchema,
+  NAME,
+  type FileEntry,
+  type Manifest,
+  type TableEntry,
+} from './manifest';
 
 export interface TableToWrite {
   name: string;
@@ -49,6 +57,22 @@ export interface LoadedVersion {
   dir: string;
   /** Verified artifact bytes per table name. */
   tables: Map<string, Uint8Array>;
+}
+
+/** The bytes of `entry` in `dir`, or 'corrupt' naming the file when size or SHA-256 differ. */
+function verifiedFile(dir: string, where: string, entry: FileEntry): Uint8Array {
+  const path = join(dir, entry.file);
+  if (!existsSync(path))
+    throw new ModelVersionError('corrupt', `${where}: ${entry.file} is missing`);
+  const bytes = new Uint8Array(readFileSync(path));
+  if (bytes.length !== entry.bytes)
+    throw new ModelVersionError(
+      'corrupt',
+      `${where}: ${entry.file} has ${bytes.length} bytes, manifest says ${entry.bytes}`,
+    );
+  if (sha256(bytes) !== entry.sha256)
+    throw new ModelVersionError('corrupt', `${where}: ${entry.file} SHA-256 mismatch`);
+  return bytes;
 }
 
 export function sha256(bytes: Uint8Array): string {
@@ -140,6 +164,11 @@ export class ModelRegistryDir {
         sha256: sha256(t.bytes),
       };
     });
+    const files: FileEntry[] = [...(v.files ?? [])].map(([file, bytes]) => ({
+      file,
+      bytes: bytes.length,
+      sha256: sha256(bytes),
+    }));
     const manifest = manifestSchema.parse({
       ...v.extra,
       format: MANIFEST_FORMAT,
@@ -147,6 +176,7 @@ export class ModelRegistryDir {
       version: v.version,
       createdAt: new Date().toISOString(),
       tables,
+      ...(files.length === 0 ? {} : { files }),
     });
     const tmp = join(dirname(finalDir), `.tmp-${v.version}-${randomBytes(6).toString('hex')}`);
     try {
@@ -221,7 +251,40 @@ export class ModelRegistryDir {
         throw new ModelVersionError('corrupt', `${model}/${version}: ${t.file} SHA-256 mismatch`);
       tables.set(t.name, bytes);
     }
+    for (const f of manifest.files ?? []) verifiedFile(dir, `${model}/${version}`, f);
     return { manifest, dir, tables };
+  }
+
+  /**
+   * One extra file of a version (e.g. dense.weights), verified against its manifest entry (size
+   * and SHA-256) before it is returned: 'corrupt' when it differs or is missing, 'not-found'
+   * without a manifest. A manifest written before files were hashed has no entry: read as is.
+   */
+  readVersionFile(model: string, version: string, file: string): Uint8Array {
+    const dir = this.path(model, version);
+    const where = `${model}/${version}`;
+    const manifestPath = join(dir, 'manifest.json');
+    if (!existsSync(manifestPath))
+      throw new ModelVersionError('not-found', `${where}: no manifest.json in ${dir}`);
+    let entries: FileEntry[] | undefined;
+    try {
+      const raw = JSON.parse(readFileSync(manifestPath, 'utf8')) as { files?: unknown };
+      entries = raw.files === undefined ? undefined : fileEntrySchema.array().parse(raw.files);
+    } catch (err) {
+      throw new ModelVersionError(
+        'corrupt',
+        `${where}: manifest.json files: ${(err as Error).message}`,
+      );
+    }
+    if (entries === undefined) {
+      const path = join(dir, file);
+      if (!existsSync(path)) throw new ModelVersionError('corrupt', `${where}: ${file} is missing`);
+      return new Uint8Array(readFileSync(path));
+    }
+    const entry = entries.find((e) => e.file === file);
+    if (entry === undefined)
+      throw new ModelVersionError('corrupt', `${where}: ${file} is not in the manifest's files`);
+    return verifiedFile(dir, where, entry);
   }
 
   /**

@@ -23,7 +23,38 @@ type Corruption = {
 const tableFile = (root: string, version: string) =>
   join(root, 'ctr', version, 'tables', 'sparse.emb');
 
+/** A version with the trainer's other files, then one byte of `file` flipped after publishing. */
+const flippedVersionFile = (file: string) => (root: string, version: string) => {
+  publishVersion(
+    root,
+    'ctr',
+    version,
+    7,
+    undefined,
+    new Map([
+      ['dense.weights', Uint8Array.from({ length: 64 }, (_, i) => i)],
+      ['vocabulary.json', new TextEncoder().encode('{"fields":["C1","C2"]}')],
+    ]),
+  );
+  const path = join(root, 'ctr', version, file);
+  const bytes = readFileSync(path);
+  bytes[5] = (bytes[5] as number) ^ 0x02;
+  writeFileSync(path, bytes);
+};
+
 const CORRUPTIONS: Corruption[] = [
+  {
+    name: 'a flipped byte in dense.weights',
+    make: flippedVersionFile('dense.weights'),
+    code: status.DATA_LOSS,
+    details: /ctr\/v\d+: dense\.weights SHA-256 mismatch/,
+  },
+  {
+    name: 'a flipped byte in vocabulary.json',
+    make: flippedVersionFile('vocabulary.json'),
+    code: status.DATA_LOSS,
+    details: /ctr\/v\d+: vocabulary\.json SHA-256 mismatch/,
+  },
   {
     name: 'a flipped byte (same size)',
     make: (root, version) => {

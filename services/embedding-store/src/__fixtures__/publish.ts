@@ -12,6 +12,8 @@ export function publishVersion(
   seed: number,
   /** Rewrites the artifact bytes before they are written (and checksummed): corrupt versions. */
   rewrite: (bytes: Uint8Array) => Uint8Array = (bytes) => bytes,
+  /** Other files of the version (dense weights, vocabulary...), hashed in its manifest. */
+  files?: ReadonlyMap<string, Uint8Array>,
 ): CompressedTable {
   const { method, params } = registry.resolve('full');
   if (method.kind !== 'trainable') throw new Error('full is expected to be trainable');
@@ -35,6 +37,7 @@ export function publishVersion(
         bytes: rewrite(table.encode()),
       },
     ],
+    ...(files === undefined ? {} : { files }),
   });
   return table;
 }

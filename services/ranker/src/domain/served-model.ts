@@ -5,7 +5,12 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Vocabulary } from '@embpress/data';
-import { manifestSchema, ModelRegistryDir, type TableEntry } from '@embpress/model-registry';
+import {
+  manifestSchema,
+  ModelRegistryDir,
+  ModelVersionError,
+  type TableEntry,
+} from '@embpress/model-registry';
 import { loadModel, type CtrModel } from '@embpress/models';
 import { DataLossError, NotFoundError } from '@embpress/service-kit';
 import { FeatureMapping } from './feature-mapping';
@@ -21,6 +26,24 @@ export interface ServedModel {
 
 function corrupt(where: string, what: string): DataLossError {
   return new DataLossError(`${where}: ${what}`);
+}
+
+/** A version file verified against the manifest's size and SHA-256 (DATA_LOSS when it differs). */
+function verifiedFile(registry: ModelRegistryDir, model: string, version: string, file: string) {
+  try {
+    return registry.readVersionFile(model, version, file);
+  } catch (err) {
+    if (err instanceof ModelVersionError) throw new DataLossError(err.message);
+    throw err;
+  }
+}
+
+function parseJson(bytes: Uint8Array, where: string): unknown {
+  try {
+    return JSON.parse(new TextDecoder().decode(bytes));
+  } catch (err) {
+    throw corrupt(where, `${(err as Error).message}`);
+  }
 }
 
 function readJson(file: string, where: string): unknown {
@@ -59,7 +82,10 @@ export function loadServedModel(root: string, model: string, version: string): S
   const vocabulary = (() => {
     try {
       return Vocabulary.fromJSON(
-        readJson(join(dir, 'vocabulary.json'), `${where} vocabulary.json`),
+        parseJson(
+          verifiedFile(registry, model, version, 'vocabulary.json'),
+          `${where} vocabulary.json`,
+        ),
         `${where} vocabulary.json`,
       );
     } catch (err) {
@@ -74,11 +100,10 @@ export function loadServedModel(root: string, model: string, version: string): S
       `no table has the vocabulary's ${vocabulary.size} rows (tables: ${manifest.tables.map((t) => `${t.name} ${t.rows}`).join(', ')})`,
     );
   const mapping = new FeatureMapping(dense as string[], vocabulary);
-  const weightsFile = join(dir, 'dense.weights');
-  if (!existsSync(weightsFile)) throw corrupt(where, 'dense.weights is missing');
+  const weights = verifiedFile(registry, model, version, 'dense.weights');
   let net: CtrModel;
   try {
-    net = loadModel(new Uint8Array(readFileSync(weightsFile)));
+    net = loadModel(weights);
   } catch (err) {
     throw corrupt(`${where} dense.weights`, (err as Error).message);
   }
