@@ -73,6 +73,15 @@ export async function startStore(config: StoreConfig, logger: Logger): Promise<R
     activateVersion: activateVersionHandler(config, versions),
   });
   await host.start();
+  if (config.adminToken === undefined)
+    logger.warn(
+      { host: config.server.host },
+      config.server.host === '127.0.0.1' ||
+        config.server.host === 'localhost' ||
+        config.server.host === '::1'
+        ? 'admin RPCs (LoadVersion, ActivateVersion) need no token: anyone on this machine can call them; set EMBPRESS_STORE_ADMIN_TOKEN'
+        : 'admin RPCs (LoadVersion, ActivateVersion) need no token and the store listens beyond loopback: anyone who reaches it can swap versions; set EMBPRESS_STORE_ADMIN_TOKEN',
+    );
   const running = host.markServing();
   if (!config.watch) return running;
   const watcher = new RegistryWatcher(registryDir, versions, logger, {

@@ -1,7 +1,7 @@
 // Hand-written protobuf decoders for the store's two hot requests, LookupRequest and
 // BatchLookupRequest. They read the same messages as ts-proto's `decode` (proven on random and
 // edge-case messages in request-decoder.spec.ts) with three differences that make a hostile or
-// buggy request cheap to refuse (docs/adr/0011-hostile-input.md):
+// buggy request cheap to refuse (docs/adr/0012-hostile-input.md):
 // - ids are counted before they are decoded: a request over the id limit is refused after one
 //   pass over its bytes, with nothing allocated (ts-proto built a JS array of every id first:
 //   40 requests of 5M ids took the store from 128 MB to 3.2 GB);
