@@ -25,7 +25,7 @@ type TrainOptimizer = import('@embpress/trainer').TrainOptimizer;
 const trainer = (): Trainer => lazyRequire<Trainer>('@embpress/trainer');
 
 export const TRAIN_USAGE = `usage:
-  embpress train --data KIND:PATH|DIR [--test KIND:PATH] [--schema FILE] --model dlrm|wdl|dcn|deepfm
+  embpress train --data KIND:PATH|DIR [--test KIND:PATH] [--schema FILE] --model dlrm|wdl|dcn|deepfm|fm
                  --method SPEC [--budget R] [--epochs N] [--batch-size B] [--lr L]
                  [--optimizer sgd|adagrad|adam] [--sparse-l2 W] [--parts P] [--early-stop K] [--seed S]
                  [--dim D] [--bottom N,N,..] [--top N,N,..] [--backend auto|wasm|cpu|tensorflow]
@@ -39,6 +39,8 @@ export const TRAIN_USAGE = `usage:
       part, with the same options (--no-checkpoints: none are written). --bottom/--top set
       the hidden layer sizes of the MLPs. --sparse-l2 W adds W·value to the gradient of every
       touched embedding row (lazy L2, as the FM baseline of bench train uses).
+      --model fm is a factorization machine over the sparse fields (coordinate 0 of a row is
+      its first-order weight, the other dim-1 its factors; dense features enter linearly).
       Defaults: --epochs 1 --batch-size 1024 --lr 0.001 --optimizer adam --parts 10
       --early-stop 3 --seed 123 --dim 16 --backend auto --out models --name ctr.`;
 

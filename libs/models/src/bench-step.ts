@@ -1,7 +1,7 @@
 // Times one DLRM training step at the reference size (bottom 13-512-256-64-16, 26 fields × 16,
 // top 367-512-256-1) on the chosen backend. Not a test: a measurement to quote.
 //   node --require tsx/cjs libs/models/src/bench-step.ts [--backend wasm|cpu|auto] [--batch 1024]
-//        [--steps 20] [--model dlrm|wdl|dcn|deepfm] [--optimizer sgd|adam|adagrad] [--json]
+//        [--steps 20] [--model dlrm|wdl|dcn|deepfm|fm] [--optimizer sgd|adam|adagrad] [--json]
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, type BackendChoice } from './backend';

@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import { ModelConfigError } from './errors';
 
-export const MODEL_KINDS = ['dlrm', 'wdl', 'dcn', 'deepfm'] as const;
+export const MODEL_KINDS = ['dlrm', 'wdl', 'dcn', 'deepfm', 'fm'] as const;
 export type ModelKind = (typeof MODEL_KINDS)[number];
 
 const size = z.number().int().positive();
@@ -63,19 +63,33 @@ export const deepfmConfigSchema = z
     path: ['dim'],
   });
 
+export const fmConfigSchema = z
+  .object({
+    kind: z.literal('fm'),
+    ...common,
+  })
+  .strict()
+  .refine((c) => c.dim >= 2, {
+    message:
+      'FM needs dim >= 2 (coordinate 0 is the first-order weight, the rest the latent vector)',
+    path: ['dim'],
+  });
+
 export const modelConfigSchema = z.union([
   dlrmConfigSchema,
   wdlConfigSchema,
   dcnConfigSchema,
   deepfmConfigSchema,
+  fmConfigSchema,
 ]);
 
 export type DlrmConfig = z.output<typeof dlrmConfigSchema>;
 export type WdlConfig = z.output<typeof wdlConfigSchema>;
 export type DcnConfig = z.output<typeof dcnConfigSchema>;
 export type DeepFmConfig = z.output<typeof deepfmConfigSchema>;
+export type FmModelConfig = z.output<typeof fmConfigSchema>;
 /** A configuration with every default filled in. */
-export type ModelConfig = DlrmConfig | WdlConfig | DcnConfig | DeepFmConfig;
+export type ModelConfig = DlrmConfig | WdlConfig | DcnConfig | DeepFmConfig | FmModelConfig;
 /** What callers write: layer sizes optional. */
 export type ModelConfigInput = z.input<typeof modelConfigSchema>;
 
@@ -91,6 +105,7 @@ export function parseModelConfig(input: unknown): ModelConfig {
     wdl: wdlConfigSchema,
     dcn: dcnConfigSchema,
     deepfm: deepfmConfigSchema,
+    fm: fmConfigSchema,
   }[kind as ModelKind];
   const parsed = schema.safeParse(input);
   if (!parsed.success) {

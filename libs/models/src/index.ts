@@ -20,6 +20,7 @@ export {
   type DcnConfig,
   type DeepFmConfig,
   type DlrmConfig,
+  type FmModelConfig,
   type ModelConfig,
   type ModelConfigInput,
   type ModelKind,

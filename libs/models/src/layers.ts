@@ -62,6 +62,9 @@ const addBias = tf.customGrad(((y: tf.Tensor, b: tf.Tensor) => {
   b: tf.Tensor,
 ) => tf.Tensor2D;
 
+/** How a Linear's weight starts: Xavier-normal (the reference's dense layers) or zeros. */
+export type WeightInit = 'xavier' | 'zeros';
+
 /** y = x W (+ b), W: [in, out] so no transpose is ever needed in the forward pass. */
 export class Linear {
   readonly weight: tf.Variable;
@@ -73,8 +76,12 @@ export class Linear {
     readonly inSize: number,
     readonly outSize: number,
     withBias = true,
+    weightInit: WeightInit = 'xavier',
   ) {
-    this.weight = store.xavier(`${name}.weight`, [inSize, outSize], inSize, outSize);
+    this.weight =
+      weightInit === 'zeros'
+        ? store.zeros(`${name}.weight`, [inSize, outSize])
+        : store.xavier(`${name}.weight`, [inSize, outSize], inSize, outSize);
     this.bias = withBias ? store.zeros(`${name}.bias`, [outSize]) : undefined;
   }
 

@@ -18,7 +18,23 @@ const TINY: Record<string, ModelConfigInput> = {
   dcn: { kind: 'dcn', numDense: 2, numFields: 3, dim: 4, crossLayers: 3, deep: [6, 5, 4] },
   deepfm: { kind: 'deepfm', numDense: 2, numFields: 3, dim: 4, deep: [6, 5] },
   'deepfm-no-dense': { kind: 'deepfm', numDense: 0, numFields: 3, dim: 3, deep: [5] },
+  fm: { kind: 'fm', numDense: 2, numFields: 4, dim: 4 },
+  'fm-no-dense': { kind: 'fm', numDense: 0, numFields: 3, dim: 3 },
 };
+
+/**
+ * Every weight redrawn at random (biases and zero-initialised weights included), so the checks
+ * below see each term of the model, not only those a fresh model's init makes non-zero.
+ */
+function randomizeWeights(model: CtrModel, seed: number): void {
+  const rand = mulberry32(seed);
+  model.importWeights(
+    model.exportWeights().map((w) => ({
+      ...w,
+      values: Float32Array.from(w.values, () => (rand() - 0.5) * 0.8),
+    })),
+  );
+}
 
 function batch(model: CtrModel, B: number, seed: number) {
   const { numDense, numFields, dim } = model.config;
@@ -39,6 +55,7 @@ describe.each(Object.entries(TINY))('%s', (_name, config) => {
   afterEach(() => model.dispose());
 
   it('forward equals the plain-TypeScript reference', () => {
+    randomizeWeights(model, 3);
     const B = 6;
     const { dense, rows } = batch(model, B, 5);
     const ref = referenceLogits(model.config, weightMap(model.exportWeights()), dense, rows, B);
@@ -51,6 +68,7 @@ describe.each(Object.entries(TINY))('%s', (_name, config) => {
   });
 
   it('row gradients (one backward pass with the weights) match finite differences', () => {
+    randomizeWeights(model, 4);
     const B = 4;
     const { dense, rows, labels } = batch(model, B, 7);
     const g = model.gradients(dense, rows, labels);
@@ -74,6 +92,7 @@ describe.each(Object.entries(TINY))('%s', (_name, config) => {
   });
 
   it('weight gradients match finite differences', () => {
+    randomizeWeights(model, 6);
     const B = 4;
     const { dense, rows, labels } = batch(model, B, 9);
     const g = model.gradients(dense, rows, labels);
@@ -156,11 +175,26 @@ describe('model construction and inputs', () => {
     m.dispose();
   });
 
+  it('starts the dense first-order weights of DeepFM and FM at zero (docs/models.md)', () => {
+    for (const kind of ['deepfm', 'fm'] as const) {
+      const config: ModelConfigInput = { kind, numDense: 5, numFields: 3, dim: 4 };
+      const m = createModel(config, { seed: 2 });
+      const byName = new Map(m.exportWeights().map((w) => [w.name, w]));
+      const linear = byName.get('linear.weight') as WeightTensor;
+      expect(linear.shape).toEqual([5, 1]);
+      expect(Array.from(linear.values)).toEqual([0, 0, 0, 0, 0]);
+      if (kind === 'fm') expect([...byName.keys()]).toEqual(['linear.weight', 'bias']);
+      else expect(byName.get('deep.0.weight')?.values.some((v) => v !== 0)).toBe(true);
+      m.dispose();
+    }
+  });
+
   it('rejects bad configurations naming the field', () => {
     expect(() => createModel({ kind: 'dlrm', numDense: 13, numFields: 0, dim: 16 })).toThrow(
       /numFields/,
     );
     expect(() => createModel({ kind: 'deepfm', numDense: 0, numFields: 3, dim: 1 })).toThrow(/dim/);
+    expect(() => createModel({ kind: 'fm', numDense: 0, numFields: 3, dim: 1 })).toThrow(/dim/);
     expect(() => createModel({ kind: 'mlp' } as unknown as ModelConfigInput)).toThrow(
       ModelConfigError,
     );

@@ -1,7 +1,14 @@
-// The four CTR heads of methods-spec §4, each taking dense features [B, numDense] (null when the
+// The CTR heads (DLRM, WDL, DCN, DeepFM as in docs/models.md, and FM), each taking dense features [B, numDense] (null when the
 // dataset has none) and the gathered embedding rows [B, F, D], returning logits [B].
 import * as tf from '@tensorflow/tfjs';
-import type { DcnConfig, DeepFmConfig, DlrmConfig, ModelConfig, WdlConfig } from './config';
+import type {
+  DcnConfig,
+  DeepFmConfig,
+  DlrmConfig,
+  FmModelConfig,
+  ModelConfig,
+  WdlConfig,
+} from './config';
 import { DotInteraction } from './interaction';
 import { Linear, Mlp, type ParamStore } from './layers';
 
@@ -129,9 +136,34 @@ export class DcnNet implements Network {
 }
 
 /**
- * DeepFM: coordinate 0 of each field embedding is its first-order weight, coordinates 1..D−1 its
- * FM latent vector. first = Σ_f e_f[0] + dense·w (no bias, only with dense features);
- * second = ½ Σ_k [(Σ_f v_fk)² − Σ_f v_fk²]; DNN over the flattened latents F·(D−1) → 256 → 256 → 1.
+ * The FM part of DeepFM and FM over the rows [B, F, D]: coordinate 0 of each field embedding is
+ * its first-order weight, coordinates 1..D−1 its latent vector v_f.
+ * first = Σ_f e_f[0]; second = ½ Σ_k [(Σ_f v_fk)² − Σ_f v_fk²] (all pairs f < g of <v_f, v_g>).
+ * Returns first + second [B] and the latent parts [B, F, D−1].
+ */
+function fmTerms(rows: tf.Tensor3D): { logit: tf.Tensor1D; latent: tf.Tensor3D } {
+  const [B, F, D] = rows.shape;
+  const first = tf.sum(tf.slice(rows, [0, 0, 0], [B, F, 1]), [1, 2]);
+  const latent = tf.slice(rows, [0, 0, 1], [B, F, D - 1]);
+  const sum = tf.sum(latent, 1);
+  const second = tf.mul(tf.sum(tf.sub(tf.square(sum), tf.sum(tf.square(latent), 1)), 1), 0.5);
+  return { logit: tf.add(first, second) as tf.Tensor1D, latent };
+}
+
+/**
+ * The first-order term of the dense features, dense·w (no bias). Its weights start at ZERO, not
+ * Xavier-normal as the reference's: a Xavier draw (σ = sqrt(2/(numDense+1)) ≈ 0.38 for Criteo)
+ * over log-transformed counts adds a random logit offset of std ~2-3 per sample that a short run
+ * spends its steps unlearning (DeepFM 0.60 vs 0.71 test AUC; docs/models.md).
+ */
+function denseFirstOrder(store: ParamStore, numDense: number): Linear | undefined {
+  // (pitfall) the reference builds a Linear(0 → 1) when there are no dense features: skipped.
+  return numDense > 0 ? new Linear(store, 'linear', numDense, 1, false, 'zeros') : undefined;
+}
+
+/**
+ * DeepFM: logit = first-order + second-order (fmTerms) + dense·w (denseFirstOrder, only with
+ * dense features) + a DNN over the flattened latents F·(D−1) → 256 → 256 → 1.
  */
 export class DeepFmNet implements Network {
   readonly linear: Linear | undefined;
@@ -142,19 +174,45 @@ export class DeepFmNet implements Network {
     store: ParamStore,
   ) {
     const { numDense, numFields: F, dim: D } = config;
-    // (pitfall) the reference builds a Linear(0 → 1) when there are no dense features: skipped.
-    this.linear = numDense > 0 ? new Linear(store, 'linear', numDense, 1, false) : undefined;
+    this.linear = denseFirstOrder(store, numDense);
     this.deep = new Mlp(store, 'deep', [F * (D - 1), ...config.deep, 1], false);
   }
 
   logits(dense: tf.Tensor2D | null, rows: tf.Tensor3D): tf.Tensor1D {
     const [B, F, D] = rows.shape;
-    const first = tf.sum(tf.slice(rows, [0, 0, 0], [B, F, 1]), [1, 2]);
-    const latent = tf.slice(rows, [0, 0, 1], [B, F, D - 1]);
-    const sum = tf.sum(latent, 1);
-    const second = tf.mul(tf.sum(tf.sub(tf.square(sum), tf.sum(tf.square(latent), 1)), 1), 0.5);
-    const dnn = toVector(this.deep.apply(tf.reshape(latent, [B, F * (D - 1)]) as tf.Tensor2D));
-    let logit = tf.add(tf.add(first, second), dnn) as tf.Tensor1D;
+    const fm = fmTerms(rows);
+    const dnn = toVector(this.deep.apply(tf.reshape(fm.latent, [B, F * (D - 1)]) as tf.Tensor2D));
+    let logit = tf.add(fm.logit, dnn) as tf.Tensor1D;
+    if (this.linear !== undefined && dense !== null)
+      logit = tf.add(logit, toVector(this.linear.apply(dense)));
+    return logit;
+  }
+
+  dispose(): void {
+    // Nothing of its own: the ParamStore owns the weights.
+  }
+}
+
+/**
+ * FM (Rendle 2010) over the sparse fields' rows: logit = b + first-order + second-order
+ * (fmTerms) + dense·w (denseFirstOrder, only with dense features; dense features have no latent
+ * vector). Its only dense weights are b and w, both starting at zero: everything else is
+ * embedding rows, trained by the table's sparse optimizer.
+ */
+export class FmNet implements Network {
+  readonly linear: Linear | undefined;
+  readonly bias: tf.Variable;
+
+  constructor(
+    readonly config: FmModelConfig,
+    store: ParamStore,
+  ) {
+    this.linear = denseFirstOrder(store, config.numDense);
+    this.bias = store.zeros('bias', [1]);
+  }
+
+  logits(dense: tf.Tensor2D | null, rows: tf.Tensor3D): tf.Tensor1D {
+    let logit = tf.add(fmTerms(rows).logit, this.bias) as tf.Tensor1D;
     if (this.linear !== undefined && dense !== null)
       logit = tf.add(logit, toVector(this.linear.apply(dense)));
     return logit;
@@ -175,5 +233,7 @@ export function buildNetwork(config: ModelConfig, store: ParamStore): Network {
       return new DcnNet(config, store);
     case 'deepfm':
       return new DeepFmNet(config, store);
+    case 'fm':
+      return new FmNet(config, store);
   }
 }

@@ -1,5 +1,6 @@
-// Plain-TypeScript float64 forward passes of the four models, written from methods-spec §4
-// independently of the tfjs code, for tests: the tfjs model must agree with them, and finite
+// Plain-TypeScript float64 forward passes of the models, written from docs/models.md
+// independently of the tfjs code (the FM pairs are summed pair by pair, not by the ½[(Σv)² − Σv²]
+// identity the tfjs code uses), for tests: the tfjs model must agree with them, and finite
 // differences of them check the tfjs gradients.
 import type { ModelConfig } from './config';
 import type { WeightTensor } from './model';
@@ -81,21 +82,15 @@ export function referenceLogit(
       const deep = mlp(w, 'deep', x0, config.deep, false);
       return linear(w, 'out', [...x, ...deep], 1)[0] as number;
     }
-    case 'deepfm': {
+    case 'deepfm':
+    case 'fm': {
       let first = 0;
       for (let f = 0; f < F; f += 1) first += field(f)[0] as number;
       if (numDense > 0) first += linear(w, 'linear', dense, 1, false)[0] as number;
       let second = 0;
-      for (let k = 1; k < D; k += 1) {
-        let sum = 0;
-        let sumSq = 0;
-        for (let f = 0; f < F; f += 1) {
-          const v = field(f)[k] as number;
-          sum += v;
-          sumSq += v * v;
-        }
-        second += 0.5 * (sum * sum - sumSq);
-      }
+      for (let f = 0; f < F; f += 1)
+        for (let g = f + 1; g < F; g += 1) second += dot(field(f).slice(1), field(g).slice(1));
+      if (config.kind === 'fm') return (get(w, 'bias')[0] as number) + first + second;
       const latent: number[] = [];
       for (let f = 0; f < F; f += 1) latent.push(...field(f).slice(1));
       return first + second + (mlp(w, 'deep', latent, [...config.deep, 1], false)[0] as number);

@@ -166,6 +166,24 @@ describe('train', () => {
     expect(result.metrics.valAuc).toBeGreaterThan(0.55);
   });
 
+  it.each([
+    ['wdl', { dim: 8, deep: [16] }],
+    ['dcn', { dim: 8, deep: [16], crossLayers: 2 }],
+    ['deepfm', { dim: 8, deep: [16] }],
+    ['fm', { dim: 8 }],
+  ] as const)('%s learns the synthetic signal too', async (model, modelOverrides) => {
+    const result = await train(
+      options({ version: `learns-${model}`, model, modelOverrides, checkpoints: false }),
+    );
+    expect(result.metrics.valAuc).toBeGreaterThan(0.55);
+    expect(result.metrics.testAuc).toBeGreaterThan(0.52);
+    expect(result.metrics.testAuc).toBeLessThan(synth.bayesAuc + 0.03);
+    const loaded = new ModelRegistryDir(join(dir, 'models')).readVersion('ctr', `learns-${model}`);
+    expect((loaded.manifest as Record<string, unknown>).architecture).toMatchObject({
+      kind: model,
+    });
+  });
+
   it('refuses bad arguments before doing any work', async () => {
     await expect(train(options({ batchSize: 0 }))).rejects.toThrow(/batchSize/);
     await expect(train(options({ version: 'v1' }))).rejects.toThrow(/already exists/);

@@ -113,7 +113,7 @@ describe('TrainerService', () => {
       `spec.data: no such file: ${join(dir, 'nope.txt')}`,
     );
     expect(await bad({ model: 'bert' })).toBe(
-      'spec.model: must be one of dlrm, wdl, dcn, deepfm, got "bert"',
+      'spec.model: must be one of dlrm, wdl, dcn, deepfm, fm, got "bert"',
     );
     expect(await bad({ method: 'zip(level=9)' })).toMatch(/^spec\.method: .*zip/);
     expect(await bad({ budget: 1.5 })).toBe('spec.budget: must be in (0, 1], got 1.5');

@@ -11,7 +11,7 @@ import { OPTIMIZER_KINDS, type TrainOptimizer } from '../domain/train';
 import type { TrainJobOptions } from '../runner/protocol';
 
 export const DATA_KINDS = ['criteo', 'avazu', 'csv'] as const;
-export const MODELS = ['dlrm', 'wdl', 'dcn', 'deepfm'] as const;
+export const MODELS = ['dlrm', 'wdl', 'dcn', 'deepfm', 'fm'] as const;
 export const BACKENDS = ['auto', 'wasm', 'cpu', 'tensorflow'] as const;
 
 /** Layer sizes: each in [1, 65536], at most 16 layers. */
