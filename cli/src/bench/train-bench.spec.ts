@@ -153,4 +153,24 @@ describe('embpress bench train', () => {
       /--rows must be an integer/,
     );
   });
+
+  it('--vs pytorch names what is missing when python3 or torch is not there (exit 2)', async () => {
+    // No interpreter at that path.
+    const none = join(dir, 'no-such-python');
+    await expect(benchTrainCommand(['--vs', 'pytorch', '--python', none])).rejects.toThrow(
+      new RegExp(`--vs pytorch needs ${none} \\(ENOENT\\)`),
+    );
+    // An interpreter that cannot import torch (here: one that fails whatever it runs).
+    const failing = benchTrainCommand(['--vs', 'pytorch', '--python', 'false']);
+    await expect(failing).rejects.toThrow(BenchSetupError);
+    await expect(failing).rejects.toThrow(
+      /needs torch and numpy importable by false.*pip install torch/,
+    );
+    await expect(benchTrainCommand(['--vs', 'tensorflow'])).rejects.toThrow(
+      /--vs must be one of pytorch/,
+    );
+    await expect(
+      benchTrainCommand(['--vs', 'pytorch', '--models', 'dlrm,bert', '--python', none]),
+    ).rejects.toThrow(/--models must be one of dlrm, wdl, dcn, deepfm, fm/);
+  });
 });

@@ -5,16 +5,25 @@
 //               generator's Bayes-optimal test AUC
 //   methods     one DLRM per compression method on --data at --budget
 //   throughput  samples/s of the training step loop (DLRM, Criteo shape) per method
+//   --vs pytorch  each model trained by embpress and by a PyTorch reference script on the same data,
+//               split, initial weights, optimizer and batch order (python3 + torch needed)
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { BACKEND_CHOICES, type BackendChoice, type FmOptimizerKind } from '@embpress/models';
+import {
+  BACKEND_CHOICES,
+  MODEL_KINDS,
+  type BackendChoice,
+  type FmOptimizerKind,
+  type ModelKind,
+} from '@embpress/models';
 import { lazyRequire } from '../lazy';
 import { BenchSetupError } from './bench-setup-error';
 import { benchMethods, DEFAULT_METHODS } from './train-bench-methods';
 import { benchQuality } from './train-bench-quality';
 import { benchThroughput } from './train-bench-throughput';
+import { benchVsPytorch } from './train-bench-pytorch';
 
 type Trainer = typeof import('@embpress/trainer');
 type TrainOptimizer = import('@embpress/trainer').TrainOptimizer;
@@ -28,6 +37,9 @@ export const TRAIN_BENCH_USAGE = `usage:
                        [--budget 0.25] [common options]
   embpress bench train --what throughput [--methods full,hash,int8] [--steps 30] [--warmup 3]
                        [--scale 0.01] [--budget 0.25] [common options]
+  embpress bench train --vs pytorch [--data KIND:PATH [--test KIND:PATH] | --rows 200000 --scale 0.001]
+                       [--seeds 123] [--models dlrm,wdl,dcn,deepfm,fm] [--python python3]
+                       [--torch-threads CPUS] [common options]
   common: [--epochs 1] [--batch-size 1024] [--lr 0.001] [--optimizer adam] [--sparse-l2 0] [--parts 10]
           [--early-stop 3] [--dim 16] [--bottom 512,256,64] [--top 512,256] [--seed 123]
           [--backend wasm] [--work-dir DIR (kept; default a temp dir, removed)] [--json]`;
@@ -73,7 +85,12 @@ export async function benchTrainCommand(args: string[]): Promise<void> {
       strict: true,
       options: {
         what: { type: 'string' },
-        rows: { type: 'string', default: '100000,400000,1000000' },
+        vs: { type: 'string' },
+        seeds: { type: 'string', default: '123' },
+        models: { type: 'string' },
+        python: { type: 'string', default: 'python3' },
+        'torch-threads': { type: 'string' },
+        rows: { type: 'string' },
         scale: { type: 'string' },
         'fm-factors': { type: 'string', default: '16' },
         'fm-epochs': { type: 'string', default: '10' },
@@ -111,7 +128,15 @@ export async function benchTrainCommand(args: string[]): Promise<void> {
     process.stdout.write(`${TRAIN_BENCH_USAGE}\n`);
     return;
   }
-  const what = oneOf('what', values.what ?? '', ['quality', 'methods', 'throughput'] as const);
+  if (values.vs !== undefined) {
+    oneOf('vs', values.vs, ['pytorch'] as const);
+    if (values.what !== undefined)
+      throw new UsageError('--vs pytorch is a benchmark of its own: drop --what');
+  }
+  const what =
+    values.vs !== undefined
+      ? 'vs-pytorch'
+      : oneOf('what', values.what ?? '', ['quality', 'methods', 'throughput'] as const);
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const trainer = lazyRequire<Trainer>('@embpress/trainer');
   const seed = int('seed', values.seed, 0);
@@ -139,9 +164,36 @@ export async function benchTrainCommand(args: string[]): Promise<void> {
   let report: Record<string, unknown>;
   let failure: string | undefined;
   try {
-    if (what === 'quality') {
+    if (what === 'vs-pytorch') {
+      if (values.data !== undefined) {
+        const path = values.data.replace(/^[a-z]+:/, '');
+        if (!existsSync(path)) throw new BenchSetupError(`--data ${values.data}: no such file`);
+      }
+      const r = await benchVsPytorch({
+        ...(values.data === undefined ? {} : { data: values.data }),
+        ...(values.test === undefined ? {} : { test: values.test }),
+        rows: values.rows === undefined ? 200_000 : int('rows', values.rows, 100),
+        scale: values.scale === undefined ? 0.001 : pos('scale', values.scale),
+        seeds: intList('seeds', values.seeds, 0),
+        models:
+          values.models === undefined
+            ? [...MODEL_KINDS]
+            : list(values.models).map((m) => oneOf<ModelKind>('models', m, MODEL_KINDS)),
+        training,
+        backend,
+        python: values.python,
+        threads:
+          values['torch-threads'] === undefined
+            ? cpus().length
+            : int('torch-threads', values['torch-threads'], 1),
+        workDir,
+        trainer,
+        log,
+      });
+      report = { ...r };
+    } else if (what === 'quality') {
       const r = await benchQuality({
-        rows: intList('rows', values.rows, 10),
+        rows: intList('rows', values.rows ?? '100000,400000,1000000', 10),
         seed,
         scale: values.scale === undefined ? 0.001 : pos('scale', values.scale),
         workDir,
@@ -219,5 +271,5 @@ export async function benchTrainCommand(args: string[]): Promise<void> {
   process.stdout.write(
     values.json ? `${JSON.stringify(full)}\n` : `${JSON.stringify(full, null, 2)}\n`,
   );
-  if (failure !== undefined) throw new Error(`bench train --what ${what}: ${failure}`);
+  if (failure !== undefined) throw new Error(`bench train ${what}: ${failure}`);
 }
