@@ -9,7 +9,22 @@ describe('ranker configuration', () => {
       backend: 'wasm',
       modelCacheSize: 4,
       versionTtlMs: 1000,
+      rowCacheBytes: 64 * 1024 * 1024,
     });
+  });
+
+  it('reads the hot-row cache size in bytes: 0 turns it off, a bad value is named', () => {
+    expect(loadRankerConfig({ EMBPRESS_RANKER_ROW_CACHE_BYTES: '0' }).rowCacheBytes).toBe(0);
+    expect(loadRankerConfig({ EMBPRESS_RANKER_ROW_CACHE_BYTES: ' 1048576 ' }).rowCacheBytes).toBe(
+      1_048_576,
+    );
+    expect(loadRankerConfig({ EMBPRESS_RANKER_ROW_CACHE_BYTES: '' }).rowCacheBytes).toBe(
+      64 * 1024 * 1024,
+    );
+    for (const bad of ['-1', '1.5', '64MiB', 'off', String(2 ** 32 + 1)])
+      expect(() => loadRankerConfig({ EMBPRESS_RANKER_ROW_CACHE_BYTES: bad })).toThrow(
+        /EMBPRESS_RANKER_ROW_CACHE_BYTES.*expected a number of bytes from 0 \(off\) to 4294967296/,
+      );
   });
 
   it('reads the ranker variables and names a bad one', () => {

@@ -36,10 +36,39 @@ export interface RankerConfig {
   modelCacheSize: number;
   /** How long the store's active version of a model is reused before DescribeTables again. */
   versionTtlMs: number;
+  /** Bytes of the hot-row cache of decoded fp32 rows (domain/row-cache.ts); 0 turns it off. */
+  rowCacheBytes: number;
 }
 
 export const RANKER_BACKENDS = ['wasm', 'cpu', 'tensorflow', 'auto'] as const;
 export type RankerBackend = (typeof RANKER_BACKENDS)[number];
+
+/**
+ * 64 MiB: about 750,000 rows of dim 16 (89 B each with their bookkeeping), a few percent of the
+ * ranker pod's 2 GiB memory request (deploy/k8s/base/ranker.yaml), and enough for the Zipf head
+ * of tables far larger than that (docs/benchmarks.md, "Ranker hot-row cache").
+ */
+export const RANKER_DEFAULT_ROW_CACHE_BYTES = 64 * 1024 * 1024;
+/** 4 GiB: the largest arena one Float32Array holds everywhere Node runs. */
+export const RANKER_MAX_ROW_CACHE_BYTES = 2 ** 32;
+
+/** Bytes, 0 included (0 = off), at most `max`. */
+const byteSize = (fallback: number, max: number) =>
+  z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      if (raw === undefined || raw.trim() === '') return fallback;
+      const value = Number(raw.trim());
+      if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(value) || value > max) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `expected a number of bytes from 0 (off) to ${max}, got ${JSON.stringify(raw)}`,
+        });
+        return z.NEVER;
+      }
+      return value;
+    });
 
 const schema = z.object({
   MAX_CANDIDATES: positiveInt(10_000),
@@ -53,6 +82,7 @@ const schema = z.object({
     .pipe(z.enum(RANKER_BACKENDS)),
   MODEL_CACHE_SIZE: positiveInt(4),
   VERSION_TTL_MS: positiveInt(1_000),
+  ROW_CACHE_BYTES: byteSize(RANKER_DEFAULT_ROW_CACHE_BYTES, RANKER_MAX_ROW_CACHE_BYTES),
 });
 
 export function loadRankerConfig(env: Env): RankerConfig {
@@ -79,5 +109,6 @@ export function loadRankerConfig(env: Env): RankerConfig {
     backend: v.BACKEND,
     modelCacheSize: v.MODEL_CACHE_SIZE,
     versionTtlMs: v.VERSION_TTL_MS,
+    rowCacheBytes: v.ROW_CACHE_BYTES,
   };
 }

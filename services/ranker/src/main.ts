@@ -6,13 +6,22 @@ import { ShardedStoreClient } from '@embpress/store-client';
 import type { RankerConfig } from './config';
 import { ActiveVersions } from './domain/active-versions';
 import { ModelCache } from './domain/model-cache';
+import { RankerMetrics } from './domain/ranker-metrics';
+import { RowCache } from './domain/row-cache';
 import { loadServedModel } from './domain/served-model';
 import { rankHandler } from './handlers/rank';
 
 export async function startRanker(config: RankerConfig, logger: Logger): Promise<RunningService> {
   // Once, before serving: the dense forward of every request runs on it.
   const backend = await initBackend(config.backend);
-  logger.info({ backend: backend.name, registryRoot: config.registryRoot }, 'tfjs backend ready');
+  logger.info(
+    {
+      backend: backend.name,
+      registryRoot: config.registryRoot,
+      rowCacheBytes: config.rowCacheBytes,
+    },
+    'tfjs backend ready',
+  );
   const store = ShardedStoreClient.create(config.store, config.shardMap);
   const versions = new ActiveVersions(config.versionTtlMs, async (model, deadline) => {
     const shards = await store.describeTables(model, { deadline });
@@ -23,9 +32,12 @@ export async function startRanker(config: RankerConfig, logger: Logger): Promise
   const models = new ModelCache(config.modelCacheSize, (model, version) =>
     loadServedModel(config.registryRoot, model, version),
   );
+  // Decoded rows of the served versions; allocated when the first Rank tells it the rows' width.
+  const rowCache = new RowCache(config.rowCacheBytes);
+  const metrics = new RankerMetrics(rowCache);
   const host = new ServiceHost({ name: 'ranker', config: config.server, logger });
   host.addService<ranker.RankerServiceServer>(ranker.RankerServiceService, {
-    rank: rankHandler({ config, store, versions, models }),
+    rank: rankHandler({ config, store, versions, models, rowCache, metrics }),
   });
   await host.start();
   const running = host.markServing();
@@ -35,6 +47,7 @@ export async function startRanker(config: RankerConfig, logger: Logger): Promise
       await running.stop();
       store.close();
       models.clear();
+      rowCache.clear();
     },
   };
 }

@@ -1,10 +1,12 @@
 // Rank: validate → the version (the request's, or the store's active one) → its dense network and
-// feature mapping (cached) → raw features to row ids, as the trainer encoded them → ONE
-// BatchLookup per shard, pinned to that version (the sharded client sends each distinct id once,
-// asks for the table's compressed codes when this side can decode them, and decodes them into
-// fp32 rows in request order) → the dense forward in tfjs → candidates by score, best first.
-// Spans under the gRPC server span: ranker.feature_mapping, ranker.store_lookup (its children: the
-// gRPC client spans of the store calls, then ranker.decode, the client's decode of the codes),
+// feature mapping (cached) → raw features to row ids, as the trainer encoded them → the rows the
+// hot-row cache holds for that version (domain/row-cache.ts), and for the others ONE BatchLookup
+// per shard, pinned to that version (the sharded client sends each distinct id once, asks for the
+// table's compressed codes when this side can decode them, and decodes them into fp32 rows in
+// request order) → the dense forward in tfjs → candidates by score, best first.
+// Spans under the gRPC server span: ranker.feature_mapping, ranker.store_lookup (with the cache's
+// embpress.cache.hits / .misses in distinct ids; its children, when some rows missed: the gRPC
+// client spans of the store calls, then ranker.decode, the client's decode of the codes),
 // ranker.dense_forward.
 import { status } from '@grpc/grpc-js';
 import { trace, type Span } from '@opentelemetry/api';
@@ -27,6 +29,8 @@ import type { RankerConfig } from '../config';
 import type { ActiveVersions } from '../domain/active-versions';
 import { degradedRows, shardFailureOf } from '../domain/degraded-lookup';
 import type { ModelCache } from '../domain/model-cache';
+import type { RankerMetrics } from '../domain/ranker-metrics';
+import { lookupThroughCache, type RowCache } from '../domain/row-cache';
 import type { ServedModel } from '../domain/served-model';
 import { validateRankRequest } from './validate-rank';
 
@@ -77,12 +81,15 @@ export interface RankDependencies {
   store: ShardedStoreClient;
   versions: ActiveVersions;
   models: ModelCache;
+  /** Hot rows of the served versions (off when built with 0 bytes). */
+  rowCache: RowCache;
+  metrics: RankerMetrics;
 }
 
 export function rankHandler(
   deps: RankDependencies,
 ): UnaryHandler<ranker.RankRequest, ranker.RankResponse> {
-  const { config, store, versions, models } = deps;
+  const { config, store, versions, models, rowCache, metrics } = deps;
   const registry = new ModelRegistryDir(config.registryRoot);
   const router = new ShardRouter(config.shardMap ?? singleAddressShardMap(config.store.address));
 
@@ -99,6 +106,86 @@ export function rankHandler(
     }
   }
 
+  /**
+   * Rows of `ids` (duplicates included, in order) from the store, pinned to the served version:
+   * one BatchLookup per shard, or in degraded mode zeros for the rows of shards that failed.
+   * `cacheable` is false for a degraded answer: its zeros must never enter the row cache.
+   */
+  async function storeRows(
+    served: ServedModel,
+    ids: Uint32Array,
+    deadline: number,
+    span: Span,
+  ): Promise<{ rows: Float32Array; degraded: boolean; cacheable: boolean }> {
+    const { table } = served;
+    const codes = CLIENT_DECODED_CODECS.has(table.method);
+    const encoding = codes ? RowEncoding.ROW_ENCODING_CODES : RowEncoding.ROW_ENCODING_FLOAT32_LE;
+    try {
+      const result = await store.batchLookup(
+        {
+          model: served.model,
+          version: served.version,
+          tables: [{ table: table.name, ids }],
+          encoding,
+        },
+        { deadline },
+      );
+      const rows = (result.tables[0] as { rows: Float32Array }).rows;
+      span.setAttributes({
+        'embpress.shards': result.shards.length,
+        'embpress.bytes': rows.byteLength,
+      });
+      // The client decoded the codes after the store calls returned: recorded as a child span
+      // with the client's own timing (it runs inside the client, not in a callback of ours).
+      tracer
+        .startSpan('ranker.decode', {
+          startTime: result.decode.startMs,
+          attributes: {
+            'embpress.method': table.method,
+            'embpress.encoding': codes ? 'codes' : 'float32',
+            'embpress.rows': ids.length,
+          },
+        })
+        .end(result.decode.startMs + result.decode.durationMs);
+      return { rows, degraded: false, cacheable: result.version === served.version };
+    } catch (err) {
+      const failure = config.degradedOnShardFailure ? shardFailureOf(err) : undefined;
+      if (failure === undefined) throw err;
+      // The failed shards' rows become zeros; the other shards' rows are still asked for.
+      const degraded = await degradedRows(
+        router,
+        served.model,
+        table.name,
+        table.dim,
+        ids,
+        failure.shard,
+        async (kept) => {
+          const again = await store.batchLookup(
+            {
+              model: served.model,
+              version: served.version,
+              tables: [{ table: table.name, ids: kept }],
+              encoding,
+            },
+            { deadline },
+          );
+          return (again.tables[0] as { rows: Float32Array }).rows;
+        },
+      );
+      span.setAttributes({
+        'embpress.degraded': true,
+        'embpress.failed_shards': degraded.failedShards.join(','),
+        'embpress.zeroed_ids': degraded.zeroed,
+      });
+      return { rows: degraded.rows, degraded: true, cacheable: false };
+    }
+  }
+
+  /**
+   * Rows of `ids` for the served version: the hot-row cache's first (domain/row-cache.ts), then
+   * ONE store lookup of the distinct ids it does not hold, whose rows are cached unless the answer
+   * was degraded. With the cache off, every id goes to the store, as before the cache.
+   */
   async function lookupRows(
     served: ServedModel,
     ids: Uint32Array,
@@ -115,67 +202,20 @@ export function rankHandler(
         'embpress.encoding': codes ? 'codes' : 'float32',
         'embpress.ids': ids.length,
       });
-      try {
-        const result = await store.batchLookup(
-          {
-            model: served.model,
-            version: served.version,
-            tables: [{ table: table.name, ids }],
-            encoding: codes ? RowEncoding.ROW_ENCODING_CODES : RowEncoding.ROW_ENCODING_FLOAT32_LE,
-          },
-          { deadline },
-        );
-        const rows = (result.tables[0] as { rows: Float32Array }).rows;
-        span.setAttributes({
-          'embpress.shards': result.shards.length,
-          'embpress.bytes': rows.byteLength,
-        });
-        // The client decoded the codes after the store calls returned: recorded as a child span
-        // with the client's own timing (it runs inside the client, not in a callback of ours).
-        tracer
-          .startSpan('ranker.decode', {
-            startTime: result.decode.startMs,
-            attributes: {
-              'embpress.method': table.method,
-              'embpress.encoding': codes ? 'codes' : 'float32',
-              'embpress.rows': ids.length,
-            },
-          })
-          .end(result.decode.startMs + result.decode.durationMs);
-        return { rows, degraded: false };
-      } catch (err) {
-        const failure = config.degradedOnShardFailure ? shardFailureOf(err) : undefined;
-        if (failure === undefined) throw err;
-        // The failed shards' rows become zeros; the other shards' rows are still asked for.
-        const degraded = await degradedRows(
-          router,
-          served.model,
-          table.name,
-          table.dim,
-          ids,
-          failure.shard,
-          async (kept) => {
-            const again = await store.batchLookup(
-              {
-                model: served.model,
-                version: served.version,
-                tables: [{ table: table.name, ids: kept }],
-                encoding: codes
-                  ? RowEncoding.ROW_ENCODING_CODES
-                  : RowEncoding.ROW_ENCODING_FLOAT32_LE,
-              },
-              { deadline },
-            );
-            return (again.tables[0] as { rows: Float32Array }).rows;
-          },
-        );
-        span.setAttributes({
-          'embpress.degraded': true,
-          'embpress.failed_shards': degraded.failedShards.join(','),
-          'embpress.zeroed_ids': degraded.zeroed,
-        });
-        return { rows: degraded.rows, degraded: true };
-      }
+      const ns = rowCache.namespace(served.model, served.version, table.name, table.dim);
+      if (ns === undefined) return storeRows(served, ids, deadline, span);
+      const got = await lookupThroughCache(
+        rowCache,
+        ns,
+        ids,
+        (missing) => storeRows(served, missing, deadline, span),
+        (hits, misses) => {
+          span.setAttributes({ 'embpress.cache.hits': hits, 'embpress.cache.misses': misses });
+          metrics.recordCache(served.model, table.name, table.method, hits, misses);
+        },
+      );
+      if (got.misses === 0) span.setAttributes({ 'embpress.shards': 0, 'embpress.bytes': 0 });
+      return { rows: got.rows, degraded: got.degraded };
     });
   }
 
