@@ -2,8 +2,11 @@
 // registry (rowwise-int8 table, so the store sends compressed codes the client decodes), served by
 // a real `embpress serve store` and real `embpress serve ranker` processes on 127.0.0.1:0. Every
 // test-split row ranked through them must score what the trainer predicted for it offline
-// (max |diff| <= 1e-5). Then: unknown model, a stopped store (UNAVAILABLE, or degraded answers
-// when configured), and the trace of a Rank call read from the exported span file.
+// (max |diff| <= 1e-5), and the ranker with its hot-row cache (the default) must score exactly
+// what a ranker without it (EMBPRESS_RANKER_ROW_CACHE_BYTES=0) scores, cold and warm. Then:
+// unknown model, a stopped store (UNAVAILABLE, degraded answers when configured, or answers from
+// the cache alone for a pinned version whose rows it holds), and the trace of a Rank call read
+// from the exported span file.
 import { credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -73,8 +76,10 @@ describe('ranker over a real store', () => {
   let store: CliProcess;
   let rankerProc: CliProcess;
   let degradedProc: CliProcess;
+  let uncachedProc: CliProcess;
   let rankerPort: number;
   let degradedPort: number;
+  let uncachedPort: number;
   const spansFile = () => join(dir, 'spans.jsonl');
 
   beforeAll(async () => {
@@ -124,14 +129,19 @@ describe('ranker over a real store', () => {
       ...rankerEnv,
       EMBPRESS_RANKER_DEGRADED_ON_SHARD_FAILURE: 'true',
     });
-    [rankerPort, degradedPort] = await Promise.all([
+    uncachedProc = runCli(['serve', 'ranker'], {
+      ...rankerEnv,
+      EMBPRESS_RANKER_ROW_CACHE_BYTES: '0',
+    });
+    [rankerPort, degradedPort, uncachedPort] = await Promise.all([
       readyPort(rankerProc, 60_000),
       readyPort(degradedProc, 60_000),
+      readyPort(uncachedProc, 60_000),
     ]);
   });
 
   afterAll(async () => {
-    await Promise.all([stop(rankerProc), stop(degradedProc), stop(store)]);
+    await Promise.all([stop(rankerProc), stop(degradedProc), stop(uncachedProc), stop(store)]);
     if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
   });
 
@@ -140,6 +150,7 @@ describe('ranker over a real store', () => {
     expect(test.rows.length).toBe(predictions.length);
     expect(test.rows.length).toBeGreaterThan(100);
     let maxDiff = 0;
+    const cold: ranker.RankResponse[] = [];
     for (let start = 0; start < test.rows.length; start += 100) {
       const chunk = test.rows.slice(start, start + 100);
       const response = ok(
@@ -151,6 +162,7 @@ describe('ranker over a real store', () => {
           })),
         }),
       );
+      cold.push(response);
       expect(response).toMatchObject({ model: 'ctr', version: 'v1', degraded: false });
       expect(response.ranked).toHaveLength(chunk.length);
       for (let i = 1; i < response.ranked.length; i += 1)
@@ -161,6 +173,24 @@ describe('ranker over a real store', () => {
         maxDiff = Math.max(maxDiff, Math.abs(score - (predictions[Number(id)] as number)));
     }
     expect(maxDiff).toBeLessThanOrEqual(1e-5);
+
+    // With and without the hot-row cache, cold (first pass above) and warm (every row cached
+    // now): the same scores, exactly.
+    for (let start = 0; start < test.rows.length; start += 100) {
+      const request = {
+        model: 'ctr',
+        candidates: test.rows.slice(start, start + 100).map((row, i) => ({
+          id: String(start + i),
+          features: rowFeatures(test, row),
+        })),
+      };
+      const [warm, uncached] = await Promise.all([
+        rank(rankerPort, request).then(ok),
+        rank(uncachedPort, request).then(ok),
+      ]);
+      expect(warm.ranked).toEqual(uncached.ranked);
+      expect(cold[start / 100]?.ranked).toEqual(uncached.ranked);
+    }
 
     // The degraded-mode ranker answers like the other one while the store is up.
     const same = ok(
@@ -194,9 +224,16 @@ describe('ranker over a real store', () => {
         features: rowFeatures(test, row),
       })),
     };
-    const failed = await rank(rankerPort, request);
+    const failed = await rank(uncachedPort, request);
     expect((failed as ServiceError).code).toBe(status.UNAVAILABLE);
     expect((failed as ServiceError).details).toMatch(/^store (BatchLookup|DescribeTables): /);
+    // A pinned version whose rows are all in the hot-row cache needs no store call at all.
+    const cached = ok(await rank(rankerPort, { ...request, version: 'v1' }));
+    expect(cached).toMatchObject({ model: 'ctr', version: 'v1', degraded: false });
+    for (const { id, score } of cached.ranked)
+      expect(
+        Math.abs(score - (trained.test.predictions[Number(id)] as number)),
+      ).toBeLessThanOrEqual(1e-5);
 
     const degraded = ok(await rank(degradedPort, request));
     expect(degraded).toMatchObject({ model: 'ctr', version: 'v1', degraded: true });
@@ -209,18 +246,22 @@ describe('ranker over a real store', () => {
 
   it('traces a Rank call: ranker span → store lookup span (table, method, ids, bytes) → store', async () => {
     // Graceful stops flush the spans (the store already stopped).
-    await Promise.all([stop(rankerProc), stop(degradedProc)]);
+    await Promise.all([stop(rankerProc), stop(degradedProc), stop(uncachedProc)]);
     const spans: SpanLine[] = readFileSync(spansFile(), 'utf8')
       .trim()
       .split('\n')
       .map((line) => JSON.parse(line) as SpanLine);
     const byId = new Map(spans.map((s) => [s.spanId, s]));
+    // The first Rank of the cached ranker: every row missed, so the store was called.
     const lookup = spans.find(
       (s) =>
         s.name === 'ranker.store_lookup' &&
         s.attributes['embpress.degraded'] === undefined &&
+        s.attributes['embpress.cache.misses'] !== undefined &&
         s.resource['service.name'] === 'embpress-ranker',
     );
+    expect(lookup?.attributes['embpress.cache.hits']).toBe(0);
+    expect(lookup?.attributes['embpress.cache.misses']).toBeGreaterThan(0);
     expect(lookup?.attributes).toMatchObject({
       'embpress.table': 'sparse',
       'embpress.method': 'rowwise-int8',
@@ -258,9 +299,34 @@ describe('ranker over a real store', () => {
     const decode = spans.find(
       (s) => s.parentSpanId === lookup?.spanId && s.name === 'ranker.decode',
     );
-    expect(decode?.attributes['embpress.rows']).toBe(lookup?.attributes['embpress.ids']);
+    // The store was asked for the distinct ids the cache missed (fewer than the request's ids:
+    // a field's values repeat across candidates).
+    expect(decode?.attributes['embpress.rows']).toBe(lookup?.attributes['embpress.cache.misses']);
+    expect(decode?.attributes['embpress.rows']).toBeLessThan(
+      lookup?.attributes['embpress.ids'] as number,
+    );
     expect(BigInt(decode?.startTimeUnixNano ?? 0)).toBeGreaterThanOrEqual(
       BigInt(client?.startTimeUnixNano ?? '9'.repeat(30)),
     );
+    // A warm Rank: every row from the cache, no store call below its lookup span.
+    const warm = spans.find(
+      (s) =>
+        s.name === 'ranker.store_lookup' &&
+        s.attributes['embpress.cache.misses'] === 0 &&
+        (s.attributes['embpress.cache.hits'] as number) > 0,
+    );
+    expect(warm?.attributes).toMatchObject({ 'embpress.shards': 0, 'embpress.bytes': 0 });
+    expect(spans.filter((s) => s.parentSpanId === warm?.spanId)).toEqual([]);
+    // Without the cache: no cache attributes, the request's ids all go to the store.
+    const uncached = spans.find(
+      (s) =>
+        s.name === 'ranker.store_lookup' &&
+        s.attributes['embpress.cache.hits'] === undefined &&
+        s.attributes['embpress.degraded'] === undefined,
+    );
+    const uncachedDecode = spans.find(
+      (s) => s.parentSpanId === uncached?.spanId && s.name === 'ranker.decode',
+    );
+    expect(uncachedDecode?.attributes['embpress.rows']).toBe(uncached?.attributes['embpress.ids']);
   });
 });
