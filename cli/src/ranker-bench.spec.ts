@@ -1,5 +1,9 @@
-// `embpress bench ranker` refuses bad arguments before it generates, trains or starts anything.
-import { benchRankerCommand } from './bench/ranker-bench';
+// `embpress bench ranker` refuses bad arguments before it generates, trains or starts anything,
+// and sums the span file into stage times and the ranker's hot-row cache hit ratio.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { benchRankerCommand, summarizeSpans } from './bench/ranker-bench';
 
 describe('bench ranker arguments', () => {
   it('names the bad option', async () => {
@@ -12,6 +16,62 @@ describe('bench ranker arguments', () => {
     await expect(benchRankerCommand(['--arch', 'huge'])).rejects.toThrow(
       'bench ranker: --arch must be one of reference, small, got "huge"',
     );
+    await expect(benchRankerCommand(['--row-cache-bytes', '64MiB'])).rejects.toThrow(
+      'bench ranker: --row-cache-bytes must be an integer >= 0, got "64MiB"',
+    );
     await expect(benchRankerCommand(['--nope'])).rejects.toThrow(/nope/);
+  });
+});
+
+describe('bench ranker span summary', () => {
+  const ns = (ms: number) => `${BigInt(ms) * 1_000_000n}`;
+  const span = (
+    name: string,
+    ms: number,
+    attributes: Record<string, unknown>,
+    service = 'ranker',
+  ) =>
+    JSON.stringify({
+      name,
+      kind: 'INTERNAL',
+      startTimeUnixNano: ns(ms),
+      durationMs: 2,
+      attributes,
+      resource: { 'service.name': `embpress-${service}` },
+    });
+
+  it('sums the cache hits and misses of the measured window only; none without the cache', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'embpress-bench-spans-'));
+    try {
+      const file = join(dir, 'spans.jsonl');
+      writeFileSync(
+        file,
+        [
+          span('ranker.store_lookup', 1_000, {
+            'embpress.cache.hits': 0,
+            'embpress.cache.misses': 90,
+          }),
+          span('ranker.store_lookup', 2_000, {
+            'embpress.cache.hits': 80,
+            'embpress.cache.misses': 20,
+          }),
+          span('ranker.store_lookup', 2_001, {
+            'embpress.cache.hits': 95,
+            'embpress.cache.misses': 5,
+          }),
+          span('ranker.dense_forward', 2_002, {}),
+          '',
+        ].join('\n'),
+      );
+      const summary = summarizeSpans(file, 1_500);
+      expect(summary.cache).toEqual({ hits: 175, misses: 25, spans: 2 });
+      expect(summary.stages['ranker.store_lookup']?.count).toBe(2);
+      expect(summary.stages['ranker.dense_forward']?.count).toBe(1);
+
+      writeFileSync(file, `${span('ranker.store_lookup', 2_000, { 'embpress.ids': 10 })}\n`);
+      expect(summarizeSpans(file, 0).cache).toEqual({ hits: 0, misses: 0, spans: 0 });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

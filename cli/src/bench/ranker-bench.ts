@@ -12,7 +12,10 @@
 //     network from its weights), i.e. the equivalence check on live traffic.
 //  5. Where a request's time goes: per-stage span durations of the ranker (feature mapping, store
 //     lookup, dense forward) and of the store's BatchLookup, from the span file, plus the CPU
-//     seconds of each process over the run.
+//     seconds of each process over the run and per request.
+//  6. The ranker's hot-row cache (--row-cache-bytes, the ranker's default when absent; 0 = off):
+//     its hit ratio over the measured window, summed from the embpress.cache.hits / .misses
+//     attributes of the ranker.store_lookup spans (distinct ids per request).
 // Progress goes to stderr; with --json the last stdout line is one JSON object.
 import { fork, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -53,6 +56,8 @@ export interface RankerBenchOptions {
   deadlineMs: number;
   /** Writes the ranker's CPU profile (--cpu-prof) here. */
   profileDir?: string;
+  /** EMBPRESS_RANKER_ROW_CACHE_BYTES of the ranker; undefined: its default. */
+  rowCacheBytes?: number;
   log: (line: string) => void;
 }
 
@@ -86,6 +91,17 @@ export interface RankerBenchReport extends OpenLoopResult {
   stages: Record<string, StageTimes>;
   /** CPU seconds per second of the measured run, per process and for the whole machine. */
   cpu: { ranker: number; store: number; load: number; machine: number; cores: number };
+  /** CPU milliseconds per Rank request (warm-up included), of the ranker and of the store. */
+  cpuMsPerRequest: { ranker: number; store: number };
+  /** EMBPRESS_RANKER_ROW_CACHE_BYTES given to the ranker (null: the ranker's default). */
+  rowCacheBytes: number | null;
+  /**
+   * Hot-row cache hits / (hits + misses) in distinct ids over the measured window; null when the
+   * ranker ran without the cache (no cache attributes on its spans).
+   */
+  cacheHitRatio: number | null;
+  cacheHits: number;
+  cacheMisses: number;
   loadAverage: { before: number; after: number };
 }
 
@@ -267,7 +283,14 @@ interface SpanRecord {
   kind: string;
   startTimeUnixNano: string;
   durationMs: number;
+  attributes: Record<string, unknown>;
   resource: Record<string, unknown>;
+}
+
+export interface SpanSummary {
+  stages: Record<string, StageTimes>;
+  /** Sums of the ranker.store_lookup spans' cache attributes; spans = how many carried them. */
+  cache: { hits: number; misses: number; spans: number };
 }
 
 const STAGE_NAMES = new Set([
@@ -276,9 +299,13 @@ const STAGE_NAMES = new Set([
   'ranker.dense_forward',
 ]);
 
-/** Durations per stage of the spans that started at or after `fromMs` (epoch ms). */
-function stageTimes(spansFile: string, fromMs: number): Record<string, StageTimes> {
-  if (!existsSync(spansFile)) return {};
+/**
+ * Durations per stage, and the hot-row cache's hits and misses, of the spans that started at or
+ * after `fromMs` (epoch ms).
+ */
+export function summarizeSpans(spansFile: string, fromMs: number): SpanSummary {
+  const cache = { hits: 0, misses: 0, spans: 0 };
+  if (!existsSync(spansFile)) return { stages: {}, cache };
   const byStage = new Map<string, number[]>();
   for (const line of readFileSync(spansFile, 'utf8').split('\n')) {
     if (line === '') continue;
@@ -287,7 +314,17 @@ function stageTimes(spansFile: string, fromMs: number): Record<string, StageTime
     const service = span.resource['service.name'];
     let stage: string | undefined;
     if (STAGE_NAMES.has(span.name)) stage = span.name;
-    else if (span.kind === 'SERVER' && service === 'embpress-ranker')
+    const hits = span.attributes?.['embpress.cache.hits'];
+    const misses = span.attributes?.['embpress.cache.misses'];
+    if (
+      span.name === 'ranker.store_lookup' &&
+      typeof hits === 'number' &&
+      typeof misses === 'number'
+    ) {
+      cache.hits += hits;
+      cache.misses += misses;
+      cache.spans += 1;
+    } else if (span.kind === 'SERVER' && service === 'embpress-ranker')
       stage = 'ranker.Rank (server)';
     else if (
       span.kind === 'SERVER' &&
@@ -310,7 +347,7 @@ function stageTimes(spansFile: string, fromMs: number): Record<string, StageTime
       meanMs: list.reduce((a, b) => a + b, 0) / list.length,
     };
   }
-  return out;
+  return { stages: out, cache };
 }
 
 // ---- the run --------------------------------------------------------------------------------
@@ -384,6 +421,9 @@ export async function benchRanker(options: RankerBenchOptions): Promise<RankerBe
         ...common,
         EMBPRESS_RANKER_STORE_ADDRESS: `127.0.0.1:${storeProc.port}`,
         EMBPRESS_RANKER_REGISTRY_ROOT: model.registryRoot,
+        ...(options.rowCacheBytes === undefined
+          ? {}
+          : { EMBPRESS_RANKER_ROW_CACHE_BYTES: String(options.rowCacheBytes) }),
       },
       options.profileDir === undefined
         ? tsx
@@ -426,9 +466,16 @@ export async function benchRanker(options: RankerBenchOptions): Promise<RankerBe
     // CPU of the whole run (warm-up included: the sample requests are few), per second.
     const seconds = (performance.now() - (cpuStart?.at ?? 0)) / 1000;
     const loadCpu = cpuSeconds(pid);
+    const rankerCpu = cpuSeconds(rankerProc.child.pid) - (cpuStart?.ranker ?? 0);
+    const storeCpu = cpuSeconds(storeProc.child.pid) - (cpuStart?.store ?? 0);
+    // The open-loop runner sends rate × (warm-up + duration) requests over that window.
+    const sent = Math.max(
+      1,
+      Math.round(options.ratePerSec * (options.warmupSec + options.durationSec)),
+    );
     const cpu = {
-      ranker: (cpuSeconds(rankerProc.child.pid) - (cpuStart?.ranker ?? 0)) / seconds,
-      store: (cpuSeconds(storeProc.child.pid) - (cpuStart?.store ?? 0)) / seconds,
+      ranker: rankerCpu / seconds,
+      store: storeCpu / seconds,
       load: loadCpu / seconds,
       machine: (machineBusySeconds() - (cpuStart?.machine ?? 0)) / seconds,
       cores: cpus().length,
@@ -447,6 +494,8 @@ export async function benchRanker(options: RankerBenchOptions): Promise<RankerBe
       });
     }
     await Promise.all(children.map(stopChild)); // flushes the spans
+    const spans = summarizeSpans(spansFile, measureFromMs);
+    const looked = spans.cache.hits + spans.cache.misses;
     const metrics = (offline.manifest.metrics ?? {}) as { testAuc?: number | null };
     return {
       candidates: options.candidates,
@@ -466,8 +515,13 @@ export async function benchRanker(options: RankerBenchOptions): Promise<RankerBe
         trainRows: options.rows,
         testAuc: metrics.testAuc ?? null,
       },
-      stages: stageTimes(spansFile, measureFromMs),
+      stages: spans.stages,
       cpu,
+      cpuMsPerRequest: { ranker: (rankerCpu * 1000) / sent, store: (storeCpu * 1000) / sent },
+      rowCacheBytes: options.rowCacheBytes ?? null,
+      cacheHitRatio: spans.cache.spans === 0 || looked === 0 ? null : spans.cache.hits / looked,
+      cacheHits: spans.cache.hits,
+      cacheMisses: spans.cache.misses,
       loadAverage: { before: loadBefore, after: loadAfter },
     };
   } finally {
@@ -493,6 +547,7 @@ export async function benchRankerCommand(args: string[]): Promise<void> {
       sample: { type: 'string', default: '20' },
       'deadline-ms': { type: 'string', default: '5000' },
       'profile-dir': { type: 'string' },
+      'row-cache-bytes': { type: 'string' },
       json: { type: 'boolean', default: false },
     },
   });
@@ -525,6 +580,9 @@ export async function benchRankerCommand(args: string[]): Promise<void> {
     sample: num('sample', values.sample, 1),
     deadlineMs: num('deadline-ms', values['deadline-ms'], 1),
     ...(values['profile-dir'] === undefined ? {} : { profileDir: values['profile-dir'] }),
+    ...(values['row-cache-bytes'] === undefined
+      ? {}
+      : { rowCacheBytes: num('row-cache-bytes', values['row-cache-bytes'], 0) }),
     log,
   });
   if (values.json) {
@@ -535,6 +593,7 @@ export async function benchRankerCommand(args: string[]): Promise<void> {
     .map(([name, s]) => `  ${name}: p50 ${s.p50Ms.toFixed(2)} ms, p99 ${s.p99Ms.toFixed(2)} ms`)
     .join('\n');
   process.stdout.write(
-    `Rank ${report.candidates} candidates at ${report.ratePerSec}/s: p50 ${report.p50Ms.toFixed(2)} ms, p99 ${report.p99Ms.toFixed(2)} ms, achieved ${report.achievedRate.toFixed(1)}/s, errors ${report.errors}, dropped ${report.dropped}, maxScoreDiff ${report.maxScoreDiff}\n${stages}\n`,
+    `Rank ${report.candidates} candidates at ${report.ratePerSec}/s: p50 ${report.p50Ms.toFixed(2)} ms, p99 ${report.p99Ms.toFixed(2)} ms, achieved ${report.achievedRate.toFixed(1)}/s, errors ${report.errors}, dropped ${report.dropped}, maxScoreDiff ${report.maxScoreDiff}\n` +
+      `  CPU per request: ranker ${report.cpuMsPerRequest.ranker.toFixed(2)} ms, store ${report.cpuMsPerRequest.store.toFixed(2)} ms; row cache hit ratio ${report.cacheHitRatio === null ? 'off' : report.cacheHitRatio.toFixed(3)}\n${stages}\n`,
   );
 }
