@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ModelVersionError } from './errors';
@@ -111,6 +111,30 @@ describe('ModelRegistryDir', () => {
     writeFileSync(manifestPath, JSON.stringify(legacy));
     expect(reg.readVersionFile('ctr', 'v1', 'dense.weights')).toEqual(Uint8Array.of(1));
     expect(problem(() => reg.readVersion('ctr', 'v1'))).toBe('ok');
+  });
+
+  it('reads each table file once, straight into an exactly sized buffer (docs/adr/0013)', () => {
+    // 9 MiB and a bit: more than two read chunks, and a size no pool or rounding produces.
+    const big = new Uint8Array(9 * 2 ** 20 + 77);
+    for (let i = 0; i < big.length; i += 1) big[i] = (i * 31 + 7) & 0xff;
+    reg.writeVersion(version('v1', big));
+    const bytes = reg.readVersion('ctr', 'v1').tables.get('sparse') as Uint8Array;
+    // Its own ArrayBuffer at offset 0: the artifact's aligned sections can be views on it.
+    expect(bytes.byteOffset).toBe(0);
+    expect(bytes.buffer.byteLength).toBe(big.length);
+    expect(Buffer.compare(bytes, big)).toBe(0);
+    const table = join(root, 'ctr', 'v1', 'tables', 'sparse.emb');
+    const flipped = Buffer.from(big);
+    flipped[big.length - 1] = (flipped[big.length - 1] as number) ^ 1; // in the last chunk
+    writeFileSync(table, flipped);
+    expect(() => reg.readVersion('ctr', 'v1')).toThrow('tables/sparse.emb SHA-256 mismatch');
+    writeFileSync(table, big.subarray(1));
+    expect(() => reg.readVersion('ctr', 'v1')).toThrow(
+      `has ${big.length - 1} bytes, manifest says ${big.length}`,
+    );
+    rmSync(table);
+    mkdirSync(table);
+    expect(() => reg.readVersion('ctr', 'v1')).toThrow('tables/sparse.emb is not a regular file');
   });
 
   it('refuses names that could escape the root', () => {

@@ -8,10 +8,12 @@
 import { createHash, randomBytes } from 'node:crypto';
 import {
   closeSync,
+  fstatSync,
   fsyncSync,
   mkdirSync,
   openSync,
   readFileSync,
+  readSync,
   readdirSync,
   renameSync,
   rmSync,
@@ -55,24 +57,90 @@ export interface VersionToWrite {
 export interface LoadedVersion {
   manifest: Manifest;
   dir: string;
-  /** Verified artifact bytes per table name. */
+  /**
+   * Verified artifact bytes per table name, each exactly the file's bytes in its own ArrayBuffer
+   * at offset 0 (docs/adr/0013): the artifact's 64-byte aligned sections become typed views on
+   * it, so a decoded table holds these bytes and no second copy.
+   */
   tables: Map<string, Uint8Array>;
 }
 
-/** The bytes of `entry` in `dir`, or 'corrupt' naming the file when size or SHA-256 differ. */
-function verifiedFile(dir: string, where: string, entry: FileEntry): Uint8Array {
-  const path = join(dir, entry.file);
-  if (!existsSync(path))
-    throw new ModelVersionError('corrupt', `${where}: ${entry.file} is missing`);
-  const bytes = new Uint8Array(readFileSync(path));
-  if (bytes.length !== entry.bytes)
-    throw new ModelVersionError(
-      'corrupt',
-      `${where}: ${entry.file} has ${bytes.length} bytes, manifest says ${entry.bytes}`,
-    );
-  if (sha256(bytes) !== entry.sha256)
-    throw new ModelVersionError('corrupt', `${where}: ${entry.file} SHA-256 mismatch`);
-  return bytes;
+/** Bytes per read: the hash digests each chunk while it is still in the CPU's cache. */
+const CHUNK_BYTES = 4 * 2 ** 20;
+
+/** What a file must be: its manifest entry's size and SHA-256 (undefined: not verified). */
+interface Expected {
+  bytes: number;
+  sha256: string;
+}
+
+/**
+ * Reads the file `file` of `dir` in chunks, hashing each chunk as it arrives (docs/adr/0013).
+ * `keep`: into one new Uint8Array of exactly the file's size, read into directly (no Buffer
+ * from readFileSync copied afterwards, no second copy at any moment); otherwise through one
+ * reused chunk, for a file that is only verified. The size is checked against the manifest
+ * before anything is allocated. 'corrupt' naming the file when it is missing (`missing` says
+ * how it is named then), is not a regular file, or differs in size or SHA-256.
+ */
+function readVerified(
+  dir: string,
+  where: string,
+  file: string,
+  expected: Expected | undefined,
+  options: { keep: true; missing?: string },
+): Uint8Array;
+function readVerified(
+  dir: string,
+  where: string,
+  file: string,
+  expected: Expected,
+  options: { keep: false },
+): undefined;
+function readVerified(
+  dir: string,
+  where: string,
+  file: string,
+  expected: Expected | undefined,
+  { keep, missing = file }: { keep: boolean; missing?: string },
+): Uint8Array | undefined {
+  let fd: number;
+  try {
+    fd = openSync(join(dir, file), 'r');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR')
+      throw new ModelVersionError('corrupt', `${where}: ${missing} is missing`);
+    throw err;
+  }
+  try {
+    const stat = fstatSync(fd);
+    if (!stat.isFile())
+      throw new ModelVersionError('corrupt', `${where}: ${file} is not a regular file`);
+    const size = stat.size;
+    if (expected !== undefined && size !== expected.bytes)
+      throw new ModelVersionError(
+        'corrupt',
+        `${where}: ${file} has ${size} bytes, manifest says ${expected.bytes}`,
+      );
+    const target = new Uint8Array(keep ? size : Math.min(size, CHUNK_BYTES));
+    const hash = expected === undefined ? undefined : createHash('sha256');
+    for (let offset = 0; offset < size; ) {
+      const at = keep ? offset : 0;
+      const read = readSync(fd, target, at, Math.min(CHUNK_BYTES, size - offset), offset);
+      if (read === 0)
+        throw new ModelVersionError(
+          'corrupt',
+          `${where}: ${file} ended after ${offset} of its ${size} bytes while it was read`,
+        );
+      hash?.update(target.subarray(at, at + read));
+      offset += read;
+    }
+    if (hash !== undefined && hash.digest('hex') !== expected?.sha256)
+      throw new ModelVersionError('corrupt', `${where}: ${file} SHA-256 mismatch`);
+    return keep ? target : undefined;
+  } finally {
+    closeSync(fd);
+  }
 }
 
 export function sha256(bytes: Uint8Array): string {
@@ -233,25 +301,21 @@ export class ModelRegistryDir {
         `${model}/${version}: manifest names ${manifest.model}/${manifest.version}`,
       );
     }
+    const where = `${model}/${version}`;
     const tables = new Map<string, Uint8Array>();
     for (const t of manifest.tables) {
-      const file = join(dir, t.file);
-      if (!existsSync(file))
-        throw new ModelVersionError(
-          'corrupt',
-          `${model}/${version}: table file ${t.file} is missing`,
-        );
-      const bytes = new Uint8Array(readFileSync(file));
-      if (bytes.length !== t.fileBytes)
-        throw new ModelVersionError(
-          'corrupt',
-          `${model}/${version}: ${t.file} has ${bytes.length} bytes, manifest says ${t.fileBytes}`,
-        );
-      if (sha256(bytes) !== t.sha256)
-        throw new ModelVersionError('corrupt', `${model}/${version}: ${t.file} SHA-256 mismatch`);
+      const bytes = readVerified(
+        dir,
+        where,
+        t.file,
+        { bytes: t.fileBytes, sha256: t.sha256 },
+        { keep: true, missing: `table file ${t.file}` },
+      );
       tables.set(t.name, bytes);
     }
-    for (const f of manifest.files ?? []) verifiedFile(dir, `${model}/${version}`, f);
+    // Extra files are only verified here (read through one chunk, never held): their users
+    // read them again with readVersionFile.
+    for (const f of manifest.files ?? []) readVerified(dir, where, f.file, f, { keep: false });
     return { manifest, dir, tables };
   }
 
@@ -276,15 +340,11 @@ export class ModelRegistryDir {
         `${where}: manifest.json files: ${(err as Error).message}`,
       );
     }
-    if (entries === undefined) {
-      const path = join(dir, file);
-      if (!existsSync(path)) throw new ModelVersionError('corrupt', `${where}: ${file} is missing`);
-      return new Uint8Array(readFileSync(path));
-    }
+    if (entries === undefined) return readVerified(dir, where, file, undefined, { keep: true });
     const entry = entries.find((e) => e.file === file);
     if (entry === undefined)
       throw new ModelVersionError('corrupt', `${where}: ${file} is not in the manifest's files`);
-    return verifiedFile(dir, where, entry);
+    return readVerified(dir, where, entry.file, entry, { keep: true });
   }
 
   /**
