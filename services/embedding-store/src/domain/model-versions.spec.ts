@@ -136,4 +136,71 @@ describe('ModelVersions', () => {
     expect(() => new ModelVersions(forged).load('ctr', 'v1')).toThrow(ArtifactError);
     expect(row(versions, 0).version).toBe('v1');
   });
+
+  describe('memory (docs/adr/0013): one copy of each table file, no second one', () => {
+    /** Every typed array reachable from `root` (the decoded table's own fields). */
+    function typedArrays(root: unknown): ArrayBufferView[] {
+      const seen = new Set<unknown>();
+      const out: ArrayBufferView[] = [];
+      const visit = (value: unknown): void => {
+        if (value === null || typeof value !== 'object' || seen.has(value)) return;
+        seen.add(value);
+        if (ArrayBuffer.isView(value)) out.push(value);
+        else if (value instanceof Map) for (const entry of value) visit(entry);
+        else for (const key of Object.keys(value)) visit((value as Record<string, unknown>)[key]);
+      };
+      visit(root);
+      return out;
+    }
+
+    it('decodes each table as views on the one exactly sized read of its file', () => {
+      // A few MB: 60,000 rows × 16, a full (fp32) and a rowwise-int8 table in one version.
+      const rows = 60_000;
+      const big = { fields: [rows], dim: 16 };
+      const data = new Float32Array(rows * big.dim);
+      for (let i = 0; i < data.length; i += 1) data[i] = Math.sin(i) * 0.1;
+      const tables = ['full', 'rowwise-int8'].map((spec) => {
+        const { method, params } = registry.resolve(spec);
+        const table =
+          method.kind === 'codec'
+            ? method.compress(data, big, params, { seed: 1 })
+            : registry.loadContent({
+                method: 'full',
+                spec: 'full',
+                params,
+                shape: big,
+                sections: new Map([['table', data]]),
+              });
+        return {
+          name: spec.replace(/[^a-z0-9]/g, '_'),
+          method: table.method,
+          spec: table.spec,
+          rows: table.rows,
+          dim: table.dim,
+          memoryBytes: table.memoryBytes(),
+          bytes: table.encode(),
+        };
+      });
+      dir.writeVersion({ model: 'big', version: 'v1', tables });
+      const fileBytes = tables.reduce((sum, t) => sum + t.bytes.length, 0);
+      const versions = new ModelVersions(dir);
+      // No garbage collection in between: a transient second copy (a Buffer read whole, then
+      // copied into the buffer the table keeps) would still be counted here.
+      const before = process.memoryUsage().arrayBuffers;
+      const loaded = versions.load('big', 'v1');
+      const grown = process.memoryUsage().arrayBuffers - before;
+      expect(grown).toBeLessThan(fileBytes * 1.1 + 2 ** 20);
+      for (const entry of loaded.manifest.tables) {
+        const table = loaded.tables.get(entry.name);
+        const large = typedArrays(table).filter((a) => a.byteLength >= 2 ** 16);
+        expect(large.length).toBeGreaterThan(0);
+        // One buffer per table: exactly its file (no pool, no copy), and it is what they view.
+        const buffers = new Set(large.map((a) => a.buffer));
+        expect(buffers.size).toBe(1);
+        expect([...buffers][0]?.byteLength).toBe(entry.fileBytes);
+        const held = large.reduce((sum, a) => sum + a.byteLength, 0);
+        expect(held).toBeGreaterThan(entry.fileBytes * 0.99);
+      }
+    });
+  });
 });
