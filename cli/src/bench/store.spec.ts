@@ -75,6 +75,13 @@ describe('bench store', () => {
       (storeInt8.rssAfterBytes - storeInt8.rssBeforeBytes) / 5000,
     );
     expect(storeInt8.tableBytes).toBe(5000 * (8 + 4)); // int8 codes + fp16 scale and bias
+    // Load time per GiB of table files, and the peak RSS while loading (docs/adr/0013).
+    for (const m of [storeInt8, report.memory.storeFull]) {
+      expect(m.fileBytes).toBeGreaterThan(m.tableBytes); // plus the artifact's header
+      expect(m.loadSeconds).toBeGreaterThan(0);
+      expect(m.loadGiBPerSecond).toBeCloseTo(m.fileBytes / 2 ** 30 / m.loadSeconds, 9);
+      expect(m.rssPeakBytes).toBeGreaterThanOrEqual(m.rssBeforeBytes);
+    }
     expect(report.redis.bytesPerRow).toBe(
       (report.memory.redis.usedMemoryAfterBytes - report.memory.redis.usedMemoryBeforeBytes) / 5000,
     );

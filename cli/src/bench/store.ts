@@ -88,8 +88,17 @@ export interface StoreMemory {
    * full garbage collection in the store (so that freed load buffers are not counted). */
   rssBeforeBytes: number;
   rssAfterBytes: number;
+  /** The store's peak RSS so far (VmHWM), read after the load: a transient copy made while
+   * loading shows here even once it is freed (a high-water mark over the whole run so far). */
+  rssPeakBytes: number;
   /** Bytes of the table's own buffers, as the store reports them (LoadVersion memoryBytes). */
   tableBytes: number;
+  /** Bytes of the version's table files (what the store reads, verifies and decodes). */
+  fileBytes: number;
+  /** Wall seconds of the LoadVersion call (read, SHA-256, section CRCs, decode). */
+  loadSeconds: number;
+  /** fileBytes / 2^30 / loadSeconds. */
+  loadGiBPerSecond: number;
 }
 
 export interface StoreBenchReport {
@@ -183,11 +192,11 @@ function stopChild(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
   });
 }
 
-/** Resident set size of a process, from /proc/<pid>/status (VmRSS, kB). */
-function rssBytes(pid: number): number {
+/** Resident set size of a process, from /proc/<pid>/status (VmRSS, or its peak VmHWM; kB). */
+function rssBytes(pid: number, field: 'VmRSS' | 'VmHWM' = 'VmRSS'): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const match = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
-  if (match === null) throw new Error(`/proc/${pid}/status has no VmRSS`);
+  const match = new RegExp(`^${field}:\\s+(\\d+)\\s+kB`, 'm').exec(status);
+  if (match === null) throw new Error(`/proc/${pid}/status has no ${field}`);
   return Number(match[1]) * 1024;
 }
 
@@ -441,14 +450,14 @@ function seededRows(rows: number, dim: number, seed: number): CompressedTable {
     .toTable();
 }
 
-/** Writes `table` as the only table of `<model>/v1` in the registry. */
+/** Writes `table` as the only table of `<model>/v1` in the registry; returns its file's bytes. */
 function publish(
   root: ModelRegistryDir,
   model: string,
   name: string,
   table: CompressedTable,
-): void {
-  root.writeVersion({
+): number {
+  const manifest = root.writeVersion({
     model,
     version: VERSION,
     tables: [
@@ -463,6 +472,7 @@ function publish(
       },
     ],
   });
+  return manifest.tables.reduce((sum, t) => sum + t.fileBytes, 0);
 }
 
 // --- the load generator ---------------------------------------------------------------------------
@@ -601,8 +611,10 @@ export async function benchStore(
       seed: options.seed,
     });
     const registryDir = new ModelRegistryDir(join(dir, 'models'));
-    publish(registryDir, MODEL_INT8, TABLE_INT8, int8);
-    publish(registryDir, MODEL_FULL, TABLE_FULL, full);
+    const fileBytes = {
+      [MODEL_INT8]: publish(registryDir, MODEL_INT8, TABLE_INT8, int8),
+      [MODEL_FULL]: publish(registryDir, MODEL_FULL, TABLE_FULL, full),
+    };
 
     // Redis: used_memory (what Redis itself counts) and RSS, before and after the rows.
     redis = await startRedis(redisServer, children, log);
@@ -640,16 +652,28 @@ export async function benchStore(
       await running.collectGarbage();
       return rssBytes(storePid);
     };
-    const loadAndMeasure = async (model: string): Promise<StoreMemory> => {
+    const loadAndMeasure = async (model: keyof typeof fileBytes): Promise<StoreMemory> => {
       const rssBeforeBytes = await settledRss();
+      const started = performance.now();
       const loaded = await unary(client, client.loadVersion, { model, version: VERSION }, 300_000);
+      const loadSeconds = (performance.now() - started) / 1000;
+      const rssPeakBytes = rssBytes(storePid, 'VmHWM');
       await unary(client, client.activateVersion, { model, version: VERSION }, 30_000);
       const rssAfterBytes = await settledRss();
       const tableBytes = loaded.tables.reduce((sum, t) => sum + t.memoryBytes, 0);
+      const loadGiBPerSecond = fileBytes[model] / 2 ** 30 / loadSeconds;
       log(
-        `store: ${model} active, RSS +${MiB(rssAfterBytes - rssBeforeBytes)} (its table: ${MiB(tableBytes)})`,
+        `store: ${model} active, RSS +${MiB(rssAfterBytes - rssBeforeBytes)} (its table: ${MiB(tableBytes)}), peak +${MiB(rssPeakBytes - rssBeforeBytes)}, loaded in ${loadSeconds.toFixed(2)} s (${loadGiBPerSecond.toFixed(3)} GiB/s)`,
       );
-      return { rssBeforeBytes, rssAfterBytes, tableBytes };
+      return {
+        rssBeforeBytes,
+        rssAfterBytes,
+        rssPeakBytes,
+        tableBytes,
+        fileBytes: fileBytes[model],
+        loadSeconds,
+        loadGiBPerSecond,
+      };
     };
     const memInt8 = await loadAndMeasure(MODEL_INT8);
     const memFull = await loadAndMeasure(MODEL_FULL);
