@@ -12,3 +12,4 @@ export * from './lifecycle';
 export * from './tls';
 export * from './validate';
 export * from './span';
+export * from './multiplexed-stream';

@@ -6,7 +6,9 @@ import {
   Server,
   status,
   type ChannelOptions,
+  type handleBidiStreamingCall,
   type handleServerStreamingCall,
+  type ServerDuplexStream,
   type handleUnaryCall,
   type ServerUnaryCall,
   type ServerWritableStream,
@@ -18,7 +20,13 @@ import type { Http2Session, IncomingHttpHeaders } from 'node:http2';
 import { ReflectionService } from '@grpc/reflection';
 import { health, reflectionPackageDefinition } from '@embpress/proto';
 import { deadlineMs } from './deadline';
-import { EmbpressError, InvalidArgumentError, ResourceExhaustedError, toStatus } from './errors';
+import {
+  CancelledError,
+  EmbpressError,
+  InvalidArgumentError,
+  ResourceExhaustedError,
+  toStatus,
+} from './errors';
 import { HealthRegistry } from './health';
 import { rpcServerDuration } from './telemetry/instruments';
 import type { Logger } from './logger';
@@ -51,13 +59,62 @@ export type ServerStreamHandler<Req, Res> = (
   send: (response: Res) => void,
 ) => Promise<void>;
 
+/**
+ * One message of a bidirectional stream as the host hands it over: the decoded message, or why
+ * its bytes are not one (the stream goes on: a bad message fails that message only).
+ */
+export interface StreamMessage<Req> {
+  message: Req | undefined;
+  refusal: EmbpressError | undefined;
+  /** Size on the wire, counted against the in-flight byte bound while the message is served. */
+  bytes: number;
+}
+
+/** What a bidirectional handler gets from the host besides the grpc-js duplex stream. */
+export interface StreamContext<Req> {
+  readonly path: string;
+  readonly logger: Logger;
+  /** The stream's own messages (the host's deserializer wraps each). */
+  unwrap(data: unknown): StreamMessage<Req>;
+  /**
+   * Starts serving one message: a CallContext whose reserveBytes counts against the host's
+   * in-flight byte bound (the message's own bytes are counted now), and `done` to call once it is
+   * answered (records its duration, releases its bytes, maps an error to its status). Returns a
+   * refusal instead when the message's bytes do not fit.
+   */
+  startMessage(
+    bytes: number,
+    deadline: number | undefined,
+  ): { ctx: CallContext; done: (err: unknown) => StreamStatus } | StreamStatus;
+  /** Called once when the server starts draining: answer what is in flight, then `close()`. */
+  onDrain(listener: () => void): void;
+  /** Ends the stream: OK, or the error's status. Idempotent. */
+  close(err?: unknown): void;
+}
+
+/** A per-message status on a stream (OK is code 0). */
+export interface StreamStatus {
+  code: status;
+  details: string;
+}
+
+export type BidiHandler<Req, Res> = (
+  call: ServerDuplexStream<StreamMessage<Req>, Res>,
+  stream: StreamContext<Req>,
+) => void;
+
 /** The async handlers of a ts-proto `...Server` interface (its string index signature dropped). */
 export type Handlers<S> = {
-  [K in keyof S as string extends K ? never : K]: S[K] extends handleUnaryCall<infer Q, infer R>
-    ? UnaryHandler<Q, R>
-    : S[K] extends handleServerStreamingCall<infer Q, infer R>
-      ? ServerStreamHandler<Q, R>
-      : never;
+  [K in keyof S as string extends K ? never : K]: S[K] extends handleBidiStreamingCall<
+    infer Q,
+    infer R
+  >
+    ? BidiHandler<Q, R>
+    : S[K] extends handleUnaryCall<infer Q, infer R>
+      ? UnaryHandler<Q, R>
+      : S[K] extends handleServerStreamingCall<infer Q, infer R>
+        ? ServerStreamHandler<Q, R>
+        : never;
 };
 
 /** A started service, as a composition root hands it to the process that runs it. */
@@ -126,6 +183,8 @@ export class ServiceHost {
   private boundPort: number | undefined;
   private stopping: Promise<void> | undefined;
   private idleWaiters: Array<() => void> = [];
+  /** Open bidirectional streams' drain listeners (called once when shutdown starts). */
+  private readonly drainListeners = new Set<() => void>();
 
   constructor(private readonly options: ServiceHostOptions) {
     this.server = new Server({
@@ -166,7 +225,9 @@ export class ServiceHost {
   addService<S>(definition: ServiceDefinition, handlers: Handlers<S>): void {
     const byName = handlers as unknown as Record<
       string,
-      UnaryHandler<unknown, unknown> | ServerStreamHandler<unknown, unknown>
+      | UnaryHandler<unknown, unknown>
+      | ServerStreamHandler<unknown, unknown>
+      | BidiHandler<unknown, unknown>
     >;
     const implementation: Record<string, UntypedHandleCall> = {};
     const tolerant: Record<string, ServiceDefinition[string]> = {};
@@ -179,9 +240,14 @@ export class ServiceHost {
       const handler = byName[method];
       if (handler === undefined) throw new Error(`${spec.path}: no handler`);
       serviceName ??= spec.path.split('/')[1];
-      implementation[method] = spec.responseStream
-        ? this.wrapServerStream(spec.path, handler as ServerStreamHandler<unknown, unknown>)
-        : this.wrapUnary(spec.path, handler as UnaryHandler<unknown, unknown>);
+      if (spec.requestStream && spec.responseStream)
+        implementation[method] = this.wrapBidi(spec.path, handler as BidiHandler<unknown, unknown>);
+      else if (spec.requestStream)
+        throw new Error(`${spec.path}: client streaming is not supported by ServiceHost`);
+      else
+        implementation[method] = spec.responseStream
+          ? this.wrapServerStream(spec.path, handler as ServerStreamHandler<unknown, unknown>)
+          : this.wrapUnary(spec.path, handler as UnaryHandler<unknown, unknown>);
     }
     if (serviceName === undefined) throw new Error('service definition has no methods');
     this.server.addService(tolerant as ServiceDefinition, implementation);
@@ -260,6 +326,7 @@ export class ServiceHost {
     this.health.setAll(false);
     this.health.closeWatchers();
     this.draining = true;
+    for (const drain of [...this.drainListeners]) drain();
     logger.info(
       { inFlight: this.inFlight, graceMs: config.shutdownGraceMs },
       `${this.options.name} draining`,
@@ -476,6 +543,95 @@ export class ServiceHost {
           this.release(held);
         },
       );
+    };
+  }
+  /**
+   * A bidirectional stream is one call for admission and shutdown (it holds an in-flight slot for
+   * its life); each of its messages is admitted against the byte bound, timed and mapped to a
+   * status on its own (StreamContext.startMessage).
+   */
+  private wrapBidi(
+    path: string,
+    handler: BidiHandler<unknown, unknown>,
+  ): handleBidiStreamingCall<unknown, unknown> {
+    return (call) => {
+      const started = performance.now();
+      const refused = this.admit(path, 0);
+      if (refused !== undefined) {
+        call.emit('error', refused);
+        return;
+      }
+      const logger = this.options.logger;
+      let closed = false;
+      let drainListener: (() => void) | undefined;
+      /** Releases the stream's slot once; false when it was released already. */
+      const end = () => {
+        if (closed) return false;
+        closed = true;
+        if (drainListener !== undefined) this.drainListeners.delete(drainListener);
+        this.release(0);
+        return true;
+      };
+      call.on('cancelled', () => {
+        if (end())
+          this.finish(path, started, new CancelledError('cancelled by the caller'), logger);
+      });
+      const stream: StreamContext<unknown> = {
+        path,
+        logger,
+        unwrap: (data) => {
+          const received = data as Received;
+          return { message: received.message, refusal: received.refusal, bytes: received.bytes };
+        },
+        startMessage: (bytes, deadline) => {
+          const over = this.overByteBound(bytes);
+          if (over !== undefined)
+            return { code: status.RESOURCE_EXHAUSTED, details: `${path}: ${over}` };
+          this.inFlightBytes += bytes;
+          let held = bytes;
+          const messageStarted = performance.now();
+          const ctx: CallContext = {
+            path,
+            deadline,
+            metadata: call.metadata,
+            get signal(): AbortSignal {
+              return AbortSignal.timeout(
+                Math.max(0, (deadline ?? Date.now() + 2 ** 31 - 1) - Date.now()),
+              );
+            },
+            logger,
+            reserveBytes: (more) => {
+              const reason = this.overByteBound(more);
+              if (reason !== undefined) throw new ResourceExhaustedError(reason);
+              this.inFlightBytes += more;
+              held += more;
+            },
+          };
+          return {
+            ctx,
+            done: (err) => {
+              this.inFlightBytes -= held;
+              held = 0;
+              const failed = this.finish(path, messageStarted, err ?? null, logger);
+              return failed === null
+                ? { code: status.OK, details: '' }
+                : { code: failed.code as status, details: failed.details };
+            },
+          };
+        },
+        onDrain: (listener) => {
+          drainListener = listener;
+          if (this.draining) listener();
+          else this.drainListeners.add(listener);
+        },
+        close: (err) => {
+          if (!end()) return;
+          const failed = this.finish(path, started, err ?? null, logger);
+          if (failed === null) call.end();
+          else call.emit('error', failed);
+        },
+      };
+      handler(call, stream);
     };
   }
 }

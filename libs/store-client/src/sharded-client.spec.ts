@@ -6,7 +6,9 @@ import {
   ServiceHost,
   UnavailableError,
   type Handlers,
+  type UnaryHandler,
 } from '@embpress/service-kit';
+import { lookupStreamServer } from './lookup-stream-envelope';
 import { ShardRouter, type ShardMap } from './shard-map';
 import {
   mergeTopK,
@@ -219,40 +221,41 @@ async function startShard(start: number, rows: number, version: string): Promise
   const notUsed = async (): Promise<never> => {
     throw new Error('not used');
   };
+  const batchLookup: UnaryHandler<store.BatchLookupRequest, store.BatchLookupResponse> = async (
+    request,
+  ) => {
+    if (shard.failNext > 0) {
+      shard.failNext -= 1;
+      throw new UnavailableError('restarting');
+    }
+    shard.received.push(Object.fromEntries(request.tables.map((t) => [t.table, t.ids])));
+    return {
+      model: request.model,
+      version: request.version || (shard.nextVersions.shift() ?? shard.version),
+      tables: request.tables.map((t, i) => {
+        const out = new Float32Array(t.ids.length * DIM);
+        t.ids.forEach((local, k) => {
+          if (local >= rows)
+            throw new InvalidArgumentError(`tables[${i}].ids[${k}]`, `id ${local} is out of range`);
+          const g = start + local;
+          out.set([g, g + 0.5, -g], k * DIM);
+        });
+        return {
+          table: t.table,
+          rows: {
+            encoding: common.RowEncoding.ROW_ENCODING_FLOAT32_LE,
+            dim: DIM,
+            count: t.ids.length,
+            data: Buffer.from(out.buffer),
+            codec: '',
+          },
+        };
+      }),
+    };
+  };
   const handlers: Handlers<store.EmbeddingStoreServiceServer> = {
-    batchLookup: async (request) => {
-      if (shard.failNext > 0) {
-        shard.failNext -= 1;
-        throw new UnavailableError('restarting');
-      }
-      shard.received.push(Object.fromEntries(request.tables.map((t) => [t.table, t.ids])));
-      return {
-        model: request.model,
-        version: request.version || (shard.nextVersions.shift() ?? shard.version),
-        tables: request.tables.map((t, i) => {
-          const out = new Float32Array(t.ids.length * DIM);
-          t.ids.forEach((local, k) => {
-            if (local >= rows)
-              throw new InvalidArgumentError(
-                `tables[${i}].ids[${k}]`,
-                `id ${local} is out of range`,
-              );
-            const g = start + local;
-            out.set([g, g + 0.5, -g], k * DIM);
-          });
-          return {
-            table: t.table,
-            rows: {
-              encoding: common.RowEncoding.ROW_ENCODING_FLOAT32_LE,
-              dim: DIM,
-              count: t.ids.length,
-              data: Buffer.from(out.buffer),
-              codec: '',
-            },
-          };
-        }),
-      };
-    },
+    batchLookup,
+    lookupStream: lookupStreamServer(batchLookup),
     lookup: notUsed,
     search: notUsed,
     describeTables: async () => ({

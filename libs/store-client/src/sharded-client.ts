@@ -261,6 +261,8 @@ export interface ShardedStoreClientOptions {
   retry?: RetryPolicy;
   /** How long a replica that answered UNAVAILABLE is tried last. */
   replicaCooldownMs?: number;
+  /** LookupStream streams per replica for batchLookup (0: unary; default DEFAULT_LOOKUP_STREAMS). */
+  streams?: number;
 }
 
 export interface ShardedBatchLookupRequest {
@@ -381,6 +383,7 @@ export class ShardedStoreClient {
       tls: config.tls,
       timeoutMs: config.timeoutMs,
       retry,
+      streams: config.streams,
     });
   }
 
@@ -395,7 +398,10 @@ export class ShardedStoreClient {
           // Each replica tried once per attempt: moving on to another replica is this class's job.
           new Replica(
             address,
-            new StoreClient({ address, tls: options.tls, timeoutMs: options.timeoutMs }, NO_RETRY),
+            new StoreClient(
+              { address, tls: options.tls, timeoutMs: options.timeoutMs, streams: options.streams },
+              NO_RETRY,
+            ),
           ),
       );
       this.shards.set(shard.name, new Shard(shard.name, replicas));

@@ -7,6 +7,7 @@ import {
   UnavailableError,
   type Handlers,
 } from '@embpress/service-kit';
+import { lookupStreamServer } from './lookup-stream-envelope';
 import { backoffMs, StoreClient } from './store-client';
 
 const notUsed = async (): Promise<never> => {
@@ -40,6 +41,7 @@ describe('StoreClient', () => {
       },
       lookup: notUsed,
       batchLookup: notUsed,
+      lookupStream: lookupStreamServer(notUsed),
       search: notUsed,
       loadVersion: notUsed,
       activateVersion: notUsed,

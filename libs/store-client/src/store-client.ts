@@ -10,6 +10,7 @@ import {
 } from '@grpc/grpc-js';
 import { store } from '@embpress/proto';
 import { createClient, isServiceError, type ClientConfig } from '@embpress/service-kit';
+import { LookupStreamPool } from './lookup-stream';
 
 export interface CallSettings {
   /** Absolute deadline (ms since epoch) to propagate; default now + the configured timeout. */
@@ -32,8 +33,12 @@ type Unary<Req, Res> = (
   callback: (error: ServiceError | null, response: Res) => void,
 ) => ClientUnaryCall;
 
+/** BatchLookups over this many LookupStream streams per store (0: one unary call each). */
+export const DEFAULT_LOOKUP_STREAMS = 2;
+
 export class StoreClient {
   private readonly client: store.EmbeddingStoreServiceClient;
+  private readonly streams: LookupStreamPool | undefined;
 
   constructor(
     private readonly config: ClientConfig,
@@ -51,6 +56,21 @@ export class StoreClient {
       // is pure overhead per call.
       'grpc.enable_retries': 0,
     });
+    const streams = config.streams ?? DEFAULT_LOOKUP_STREAMS;
+    this.streams =
+      streams === 0
+        ? undefined
+        : new LookupStreamPool(
+            config.address,
+            () => this.client.lookupStream(new Metadata()),
+            (request, deadline) => this.unaryOnce(this.client.batchLookup, request, deadline),
+            { streams },
+          );
+  }
+
+  /** Whether BatchLookup goes over LookupStream (false: unary, by config or server fallback). */
+  get streaming(): boolean {
+    return this.streams !== undefined && !this.streams.usesUnary;
   }
 
   lookup(request: store.LookupRequest, settings: CallSettings = {}): Promise<store.LookupResponse> {
@@ -61,7 +81,10 @@ export class StoreClient {
     request: store.BatchLookupRequest,
     settings: CallSettings = {},
   ): Promise<store.BatchLookupResponse> {
-    return this.call(this.client.batchLookup, request, settings);
+    const streams = this.streams;
+    if (streams === undefined || settings.metadata !== undefined)
+      return this.call(this.client.batchLookup, request, settings);
+    return this.withRetries(settings, (deadline) => streams.batchLookup(request, deadline));
   }
 
   search(request: store.SearchRequest, settings: CallSettings = {}): Promise<store.SearchResponse> {
@@ -76,26 +99,38 @@ export class StoreClient {
   }
 
   close(): void {
+    this.streams?.close();
     this.client.close();
   }
 
-  private async call<Req, Res>(
+  private call<Req, Res>(method: Unary<Req, Res>, request: Req, settings: CallSettings) {
+    return this.withRetries(settings, (deadline) =>
+      this.unaryOnce(method, request, deadline, settings.metadata),
+    );
+  }
+
+  private unaryOnce<Req, Res>(
     method: Unary<Req, Res>,
     request: Req,
+    deadline: number,
+    metadata: Metadata = new Metadata(),
+  ): Promise<Res> {
+    return new Promise<Res>((resolve, reject) => {
+      method.call(this.client, request, metadata, { deadline }, (err, res) =>
+        err ? reject(err) : resolve(res),
+      );
+    });
+  }
+
+  /** Retries UNAVAILABLE with jittered backoff while the deadline allows (RetryPolicy). */
+  private async withRetries<Res>(
     settings: CallSettings,
+    attemptOnce: (deadline: number) => Promise<Res>,
   ): Promise<Res> {
     const deadline = settings.deadline ?? Date.now() + this.config.timeoutMs;
     for (let attempt = 1; ; attempt += 1) {
       try {
-        return await new Promise<Res>((resolve, reject) => {
-          method.call(
-            this.client,
-            request,
-            settings.metadata ?? new Metadata(),
-            { deadline },
-            (err, res) => (err ? reject(err) : resolve(res)),
-          );
-        });
+        return await attemptOnce(deadline);
       } catch (err) {
         const delay = backoffMs(this.retry, attempt);
         const retryable =

@@ -27,6 +27,8 @@ export interface StoreConfig {
    * 4 MiB (a Search of 1,024 queries of dim 1,024).
    */
   maxReceiveBytes: number;
+  /** LookupStream: messages of one stream in flight before new ones get RESOURCE_EXHAUSTED. */
+  streamMaxInFlight: number;
   /** Largest k of a Search, and most query vectors in one Search. */
   maxSearchK: number;
   maxSearchQueries: number;
@@ -46,6 +48,7 @@ const schema = z.object({
   // 262,144 ids: a 16-dim fp32 answer of 16 MiB, a 64-dim one at grpc's 64 MiB send limit.
   MAX_IDS_PER_REQUEST: positiveInt(262_144),
   MAX_RECEIVE_BYTES: positiveInt(0, 'a positive number of bytes'), // unset (0): derived
+  STREAM_MAX_IN_FLIGHT: positiveInt(256),
   MAX_SEARCH_K: positiveInt(1_000),
   MAX_SEARCH_QUERIES: positiveInt(1_024),
   SEARCH_RERANK_FACTOR: positiveInt(4),
@@ -87,6 +90,7 @@ export function loadStoreConfig(env: Env): StoreConfig {
     maxIdsPerRequest: v.MAX_IDS_PER_REQUEST,
     maxReceiveBytes:
       v.MAX_RECEIVE_BYTES === 0 ? receiveBytesFor(v.MAX_IDS_PER_REQUEST) : v.MAX_RECEIVE_BYTES,
+    streamMaxInFlight: v.STREAM_MAX_IN_FLIGHT,
     maxSearchK: v.MAX_SEARCH_K,
     maxSearchQueries: v.MAX_SEARCH_QUERIES,
     searchRerankFactor: v.SEARCH_RERANK_FACTOR,

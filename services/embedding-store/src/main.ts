@@ -12,12 +12,18 @@ import { ModelRegistryDir } from '@embpress/model-registry';
 import { ModelVersions } from './domain/model-versions';
 import { RegistryWatcher } from './domain/registry-watcher';
 import { StoreMetrics } from './domain/store-metrics';
-import { serializeBatchLookupResponse, serializeLookupResponse } from './wire/response-serializer';
+import {
+  serializeBatchLookupResponse,
+  serializeLookupResponse,
+  serializeLookupStreamResponse,
+} from './wire/response-serializer';
 import {
   decodeBatchLookupRequest,
   decodeLookupRequest,
+  decodeLookupStreamRequest,
   requestDeserializer,
 } from './wire/request-decoder';
+import { lookupStreamServer } from '@embpress/store-client';
 
 /**
  * The generated service definition with the two hot messages coded by hand: responses serialized
@@ -39,6 +45,11 @@ function storeServiceDefinition(config: StoreConfig): typeof store.EmbeddingStor
       requestDeserialize: requestDeserializer(decodeBatchLookupRequest, max),
       responseSerialize: serializeBatchLookupResponse,
     } as typeof generated.batchLookup,
+    lookupStream: {
+      ...generated.lookupStream,
+      requestDeserialize: requestDeserializer(decodeLookupStreamRequest, max),
+      responseSerialize: serializeLookupStreamResponse,
+    } as typeof generated.lookupStream,
   };
 }
 
@@ -64,9 +75,11 @@ export async function startStore(config: StoreConfig, logger: Logger): Promise<R
     flowControlWindowBytes: config.flowControlWindowBytes,
     maxReceiveBytes: config.maxReceiveBytes,
   });
+  const batchLookup = batchLookupHandler(config, versions, storeMetrics);
   host.addService<store.EmbeddingStoreServiceServer>(storeServiceDefinition(config), {
     lookup: lookupHandler(config, versions, storeMetrics),
-    batchLookup: batchLookupHandler(config, versions, storeMetrics),
+    batchLookup,
+    lookupStream: lookupStreamServer(batchLookup, config.streamMaxInFlight),
     search: searchHandler(config, versions),
     describeTables: describeTablesHandler(versions),
     loadVersion: loadVersionHandler(config, versions),

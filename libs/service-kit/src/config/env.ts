@@ -145,6 +145,21 @@ export const flag = (fallback: boolean) =>
       return z.NEVER;
     });
 
+/** A count that may be 0 (e.g. 0 = off), with a default. */
+export const nonNegativeInt = (fallback: number, what = 'a non-negative integer') =>
+  z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      if (raw === undefined || raw === '') return fallback;
+      const value = Number(raw);
+      if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(value)) {
+        ctx.addIssue({ code: 'custom', message: `expected ${what}, got ${quoted(raw)}` });
+        return z.NEVER;
+      }
+      return value;
+    });
+
 /** A host name or IP literal to bind or dial. */
 export const host = (fallback: string) =>
   z

@@ -2,7 +2,16 @@
 // `${PREFIX}_*` variables. grpc-free on purpose (see config.ts).
 import { accessSync, constants } from 'node:fs';
 import { z } from 'zod';
-import { address, host, optionalPath, parseEnv, port, positiveInt, type Env } from './env';
+import {
+  address,
+  host,
+  nonNegativeInt,
+  optionalPath,
+  parseEnv,
+  port,
+  positiveInt,
+  type Env,
+} from './env';
 
 export interface ServerTls {
   certFile?: string;
@@ -41,6 +50,8 @@ export interface ClientConfig {
   timeoutMs: number;
   /** JSON shard map of the store (table-wise / row-range placement over replicas), if sharded. */
   shardMapFile?: string;
+  /** BatchLookups over this many LookupStream streams per store address (0: unary calls). */
+  streams?: number;
 }
 
 function readable(path: string | undefined): boolean {
@@ -118,6 +129,7 @@ const clientSchema = (defaultAddress: string) =>
       TLS_SERVER_NAME: optionalPath(),
       TIMEOUT_MS: positiveInt(5_000, 'a positive number of milliseconds'),
       SHARD_MAP: optionalPath(),
+      STREAMS: nonNegativeInt(2, 'a number of streams (0: unary calls)'),
     })
     .superRefine((v, ctx) => {
       requirePair(ctx, ['TLS_CERT', v.TLS_CERT], ['TLS_KEY', v.TLS_KEY]);
@@ -147,5 +159,6 @@ export function parseClientConfig(prefix: string, defaultAddress: string, env: E
     },
     timeoutMs: v.TIMEOUT_MS,
     shardMapFile: v.SHARD_MAP,
+    streams: v.STREAMS,
   };
 }

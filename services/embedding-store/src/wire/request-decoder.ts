@@ -300,3 +300,54 @@ export function requestDeserializer<T>(
     }
   };
 }
+
+/**
+ * One message of a LookupStream. A lookup that is not valid (over the id limit, a wide id,
+ * malformed bytes) fails this message only: it is kept as `refusal`, with the request id, so the
+ * answer reaches the caller that sent it; only bytes that are not an envelope at all throw.
+ */
+export interface LookupStreamRequestIn {
+  requestId: number;
+  lookup: BatchLookupRequestIn | undefined;
+  timeoutMs: number;
+  traceparent: string;
+  refusal?: InvalidArgumentError;
+}
+
+export function decodeLookupStreamRequest(
+  bytes: Uint8Array,
+  maxIds: number,
+): LookupStreamRequestIn {
+  const reader = new Reader(bytes, 0, bytes.length);
+  const request: LookupStreamRequestIn = {
+    requestId: 0,
+    lookup: undefined,
+    timeoutMs: 0,
+    traceparent: '',
+    refusal: undefined,
+  };
+  let lookupBounds: [number, number] | undefined;
+  while (reader.pos < reader.end) {
+    const tag = reader.varint();
+    const field = Math.floor(tag / 8);
+    const wireType = tag & 7;
+    if (field === 1 && wireType === 0) request.requestId = reader.varint() >>> 0;
+    else if (field === 2 && wireType === 2) lookupBounds = reader.delimited();
+    else if (field === 3 && wireType === 0) request.timeoutMs = reader.varint() >>> 0;
+    else if (field === 4 && wireType === 2) request.traceparent = reader.string();
+    else reader.skip(wireType);
+  }
+  const [start, end] = lookupBounds ?? [0, 0];
+  try {
+    request.lookup = decodeBatchLookupRequest(bytes.subarray(start, end), maxIds);
+  } catch (err) {
+    if (err instanceof TruncatedError)
+      request.refusal = new InvalidArgumentError(
+        'lookup',
+        `is not a valid BatchLookupRequest (${err.message})`,
+      );
+    else if (err instanceof InvalidArgumentError) request.refusal = err;
+    else throw err;
+  }
+  return request;
+}

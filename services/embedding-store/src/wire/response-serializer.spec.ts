@@ -1,6 +1,10 @@
 import { common, store } from '@embpress/proto';
 import { Rng } from '@embpress/compression';
-import { serializeBatchLookupResponse, serializeLookupResponse } from './response-serializer';
+import {
+  serializeBatchLookupResponse,
+  serializeLookupResponse,
+  serializeLookupStreamResponse,
+} from './response-serializer';
 
 const tsProtoLookup = (m: store.LookupResponse) =>
   Buffer.from(store.LookupResponse.encode(m).finish());
@@ -70,6 +74,33 @@ describe('hand-written response serializers', () => {
         tables,
       };
       expect(serializeBatchLookupResponse(message).equals(tsProtoBatch(message))).toBe(true);
+    }
+  });
+
+  it('LookupStreamResponse: the same bytes as ts-proto, with and without a lookup', () => {
+    const rng = new Rng(13);
+    for (let i = 0; i < 300; i += 1) {
+      const lookup =
+        rng.next() < 0.3
+          ? undefined
+          : {
+              model: pick(rng, NAMES),
+              version: pick(rng, NAMES),
+              tables: Array.from({ length: rng.int(0, 3) }, () => ({
+                table: pick(rng, NAMES),
+                rows: block(rng),
+              })),
+            };
+      const message: store.LookupStreamResponse = {
+        requestId: pick(rng, NUMBERS),
+        statusCode: pick(rng, [0, 3, 5, 8, 14]),
+        statusMessage: pick(rng, NAMES),
+        lookup,
+      };
+      const ours = serializeLookupStreamResponse(message);
+      expect(ours.equals(Buffer.from(store.LookupStreamResponse.encode(message).finish()))).toBe(
+        true,
+      );
     }
   });
 

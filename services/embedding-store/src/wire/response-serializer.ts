@@ -1,5 +1,5 @@
-// Hand-written protobuf serializers for the store's two hot responses, LookupResponse and
-// BatchLookupResponse: the same bytes as ts-proto's `encode(...).finish()` (proven field by field
+// Hand-written protobuf serializers for the store's hot responses, LookupResponse,
+// BatchLookupResponse and LookupStreamResponse: the same bytes as ts-proto's `encode(...).finish()` (proven field by field
 // in response-serializer.spec.ts), written straight into one exactly-sized Buffer.
 //
 // Why: ts-proto's generated `responseSerialize` encodes into a protobufjs BinaryWriter (a linked
@@ -124,8 +124,14 @@ export function serializeLookupResponse(message: store.LookupResponse): Buffer {
   return finished(buf, at);
 }
 
+/** A message's size, and how to write it at an offset (so that it can be embedded, no copy). */
+interface Sized {
+  size: number;
+  write(buf: Buffer, at: number): number;
+}
+
 /** BatchLookupResponse { 1 model, 2 version, 3 repeated TableRows { 1 table, 2 rows } }. */
-export function serializeBatchLookupResponse(message: store.BatchLookupResponse): Buffer {
+function batchLookupResponse(message: store.BatchLookupResponse): Sized {
   const modelBytes = Buffer.byteLength(message.model, 'utf8');
   const versionBytes = Buffer.byteLength(message.version, 'utf8');
   const tables = message.tables;
@@ -147,22 +153,61 @@ export function serializeBatchLookupResponse(message: store.BatchLookupResponse)
     entrySizes[i] = entrySize;
     size += delimited(entrySize);
   }
+  const write = (buf: Buffer, start: number) => {
+    let at = start;
+    if (modelBytes !== 0) at = writeString(buf, at, 10, message.model, modelBytes);
+    if (versionBytes !== 0) at = writeString(buf, at, 18, message.version, versionBytes);
+    for (let i = 0; i < tables.length; i += 1) {
+      const entry = tables[i] as store.TableRows;
+      buf[at++] = 26;
+      at = writeVarint(buf, at, entrySizes[i] as number);
+      const nameBytes = tableNameBytes[i] as number;
+      if (nameBytes !== 0) at = writeString(buf, at, 10, entry.table, nameBytes);
+      const layout = layouts[i];
+      if (entry.rows !== undefined && layout !== undefined) {
+        buf[at++] = 18;
+        at = writeVarint(buf, at, layout.size);
+        at = writeBlock(buf, at, entry.rows, layout);
+      }
+    }
+    return at;
+  };
+  return { size, write };
+}
+
+export function serializeBatchLookupResponse(message: store.BatchLookupResponse): Buffer {
+  const sized = batchLookupResponse(message);
+  const buf = Buffer.allocUnsafe(sized.size);
+  return finished(buf, sized.write(buf, 0));
+}
+
+/**
+ * LookupStreamResponse { 1 request_id, 2 status_code, 3 status_message, 4 lookup }, the lookup's
+ * rows written once, in place.
+ */
+export function serializeLookupStreamResponse(message: store.LookupStreamResponse): Buffer {
+  const messageBytes = Buffer.byteLength(message.statusMessage, 'utf8');
+  const lookup = message.lookup === undefined ? undefined : batchLookupResponse(message.lookup);
+  let size = 0;
+  if (message.requestId !== 0) size += 1 + varintSize(message.requestId);
+  if (message.statusCode !== 0) size += 1 + varintSize(message.statusCode);
+  if (messageBytes !== 0) size += delimited(messageBytes);
+  if (lookup !== undefined) size += delimited(lookup.size);
   const buf = Buffer.allocUnsafe(size);
   let at = 0;
-  if (modelBytes !== 0) at = writeString(buf, at, 10, message.model, modelBytes);
-  if (versionBytes !== 0) at = writeString(buf, at, 18, message.version, versionBytes);
-  for (let i = 0; i < tables.length; i += 1) {
-    const entry = tables[i] as store.TableRows;
-    buf[at++] = 26;
-    at = writeVarint(buf, at, entrySizes[i] as number);
-    const nameBytes = tableNameBytes[i] as number;
-    if (nameBytes !== 0) at = writeString(buf, at, 10, entry.table, nameBytes);
-    const layout = layouts[i];
-    if (entry.rows !== undefined && layout !== undefined) {
-      buf[at++] = 18;
-      at = writeVarint(buf, at, layout.size);
-      at = writeBlock(buf, at, entry.rows, layout);
-    }
+  if (message.requestId !== 0) {
+    buf[at++] = 8;
+    at = writeVarint(buf, at, message.requestId);
+  }
+  if (message.statusCode !== 0) {
+    buf[at++] = 16;
+    at = writeVarint(buf, at, message.statusCode);
+  }
+  if (messageBytes !== 0) at = writeString(buf, at, 26, message.statusMessage, messageBytes);
+  if (lookup !== undefined) {
+    buf[at++] = 34;
+    at = writeVarint(buf, at, lookup.size);
+    at = lookup.write(buf, at);
   }
   return finished(buf, at);
 }

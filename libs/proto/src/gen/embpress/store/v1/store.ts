@@ -10,8 +10,10 @@ import {
   type CallOptions,
   type ChannelCredentials,
   Client,
+  type ClientDuplexStream,
   type ClientOptions,
   type ClientUnaryCall,
+  type handleBidiStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
   type Metadata,
@@ -103,6 +105,30 @@ export interface BatchLookupResponse {
   version: string;
   /** In request order. */
   tables: TableRows[];
+}
+
+export interface LookupStreamRequest {
+  /** Chosen by the client, echoed in the response; unique among the stream's messages in flight. */
+  requestId: number;
+  /** What a BatchLookup would carry (model, optional version, tables with ids, encoding). */
+  lookup:
+    | BatchLookupRequest
+    | undefined;
+  /** This message's time budget in milliseconds from its arrival (0: none beyond the stream's). */
+  timeoutMs: number;
+  /** W3C trace context of the client's span for this message (empty: untraced). */
+  traceparent: string;
+}
+
+export interface LookupStreamResponse {
+  requestId: number;
+  /**
+   * gRPC status code of this message (0 OK: lookup is set) and its message, exactly what
+   * BatchLookup would have answered for the same request.
+   */
+  statusCode: number;
+  statusMessage: string;
+  lookup: BatchLookupResponse | undefined;
 }
 
 export interface SearchRequest {
@@ -853,6 +879,264 @@ export const BatchLookupResponse: MessageFns<BatchLookupResponse> = {
     message.model = object.model ?? "";
     message.version = object.version ?? "";
     message.tables = object.tables?.map((e) => TableRows.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseLookupStreamRequest(): LookupStreamRequest {
+  return { requestId: 0, lookup: undefined, timeoutMs: 0, traceparent: "" };
+}
+
+export const LookupStreamRequest: MessageFns<LookupStreamRequest> = {
+  encode(message: LookupStreamRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== 0) {
+      writer.uint32(8).uint32(message.requestId);
+    }
+    if (message.lookup !== undefined) {
+      BatchLookupRequest.encode(message.lookup, writer.uint32(18).fork()).join();
+    }
+    if (message.timeoutMs !== 0) {
+      writer.uint32(24).uint32(message.timeoutMs);
+    }
+    if (message.traceparent !== "") {
+      writer.uint32(34).string(message.traceparent);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LookupStreamRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLookupStreamRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.requestId = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.lookup = BatchLookupRequest.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.timeoutMs = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.traceparent = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LookupStreamRequest {
+    return {
+      requestId: isSet(object.requestId)
+        ? globalThis.Number(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.Number(object.request_id)
+        : 0,
+      lookup: isSet(object.lookup) ? BatchLookupRequest.fromJSON(object.lookup) : undefined,
+      timeoutMs: isSet(object.timeoutMs)
+        ? globalThis.Number(object.timeoutMs)
+        : isSet(object.timeout_ms)
+        ? globalThis.Number(object.timeout_ms)
+        : 0,
+      traceparent: isSet(object.traceparent) ? globalThis.String(object.traceparent) : "",
+    };
+  },
+
+  toJSON(message: LookupStreamRequest): unknown {
+    const obj: any = {};
+    if (message.requestId !== 0) {
+      obj.requestId = Math.round(message.requestId);
+    }
+    if (message.lookup !== undefined) {
+      obj.lookup = BatchLookupRequest.toJSON(message.lookup);
+    }
+    if (message.timeoutMs !== 0) {
+      obj.timeoutMs = Math.round(message.timeoutMs);
+    }
+    if (message.traceparent !== "") {
+      obj.traceparent = message.traceparent;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<LookupStreamRequest>): LookupStreamRequest {
+    return LookupStreamRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<LookupStreamRequest>): LookupStreamRequest {
+    const message = createBaseLookupStreamRequest();
+    message.requestId = object.requestId ?? 0;
+    message.lookup = (object.lookup !== undefined && object.lookup !== null)
+      ? BatchLookupRequest.fromPartial(object.lookup)
+      : undefined;
+    message.timeoutMs = object.timeoutMs ?? 0;
+    message.traceparent = object.traceparent ?? "";
+    return message;
+  },
+};
+
+function createBaseLookupStreamResponse(): LookupStreamResponse {
+  return { requestId: 0, statusCode: 0, statusMessage: "", lookup: undefined };
+}
+
+export const LookupStreamResponse: MessageFns<LookupStreamResponse> = {
+  encode(message: LookupStreamResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== 0) {
+      writer.uint32(8).uint32(message.requestId);
+    }
+    if (message.statusCode !== 0) {
+      writer.uint32(16).uint32(message.statusCode);
+    }
+    if (message.statusMessage !== "") {
+      writer.uint32(26).string(message.statusMessage);
+    }
+    if (message.lookup !== undefined) {
+      BatchLookupResponse.encode(message.lookup, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LookupStreamResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLookupStreamResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.requestId = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.statusCode = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.statusMessage = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.lookup = BatchLookupResponse.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LookupStreamResponse {
+    return {
+      requestId: isSet(object.requestId)
+        ? globalThis.Number(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.Number(object.request_id)
+        : 0,
+      statusCode: isSet(object.statusCode)
+        ? globalThis.Number(object.statusCode)
+        : isSet(object.status_code)
+        ? globalThis.Number(object.status_code)
+        : 0,
+      statusMessage: isSet(object.statusMessage)
+        ? globalThis.String(object.statusMessage)
+        : isSet(object.status_message)
+        ? globalThis.String(object.status_message)
+        : "",
+      lookup: isSet(object.lookup) ? BatchLookupResponse.fromJSON(object.lookup) : undefined,
+    };
+  },
+
+  toJSON(message: LookupStreamResponse): unknown {
+    const obj: any = {};
+    if (message.requestId !== 0) {
+      obj.requestId = Math.round(message.requestId);
+    }
+    if (message.statusCode !== 0) {
+      obj.statusCode = Math.round(message.statusCode);
+    }
+    if (message.statusMessage !== "") {
+      obj.statusMessage = message.statusMessage;
+    }
+    if (message.lookup !== undefined) {
+      obj.lookup = BatchLookupResponse.toJSON(message.lookup);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<LookupStreamResponse>): LookupStreamResponse {
+    return LookupStreamResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<LookupStreamResponse>): LookupStreamResponse {
+    const message = createBaseLookupStreamResponse();
+    message.requestId = object.requestId ?? 0;
+    message.statusCode = object.statusCode ?? 0;
+    message.statusMessage = object.statusMessage ?? "";
+    message.lookup = (object.lookup !== undefined && object.lookup !== null)
+      ? BatchLookupResponse.fromPartial(object.lookup)
+      : undefined;
     return message;
   },
 };
@@ -2051,7 +2335,7 @@ export const EmbeddingStoreServiceService = {
     responseSerialize: (value: LookupResponse): Buffer => Buffer.from(LookupResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): LookupResponse => LookupResponse.decode(value),
   },
-  /** Rows of many tables of one model in one call (the ranker's path). */
+  /** Rows of many tables of one model in one call. */
   batchLookup: {
     path: "/embpress.store.v1.EmbeddingStoreService/BatchLookup" as const,
     requestStream: false as const,
@@ -2060,6 +2344,21 @@ export const EmbeddingStoreServiceService = {
     requestDeserialize: (value: Buffer): BatchLookupRequest => BatchLookupRequest.decode(value),
     responseSerialize: (value: BatchLookupResponse): Buffer => Buffer.from(BatchLookupResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): BatchLookupResponse => BatchLookupResponse.decode(value),
+  },
+  /**
+   * BatchLookups multiplexed over one long-lived stream (the ranker's path; docs/adr/0013): each
+   * request message carries a client-chosen id, responses carry it back, possibly out of order,
+   * each with its own status. A failed lookup fails its message, never the stream.
+   */
+  lookupStream: {
+    path: "/embpress.store.v1.EmbeddingStoreService/LookupStream" as const,
+    requestStream: true as const,
+    responseStream: true as const,
+    requestSerialize: (value: LookupStreamRequest): Buffer => Buffer.from(LookupStreamRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): LookupStreamRequest => LookupStreamRequest.decode(value),
+    responseSerialize: (value: LookupStreamResponse): Buffer =>
+      Buffer.from(LookupStreamResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): LookupStreamResponse => LookupStreamResponse.decode(value),
   },
   /** Top-k rows of a dense table for each query vector. */
   search: {
@@ -2110,8 +2409,14 @@ export const EmbeddingStoreServiceService = {
 export interface EmbeddingStoreServiceServer extends UntypedServiceImplementation {
   /** Rows of one table. */
   lookup: handleUnaryCall<LookupRequest, LookupResponse>;
-  /** Rows of many tables of one model in one call (the ranker's path). */
+  /** Rows of many tables of one model in one call. */
   batchLookup: handleUnaryCall<BatchLookupRequest, BatchLookupResponse>;
+  /**
+   * BatchLookups multiplexed over one long-lived stream (the ranker's path; docs/adr/0013): each
+   * request message carries a client-chosen id, responses carry it back, possibly out of order,
+   * each with its own status. A failed lookup fails its message, never the stream.
+   */
+  lookupStream: handleBidiStreamingCall<LookupStreamRequest, LookupStreamResponse>;
   /** Top-k rows of a dense table for each query vector. */
   search: handleUnaryCall<SearchRequest, SearchResponse>;
   /** Tables loaded in the store, with method, size and version. */
@@ -2139,7 +2444,7 @@ export interface EmbeddingStoreServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: LookupResponse) => void,
   ): ClientUnaryCall;
-  /** Rows of many tables of one model in one call (the ranker's path). */
+  /** Rows of many tables of one model in one call. */
   batchLookup(
     request: BatchLookupRequest,
     callback: (error: ServiceError | null, response: BatchLookupResponse) => void,
@@ -2155,6 +2460,17 @@ export interface EmbeddingStoreServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: BatchLookupResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * BatchLookups multiplexed over one long-lived stream (the ranker's path; docs/adr/0013): each
+   * request message carries a client-chosen id, responses carry it back, possibly out of order,
+   * each with its own status. A failed lookup fails its message, never the stream.
+   */
+  lookupStream(): ClientDuplexStream<LookupStreamRequest, LookupStreamResponse>;
+  lookupStream(options: Partial<CallOptions>): ClientDuplexStream<LookupStreamRequest, LookupStreamResponse>;
+  lookupStream(
+    metadata: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientDuplexStream<LookupStreamRequest, LookupStreamResponse>;
   /** Top-k rows of a dense table for each query vector. */
   search(
     request: SearchRequest,
