@@ -31,6 +31,8 @@ export interface LoadConfig {
   concurrency: number;
   /** Connections per side: loop k uses client k mod connections. */
   connections: number;
+  /** LookupStream streams per store client (0: one unary BatchLookup per call; default 2). */
+  streams?: number;
   /** Seconds measured per target, in total over the rounds. */
   seconds: number;
   /** Seconds of warm-up per target, before its first measured round. */
@@ -82,22 +84,23 @@ const FLOAT32 = common.RowEncoding.ROW_ENCODING_FLOAT32_LE;
 function storeFetch(client: StoreClient, target: StoreTarget, dim: number): FetchFactory {
   const encoding = target.encoding === 'codes' ? CODES : FLOAT32;
   return () => {
-    // The generated request type wants a number[]; one per loop, refilled for each call.
+    // BatchLookup, the path the ranker takes (over LookupStream unless the client is configured
+    // for unary calls). The generated request type wants a number[]: one per loop, refilled.
+    const ids: number[] = [];
     const request = {
       model: target.model,
-      table: target.table,
-      ids: [] as number[],
+      tables: [{ table: target.table, ids }],
       encoding,
       version: '',
     };
-    return async (ids, out) => {
-      request.ids.length = ids.length;
-      for (let i = 0; i < ids.length; i += 1) request.ids[i] = ids[i] as number;
-      const response = await client.lookup(request);
-      const rows = response.rows;
-      if (rows === undefined || rows.count !== ids.length || rows.dim !== dim)
+    return async (wanted, out) => {
+      ids.length = wanted.length;
+      for (let i = 0; i < wanted.length; i += 1) ids[i] = wanted[i] as number;
+      const response = await client.batchLookup(request);
+      const rows = response.tables[0]?.rows;
+      if (rows === undefined || rows.count !== wanted.length || rows.dim !== dim)
         throw new Error(
-          `store returned ${rows?.count ?? 0} rows × ${rows?.dim ?? 0}, expected ${ids.length} × ${dim}`,
+          `store returned ${rows?.count ?? 0} rows × ${rows?.dim ?? 0}, expected ${wanted.length} × ${dim}`,
         );
       decodeRows(rows, out);
     };
@@ -228,7 +231,7 @@ export async function runLoad(
     { length: config.connections },
     () =>
       new StoreClient(
-        { address: config.storeAddress, tls: {}, timeoutMs: 30_000 },
+        { address: config.storeAddress, tls: {}, timeoutMs: 30_000, streams: config.streams },
         // A benchmark counts failures instead of hiding them behind retries.
         { attempts: 1, baseDelayMs: 0, maxDelayMs: 0 },
       ),
