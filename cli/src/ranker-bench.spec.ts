@@ -25,22 +25,19 @@ describe('bench ranker arguments', () => {
 
 describe('bench ranker span summary', () => {
   const ns = (ms: number) => `${BigInt(ms) * 1_000_000n}`;
-  const span = (
-    name: string,
-    ms: number,
-    attributes: Record<string, unknown>,
-    service = 'ranker',
-  ) =>
+  const span = (name: string, ms: number, attributes: Record<string, unknown>, status = 'UNSET') =>
     JSON.stringify({
       name,
-      kind: 'INTERNAL',
+      kind: name.startsWith('grpc.') ? 'SERVER' : 'INTERNAL',
       startTimeUnixNano: ns(ms),
       durationMs: 2,
+      status: { code: status },
       attributes,
-      resource: { 'service.name': `embpress-${service}` },
+      resource: { 'service.name': 'embpress-ranker' },
     });
+  const RANK = 'grpc.embpress.ranker.v1.RankerService/Rank';
 
-  it('sums the cache hits and misses of the measured window only; none without the cache', () => {
+  it('sums the cache hits and misses of the measured window only, counts the answered Ranks', () => {
     const dir = mkdtempSync(join(tmpdir(), 'embpress-bench-spans-'));
     try {
       const file = join(dir, 'spans.jsonl');
@@ -60,11 +57,18 @@ describe('bench ranker span summary', () => {
             'embpress.cache.misses': 5,
           }),
           span('ranker.dense_forward', 2_002, {}),
+          span(RANK, 900, {}),
+          span(RANK, 1_000, {}),
+          span(RANK, 2_000, {}, 'ERROR'),
+          span(RANK, 2_001, {}),
           '',
         ].join('\n'),
       );
-      const summary = summarizeSpans(file, 1_500);
+      const summary = summarizeSpans(file, 1_500, 1_000);
       expect(summary.cache).toEqual({ hits: 175, misses: 25, spans: 2 });
+      // From 1,000 ms on, without the failed one.
+      expect(summary.answered).toBe(2);
+      expect(summary.stages['ranker.Rank (server)']?.count).toBe(2);
       expect(summary.stages['ranker.store_lookup']?.count).toBe(2);
       expect(summary.stages['ranker.dense_forward']?.count).toBe(1);
 

@@ -91,8 +91,12 @@ export interface RankerBenchReport extends OpenLoopResult {
   stages: Record<string, StageTimes>;
   /** CPU seconds per second of the measured run, per process and for the whole machine. */
   cpu: { ranker: number; store: number; load: number; machine: number; cores: number };
-  /** CPU milliseconds per Rank request (warm-up included), of the ranker and of the store. */
-  cpuMsPerRequest: { ranker: number; store: number };
+  /**
+   * CPU milliseconds per answered Rank (warm-up included), of the ranker and of the store: the CPU
+   * seconds of each over the run / the Rank calls the ranker answered OK in that time (what the
+   * failed ones cost, e.g. skipped past their deadline, is counted in). Null when none was answered.
+   */
+  cpuMsPerRequest: { ranker: number; store: number; answered: number } | null;
   /** EMBPRESS_RANKER_ROW_CACHE_BYTES given to the ranker (null: the ranker's default). */
   rowCacheBytes: number | null;
   /**
@@ -283,6 +287,7 @@ interface SpanRecord {
   kind: string;
   startTimeUnixNano: string;
   durationMs: number;
+  status?: { code: string };
   attributes: Record<string, unknown>;
   resource: Record<string, unknown>;
 }
@@ -291,6 +296,8 @@ export interface SpanSummary {
   stages: Record<string, StageTimes>;
   /** Sums of the ranker.store_lookup spans' cache attributes; spans = how many carried them. */
   cache: { hits: number; misses: number; spans: number };
+  /** Rank server spans without an error status that started at or after `answeredFromMs`. */
+  answered: number;
 }
 
 const STAGE_NAMES = new Set([
@@ -301,17 +308,31 @@ const STAGE_NAMES = new Set([
 
 /**
  * Durations per stage, and the hot-row cache's hits and misses, of the spans that started at or
- * after `fromMs` (epoch ms).
+ * after `fromMs` (epoch ms); and the Rank calls answered OK from `answeredFromMs` on.
  */
-export function summarizeSpans(spansFile: string, fromMs: number): SpanSummary {
+export function summarizeSpans(
+  spansFile: string,
+  fromMs: number,
+  answeredFromMs = fromMs,
+): SpanSummary {
   const cache = { hits: 0, misses: 0, spans: 0 };
-  if (!existsSync(spansFile)) return { stages: {}, cache };
+  let answered = 0;
+  if (!existsSync(spansFile)) return { stages: {}, cache, answered };
   const byStage = new Map<string, number[]>();
   for (const line of readFileSync(spansFile, 'utf8').split('\n')) {
     if (line === '') continue;
     const span = JSON.parse(line) as SpanRecord;
-    if (Number(BigInt(span.startTimeUnixNano) / 1_000_000n) < fromMs) continue;
+    const startMs = Number(BigInt(span.startTimeUnixNano) / 1_000_000n);
     const service = span.resource['service.name'];
+    if (
+      startMs >= answeredFromMs &&
+      span.kind === 'SERVER' &&
+      service === 'embpress-ranker' &&
+      span.name.endsWith('/Rank') &&
+      span.status?.code !== 'ERROR'
+    )
+      answered += 1;
+    if (startMs < fromMs) continue;
     let stage: string | undefined;
     if (STAGE_NAMES.has(span.name)) stage = span.name;
     const hits = span.attributes?.['embpress.cache.hits'];
@@ -347,7 +368,7 @@ export function summarizeSpans(spansFile: string, fromMs: number): SpanSummary {
       meanMs: list.reduce((a, b) => a + b, 0) / list.length,
     };
   }
-  return { stages: out, cache };
+  return { stages: out, cache, answered };
 }
 
 // ---- the run --------------------------------------------------------------------------------
@@ -436,7 +457,9 @@ export async function benchRanker(options: RankerBenchOptions): Promise<RankerBe
     );
 
     const loadBefore = loadavg()[0] ?? 0;
-    let cpuStart: { ranker: number; store: number; machine: number; at: number } | undefined;
+    let cpuStart:
+      | { ranker: number; store: number; machine: number; at: number; epochMs: number }
+      | undefined;
     let measureFromMs = 0;
     const config: RankerLoadConfig = {
       address: `127.0.0.1:${rankerProc.port}`,
@@ -461,6 +484,7 @@ export async function benchRanker(options: RankerBenchOptions): Promise<RankerBe
         store: cpuSeconds(storeProc.child.pid),
         machine: machineBusySeconds(),
         at: performance.now(),
+        epochMs: Date.now(),
       };
     });
     // CPU of the whole run (warm-up included: the sample requests are few), per second.
@@ -468,11 +492,6 @@ export async function benchRanker(options: RankerBenchOptions): Promise<RankerBe
     const loadCpu = cpuSeconds(pid);
     const rankerCpu = cpuSeconds(rankerProc.child.pid) - (cpuStart?.ranker ?? 0);
     const storeCpu = cpuSeconds(storeProc.child.pid) - (cpuStart?.store ?? 0);
-    // The open-loop runner sends rate × (warm-up + duration) requests over that window.
-    const sent = Math.max(
-      1,
-      Math.round(options.ratePerSec * (options.warmupSec + options.durationSec)),
-    );
     const cpu = {
       ranker: rankerCpu / seconds,
       store: storeCpu / seconds,
@@ -494,7 +513,7 @@ export async function benchRanker(options: RankerBenchOptions): Promise<RankerBe
       });
     }
     await Promise.all(children.map(stopChild)); // flushes the spans
-    const spans = summarizeSpans(spansFile, measureFromMs);
+    const spans = summarizeSpans(spansFile, measureFromMs, cpuStart?.epochMs ?? 0);
     const looked = spans.cache.hits + spans.cache.misses;
     const metrics = (offline.manifest.metrics ?? {}) as { testAuc?: number | null };
     return {
@@ -517,7 +536,14 @@ export async function benchRanker(options: RankerBenchOptions): Promise<RankerBe
       },
       stages: spans.stages,
       cpu,
-      cpuMsPerRequest: { ranker: (rankerCpu * 1000) / sent, store: (storeCpu * 1000) / sent },
+      cpuMsPerRequest:
+        spans.answered === 0
+          ? null
+          : {
+              ranker: (rankerCpu * 1000) / spans.answered,
+              store: (storeCpu * 1000) / spans.answered,
+              answered: spans.answered,
+            },
       rowCacheBytes: options.rowCacheBytes ?? null,
       cacheHitRatio: spans.cache.spans === 0 || looked === 0 ? null : spans.cache.hits / looked,
       cacheHits: spans.cache.hits,
@@ -594,6 +620,6 @@ export async function benchRankerCommand(args: string[]): Promise<void> {
     .join('\n');
   process.stdout.write(
     `Rank ${report.candidates} candidates at ${report.ratePerSec}/s: p50 ${report.p50Ms.toFixed(2)} ms, p99 ${report.p99Ms.toFixed(2)} ms, achieved ${report.achievedRate.toFixed(1)}/s, errors ${report.errors}, dropped ${report.dropped}, maxScoreDiff ${report.maxScoreDiff}\n` +
-      `  CPU per request: ranker ${report.cpuMsPerRequest.ranker.toFixed(2)} ms, store ${report.cpuMsPerRequest.store.toFixed(2)} ms; row cache hit ratio ${report.cacheHitRatio === null ? 'off' : report.cacheHitRatio.toFixed(3)}\n${stages}\n`,
+      `  CPU per answered request: ranker ${report.cpuMsPerRequest?.ranker.toFixed(2) ?? '-'} ms, store ${report.cpuMsPerRequest?.store.toFixed(2) ?? '-'} ms; row cache hit ratio ${report.cacheHitRatio === null ? 'off' : report.cacheHitRatio.toFixed(3)}\n${stages}\n`,
   );
 }
