@@ -289,7 +289,8 @@ describe('ranker over a real store', () => {
       ]),
     );
     const client = spans.find((s) => s.parentSpanId === lookup?.spanId && s.kind === 'CLIENT');
-    expect(client?.name).toMatch(/EmbeddingStoreService\/BatchLookup$/);
+    // The store call: one message on the LookupStream (the store client's default transport).
+    expect(client?.name).toMatch(/EmbeddingStoreService\/LookupStream$/);
     const server = spans.find((s) => s.parentSpanId === client?.spanId && s.kind === 'SERVER');
     expect(server?.resource['service.name']).toBe('embpress-store');
     expect(server?.traceId).toBe(lookup?.traceId);
