@@ -144,7 +144,11 @@ function readVerified(
 }
 
 export function sha256(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
+  // In chunks: one update() refuses more than 2^31 - 1 bytes (a 50M-row fp32 table has 3.2 GB).
+  const hash = createHash('sha256');
+  for (let at = 0; at < bytes.length; at += CHUNK_BYTES)
+    hash.update(bytes.subarray(at, Math.min(bytes.length, at + CHUNK_BYTES)));
+  return hash.digest('hex');
 }
 
 function checkName(what: string, value: string): void {
@@ -161,7 +165,9 @@ function writeDurably(path: string, bytes: Uint8Array): void {
   const fd = openSync(path, 'w');
   try {
     let off = 0;
-    while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
+    // At most a chunk per call: one write(2) moves at most ~2 GiB anyway.
+    while (off < bytes.length)
+      off += writeSync(fd, bytes, off, Math.min(CHUNK_BYTES, bytes.length - off));
     fsyncSync(fd);
   } finally {
     closeSync(fd);
