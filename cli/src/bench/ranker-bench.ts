@@ -422,7 +422,10 @@ export async function benchRanker(options: RankerBenchOptions): Promise<RankerBe
   const offline = await offlineScores(model.registryRoot, test);
 
   const children: ChildProcess[] = [];
-  const runDir = join(options.dir, 'run');
+  // One directory per bench process: two runs sharing --dir (the default is the same temp
+  // directory for every user of the machine) must not read each other's spans. Removed after a
+  // run that succeeded; a failed run's logs stay there.
+  const runDir = join(options.dir, `run-${process.pid}`);
   rmSync(runDir, { recursive: true, force: true });
   mkdirSync(runDir, { recursive: true });
   const spansFile = join(runDir, 'spans.jsonl');
@@ -514,6 +517,7 @@ export async function benchRanker(options: RankerBenchOptions): Promise<RankerBe
     }
     await Promise.all(children.map(stopChild)); // flushes the spans
     const spans = summarizeSpans(spansFile, measureFromMs, cpuStart?.epochMs ?? 0);
+    rmSync(runDir, { recursive: true, force: true });
     const looked = spans.cache.hits + spans.cache.misses;
     const metrics = (offline.manifest.metrics ?? {}) as { testAuc?: number | null };
     return {
