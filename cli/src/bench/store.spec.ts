@@ -75,7 +75,7 @@ describe('bench store', () => {
       (storeInt8.rssAfterBytes - storeInt8.rssBeforeBytes) / 5000,
     );
     expect(storeInt8.tableBytes).toBe(5000 * (8 + 4)); // int8 codes + fp16 scale and bias
-    // Load time per GiB of table files, and the peak RSS while loading (docs/adr/0013).
+    // Load time per GiB of table files, and the peak RSS while loading (docs/adr/0014).
     for (const m of [storeInt8, report.memory.storeFull]) {
       expect(m.fileBytes).toBeGreaterThan(m.tableBytes); // plus the artifact's header
       expect(m.loadSeconds).toBeGreaterThan(0);

@@ -114,7 +114,7 @@ describe('ModelRegistryDir', () => {
     expect(problem(() => reg.readVersion('ctr', 'v1'))).toBe('ok');
   });
 
-  it('reads each table file once, straight into an exactly sized buffer (docs/adr/0013)', () => {
+  it('reads each table file once, straight into an exactly sized buffer (docs/adr/0014)', () => {
     // 9 MiB and a bit: more than two read chunks, and a size no pool or rounding produces.
     const big = new Uint8Array(9 * 2 ** 20 + 77);
     for (let i = 0; i < big.length; i += 1) big[i] = (i * 31 + 7) & 0xff;

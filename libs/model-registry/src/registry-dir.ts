@@ -59,7 +59,7 @@ export interface LoadedVersion {
   dir: string;
   /**
    * Verified artifact bytes per table name, each exactly the file's bytes in its own ArrayBuffer
-   * at offset 0 (docs/adr/0013): the artifact's 64-byte aligned sections become typed views on
+   * at offset 0 (docs/adr/0014): the artifact's 64-byte aligned sections become typed views on
    * it, so a decoded table holds these bytes and no second copy.
    */
   tables: Map<string, Uint8Array>;
@@ -75,7 +75,7 @@ interface Expected {
 }
 
 /**
- * Reads the file `file` of `dir` in chunks, hashing each chunk as it arrives (docs/adr/0013).
+ * Reads the file `file` of `dir` in chunks, hashing each chunk as it arrives (docs/adr/0014).
  * `keep`: into one new Uint8Array of exactly the file's size, read into directly (no Buffer
  * from readFileSync copied afterwards, no second copy at any moment); otherwise through one
  * reused chunk, for a file that is only verified. The size is checked against the manifest

@@ -137,7 +137,7 @@ describe('ModelVersions', () => {
     expect(row(versions, 0).version).toBe('v1');
   });
 
-  describe('memory (docs/adr/0013): one copy of each table file, no second one', () => {
+  describe('memory (docs/adr/0014): one copy of each table file, no second one', () => {
     /** Every typed array reachable from `root` (the decoded table's own fields). */
     function typedArrays(root: unknown): ArrayBufferView[] {
       const seen = new Set<unknown>();
