@@ -35,6 +35,8 @@ describe('embpress train', () => {
       'qr(collisions=4)',
       '--batch-size',
       '256',
+      '--epochs',
+      '1',
       '--lr',
       '0.01',
       '--parts',
@@ -50,6 +52,10 @@ describe('embpress train', () => {
       '--json',
     ]);
     expect(r.stderr).toMatch(/part 1\/2 .* rows\/s, loss [0-9.]+, .*val AUC [0-9.]+/);
+    // The schedule line: the flags given, the rest chosen for the data (patience, optimizer).
+    expect(r.stderr).toContain(
+      'defaults for 2,572 train rows: batch 256 (flag), up to 1 epoch (flag), 2 parts/epoch (flag), early stop patience 3 parts, adam, lr 0.01 (flag) (10 steps/epoch)',
+    );
     expect(r.code).toBe(0);
     const summary = JSON.parse(r.stdout.trim().split('\n').pop() as string) as Record<
       string,
@@ -69,6 +75,7 @@ describe('embpress train', () => {
         'peakRssBytes',
         'backend',
         'modelDir',
+        'schedule',
       ].sort(),
     );
     expect(summary).toMatchObject({
@@ -76,6 +83,16 @@ describe('embpress train', () => {
       budget: null,
       backend: 'wasm',
       modelDir: join(out, 'ctr', 'v1'),
+      schedule: {
+        preset: 'auto',
+        trainRows: 2572,
+        batchSize: 256,
+        epochs: 1,
+        partsPerEpoch: 2,
+        earlyStopParts: 3,
+        optimizer: 'adam',
+        lr: 0.01,
+      },
     });
     expect(summary.memoryBytes as number).toBeLessThan(summary.fullBytes as number);
     // Learning itself is the engine's test (services/trainer); nine batches only show a number.
@@ -94,6 +111,9 @@ describe('embpress train', () => {
     const r = await runTrain(['--data', 'criteo:x', '--method', 'full', '--lr', 'fast']);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('--lr must be a number > 0');
+    const preset = await runTrain(['--data', 'criteo:x', '--method', 'full', '--preset', 'fast']);
+    expect(preset.code).toBe(2);
+    expect(preset.stderr).toContain('--preset must be one of auto, paper, got "fast"');
     const sizes = await runTrain(['--data', 'criteo:x', '--method', 'full', '--bottom', '8,x']);
     expect(sizes.code).toBe(2);
     expect(sizes.stderr).toContain('--bottom must be layer sizes like 64,32, got "8,x"');

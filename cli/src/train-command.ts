@@ -22,11 +22,12 @@ import { isOptionError } from './option-error';
 // services.ts does (types through `typeof import`, which the rule allows).
 type Trainer = typeof import('@embpress/trainer');
 type TrainOptimizer = import('@embpress/trainer').TrainOptimizer;
+type TrainPreset = import('@embpress/trainer').TrainPreset;
 const trainer = (): Trainer => lazyRequire<Trainer>('@embpress/trainer');
 
 export const TRAIN_USAGE = `usage:
   embpress train --data KIND:PATH|DIR [--test KIND:PATH] [--schema FILE] --model dlrm|wdl|dcn|deepfm|fm
-                 --method SPEC [--budget R] [--epochs N] [--batch-size B] [--lr L]
+                 --method SPEC [--budget R] [--preset auto|paper] [--epochs N] [--batch-size B] [--lr L]
                  [--optimizer sgd|adagrad|adam] [--sparse-l2 W] [--parts P] [--early-stop K] [--seed S]
                  [--dim D] [--bottom N,N,..] [--top N,N,..] [--backend auto|wasm|cpu|tensorflow]
                  [--out REGISTRY_ROOT] [--name MODEL] [--version V] [--resume] [--no-checkpoints]
@@ -41,8 +42,14 @@ export const TRAIN_USAGE = `usage:
       touched embedding row (lazy L2, as the FM baseline of bench train uses).
       --model fm is a factorization machine over the sparse fields (coordinate 0 of a row is
       its first-order weight, the other dim-1 its factors; dense features enter linearly).
-      Defaults: --epochs 1 --batch-size 1024 --lr 0.001 --optimizer adam --parts 10
-      --early-stop 3 --seed 123 --dim 16 --backend auto --out models --name ctr.`;
+      Schedule: what --epochs, --batch-size, --parts, --early-stop, --lr, --optimizer leave
+      unset is chosen from the training split's size (--preset auto, the default; the log's
+      first lines state the choice): a power-of-two batch in [128, 1024] giving >= 200 steps
+      per epoch, epochs for >= 2000 steps (at most 20; early stopping ends most runs sooner),
+      a validation pass about every 50 steps (1-10 per epoch), patience of at least an epoch
+      and 3 passes, adam at 0.001. --preset paper: the reference's batch 128, adam 0.001, 100
+      parts per epoch, 10 epochs, early stop after 40 parts. Explicit flags always win.
+      Other defaults: --seed 123 --dim 16 --backend auto --out models --name ctr.`;
 
 class UsageError extends Error {}
 
@@ -88,13 +95,15 @@ async function run(args: string[]): Promise<void> {
       model: { type: 'string', default: 'dlrm' },
       method: { type: 'string' },
       budget: { type: 'string' },
-      epochs: { type: 'string', default: '1' },
-      'batch-size': { type: 'string', default: '1024' },
-      lr: { type: 'string', default: '0.001' },
-      optimizer: { type: 'string', default: 'adam' },
+      // Unset schedule flags are chosen from the data (services/trainer training-defaults.ts).
+      preset: { type: 'string', default: 'auto' },
+      epochs: { type: 'string' },
+      'batch-size': { type: 'string' },
+      lr: { type: 'string' },
+      optimizer: { type: 'string' },
       'sparse-l2': { type: 'string', default: '0' },
-      parts: { type: 'string', default: '10' },
-      'early-stop': { type: 'string', default: '3' },
+      parts: { type: 'string' },
+      'early-stop': { type: 'string' },
       seed: { type: 'string', default: '123' },
       dim: { type: 'string', default: '16' },
       bottom: { type: 'string' },
@@ -132,13 +141,26 @@ async function run(args: string[]): Promise<void> {
     },
     method: required('method', values.method),
     ...(budget === undefined ? {} : { budget }),
-    epochs: pos('epochs', values.epochs),
-    batchSize: int('batch-size', values['batch-size'], 1),
-    lr: pos('lr', values.lr),
-    optimizer: oneOf<TrainOptimizer>('optimizer', values.optimizer, trainer().OPTIMIZER_KINDS),
+    preset: oneOf<TrainPreset>('preset', values.preset, trainer().TRAIN_PRESETS),
+    ...(values.epochs === undefined ? {} : { epochs: pos('epochs', values.epochs) }),
+    ...(values['batch-size'] === undefined
+      ? {}
+      : { batchSize: int('batch-size', values['batch-size'], 1) }),
+    ...(values.lr === undefined ? {} : { lr: pos('lr', values.lr) }),
+    ...(values.optimizer === undefined
+      ? {}
+      : {
+          optimizer: oneOf<TrainOptimizer>(
+            'optimizer',
+            values.optimizer,
+            trainer().OPTIMIZER_KINDS,
+          ),
+        }),
     sparseL2: num('sparse-l2', values['sparse-l2'], (v) => v >= 0, 'a number >= 0'),
-    partsPerEpoch: int('parts', values.parts, 1),
-    earlyStopParts: int('early-stop', values['early-stop'], 1),
+    ...(values.parts === undefined ? {} : { partsPerEpoch: int('parts', values.parts, 1) }),
+    ...(values['early-stop'] === undefined
+      ? {}
+      : { earlyStopParts: int('early-stop', values['early-stop'], 1) }),
     seed,
     backend: oneOf<BackendChoice>('backend', values.backend, BACKEND_CHOICES),
     registryRoot: values.out,
@@ -163,6 +185,20 @@ async function run(args: string[]): Promise<void> {
     peakRssBytes: process.resourceUsage().maxRSS * 1024,
     backend: result.backend,
     modelDir: result.modelDir,
+    // The schedule the run used (explicit flags and the defaults chosen for the data).
+    schedule: {
+      preset: result.schedule.preset,
+      trainRows: result.schedule.trainRows,
+      batchSize: result.schedule.batchSize,
+      epochs: result.schedule.epochs,
+      partsPerEpoch: result.schedule.partsPerEpoch,
+      earlyStopParts: result.schedule.earlyStopParts,
+      optimizer: result.schedule.optimizer,
+      lr: result.schedule.lr,
+      partsRun: result.partsRun,
+      bestPart: result.bestPart,
+      stoppedEarly: result.stoppedEarly,
+    },
   };
   if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
   else

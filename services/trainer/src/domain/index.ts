@@ -21,5 +21,16 @@ export {
   type TrainResult,
 } from './train';
 export { TrainError, type TrainProblem } from './train-errors';
+export {
+  AUTO_POLICY,
+  autoBatchSize,
+  PAPER_PRESET,
+  resolveTrainingDefaults,
+  TRAIN_PRESETS,
+  type ResolvedSchedule,
+  type ScheduleChoice,
+  type ScheduleSource,
+  type TrainPreset,
+} from './training-defaults';
 export type { PartEndContext, StageChange, StageContext, StageHooks } from './stage-hooks';
 export { makeTrainStep, type StepInput, type StepOutput, type TrainStep } from './train-step';

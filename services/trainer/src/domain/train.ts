@@ -32,6 +32,12 @@ import { captureState, decodeState, encodeState, restoreState } from './object-s
 import type { StageChange, StageHooks } from './stage-hooks';
 import { TrainError } from './train-errors';
 import { makeTrainStep } from './train-step';
+import {
+  resolveTrainingDefaults,
+  TRAIN_PRESETS,
+  type ResolvedSchedule,
+  type TrainPreset,
+} from './training-defaults';
 
 export const OPTIMIZER_KINDS = ['sgd', 'adagrad', 'adam'] as const;
 export type TrainOptimizer = (typeof OPTIMIZER_KINDS)[number];
@@ -50,17 +56,25 @@ export interface TrainOptions {
   method: string;
   /** Fraction of the fp32 table's bytes for budget-driven methods. */
   budget?: number;
-  /** Epochs (a fraction trains that share of the parts). */
-  epochs: number;
-  batchSize: number;
-  lr: number;
-  optimizer: TrainOptimizer;
+  /**
+   * Where the schedule knobs left undefined below come from (default 'auto': chosen from the
+   * training split's size; 'paper': the reference's settings). See training-defaults.ts.
+   */
+  preset?: TrainPreset;
+  /** Epochs (a fraction trains that share of the parts). Undefined: from the preset. */
+  epochs?: number;
+  /** Undefined: from the preset. */
+  batchSize?: number;
+  /** Undefined: from the preset. */
+  lr?: number;
+  /** Undefined: from the preset. */
+  optimizer?: TrainOptimizer;
   /** L2 penalty on the touched embedding rows, added to their gradient (default 0: none). */
   sparseL2?: number;
-  /** Parts per epoch: a validation pass after each. */
-  partsPerEpoch: number;
-  /** Stop after this many parts without a better validation AUC. */
-  earlyStopParts: number;
+  /** Parts per epoch: a validation pass after each. Undefined: from the preset. */
+  partsPerEpoch?: number;
+  /** Stop after this many parts without a better validation AUC. Undefined: from the preset. */
+  earlyStopParts?: number;
   seed: number;
   backend: BackendChoice;
   registryRoot: string;
@@ -166,6 +180,8 @@ export interface TrainResult {
   stoppedEarly: boolean;
   /** Part to which a resumed run restored (0: not resumed). */
   resumedFromPart: number;
+  /** The schedule the run used: the explicit options and the defaults chosen for the data. */
+  schedule: ResolvedSchedule;
   /** The exported serving table (the best snapshot, finalized). */
   table: CompressedTable;
   /** Per-row test predictions of the exported state (in test split order). */
@@ -176,27 +192,35 @@ function check(ok: boolean, message: string): void {
   if (!ok) throw new TrainError('bad-argument', message);
 }
 
+/** Checks the options that were given (undefined schedule knobs are chosen later). */
 function validate(o: TrainOptions): void {
   check(
     (MODEL_KINDS as readonly string[]).includes(o.model),
     `model must be one of ${MODEL_KINDS.join(', ')}, got ${JSON.stringify(o.model)}`,
   );
   check(
-    (OPTIMIZER_KINDS as readonly string[]).includes(o.optimizer),
+    o.preset === undefined || (TRAIN_PRESETS as readonly string[]).includes(o.preset),
+    `preset must be one of ${TRAIN_PRESETS.join(', ')}, got ${JSON.stringify(o.preset)}`,
+  );
+  check(
+    o.optimizer === undefined || (OPTIMIZER_KINDS as readonly string[]).includes(o.optimizer),
     `optimizer must be one of ${OPTIMIZER_KINDS.join(', ')}, got ${JSON.stringify(o.optimizer)}`,
   );
-  check(Number.isFinite(o.epochs) && o.epochs > 0, `epochs must be > 0, got ${o.epochs}`);
   check(
-    Number.isInteger(o.batchSize) && o.batchSize >= 1,
+    o.epochs === undefined || (Number.isFinite(o.epochs) && o.epochs > 0),
+    `epochs must be > 0, got ${o.epochs}`,
+  );
+  check(
+    o.batchSize === undefined || (Number.isInteger(o.batchSize) && o.batchSize >= 1),
     `batchSize must be an integer >= 1, got ${o.batchSize}`,
   );
-  check(Number.isFinite(o.lr) && o.lr > 0, `lr must be > 0, got ${o.lr}`);
+  check(o.lr === undefined || (Number.isFinite(o.lr) && o.lr > 0), `lr must be > 0, got ${o.lr}`);
   check(
-    Number.isInteger(o.partsPerEpoch) && o.partsPerEpoch >= 1,
+    o.partsPerEpoch === undefined || (Number.isInteger(o.partsPerEpoch) && o.partsPerEpoch >= 1),
     `partsPerEpoch must be an integer >= 1, got ${o.partsPerEpoch}`,
   );
   check(
-    Number.isInteger(o.earlyStopParts) && o.earlyStopParts >= 1,
+    o.earlyStopParts === undefined || (Number.isInteger(o.earlyStopParts) && o.earlyStopParts >= 1),
     `earlyStopParts must be an integer >= 1, got ${o.earlyStopParts}`,
   );
   check(
@@ -244,50 +268,71 @@ interface BestState {
 const numOrNull = (v: number) => (Number.isFinite(v) ? v : null);
 const numOrNaN = (v: number | null) => (v === null ? Number.NaN : v);
 
-export async function train(options: TrainOptions): Promise<TrainResult> {
-  validate(options);
-  const emit = options.onProgress ?? (() => undefined);
+export async function train(given: TrainOptions): Promise<TrainResult> {
+  validate(given);
+  const emit = given.onProgress ?? (() => undefined);
   const log = (message: string) => emit({ kind: 'log', message });
-  const registryRoot = resolve(options.registryRoot);
+  const registryRoot = resolve(given.registryRoot);
   const registryDir = new ModelRegistryDir(registryRoot);
   // A resume continues the version of its run: the given one, or the newest run's.
   const resumeRun =
-    options.resume === true
-      ? CheckpointRun.find(registryRoot, options.modelName, options.version)
+    given.resume === true
+      ? CheckpointRun.find(registryRoot, given.modelName, given.version)
       : undefined;
-  const version = resumeRun?.dir.split(/[\\/]/).pop() ?? options.version ?? defaultVersion();
+  const version = resumeRun?.dir.split(/[\\/]/).pop() ?? given.version ?? defaultVersion();
   // Fail on a bad or taken name before any work.
-  const modelDir = registryDir.path(options.modelName, version);
-  if (registryDir.versions(options.modelName).includes(version))
+  const modelDir = registryDir.path(given.modelName, version);
+  if (registryDir.versions(given.modelName).includes(version))
     throw new TrainError(
       'bad-argument',
-      `${options.modelName}/${version} already exists in ${registryRoot}`,
+      `${given.modelName}/${version} already exists in ${registryRoot}`,
     );
-  const run = resumeRun ?? CheckpointRun.of(registryRoot, options.modelName, version);
+  const run = resumeRun ?? CheckpointRun.of(registryRoot, given.modelName, version);
   // A fresh run of a version owns its checkpoint directory: an earlier crashed run's parts
   // there would otherwise be what a later --resume picks up.
   if (resumeRun === undefined && run.parts().length > 0) {
-    log(
-      `removing the checkpoints of an earlier run of ${options.modelName}/${version} (${run.dir})`,
-    );
+    log(`removing the checkpoints of an earlier run of ${given.modelName}/${version} (${run.dir})`);
     run.remove();
   }
 
-  const backend = await initBackend(options.backend);
+  const backend = await initBackend(given.backend);
   log(
     `backend ${backend.name}${backend.skipped.length > 0 ? ` (skipped: ${backend.skipped.map((s) => `${s.backend}: ${s.reason}`).join('; ')})` : ''}`,
   );
   const ds: PreparedDataset = await openDataset({
-    data: options.data,
-    ...(options.test === undefined ? {} : { test: options.test }),
-    ...(options.schema === undefined ? {} : { schema: options.schema }),
-    cacheRoot: options.datasetCacheDir ?? join(registryRoot, '.datasets'),
+    data: given.data,
+    ...(given.test === undefined ? {} : { test: given.test }),
+    ...(given.schema === undefined ? {} : { schema: given.schema }),
+    cacheRoot: given.datasetCacheDir ?? join(registryRoot, '.datasets'),
     log,
   });
   const info = ds.info;
   const numFields = info.layout.categorical.length;
   const numDense = info.layout.dense.length;
   const trainRows = info.rows.train;
+  // The schedule: explicit options win, the rest is chosen from the training split's size.
+  const schedule0 = resolveTrainingDefaults(
+    trainRows,
+    {
+      epochs: given.epochs,
+      batchSize: given.batchSize,
+      partsPerEpoch: given.partsPerEpoch,
+      earlyStopParts: given.earlyStopParts,
+      lr: given.lr,
+      optimizer: given.optimizer,
+    },
+    given.preset ?? 'auto',
+  );
+  log(schedule0.summary);
+  const options = {
+    ...given,
+    epochs: schedule0.epochs,
+    batchSize: schedule0.batchSize,
+    partsPerEpoch: schedule0.partsPerEpoch,
+    earlyStopParts: schedule0.earlyStopParts,
+    lr: schedule0.lr,
+    optimizer: schedule0.optimizer,
+  };
   const batchesPerEpoch = Math.floor(trainRows / options.batchSize);
   if (batchesPerEpoch === 0)
     throw new TrainError(
@@ -713,6 +758,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     bestPart: best.part,
     stoppedEarly,
     resumedFromPart: firstPart,
+    schedule: schedule0,
     table,
     test,
   };
