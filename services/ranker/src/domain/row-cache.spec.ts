@@ -229,6 +229,19 @@ describe('RowCache', () => {
     expect(hits / (hits + misses)).toBeGreaterThan(0.5);
   });
 
+  it('dedups a request larger than the dedup set it keeps between requests', () => {
+    const cache = new RowCache(1 << 20);
+    const ns = cache.namespace('m', 'v', 't', 1) as RowCacheNamespace;
+    // 300,000 positions, 150,000 distinct ids (each twice), then a small request again.
+    const ids = Array.from({ length: 300_000 }, (_, i) => (i * 7) % 150_000);
+    const big = lookup(cache, ns, 1, ids);
+    expect(big.misses).toBe(150_000);
+    expect(firstDiff(big.rows, tableRows(1, ids, 1))).toBe(-1);
+    const small = lookup(cache, ns, 1, [3, 3, 150_001]);
+    expect(small.misses + small.hits).toBe(2);
+    expect(firstDiff(small.rows, tableRows(1, [3, 3, 150_001], 1))).toBe(-1);
+  });
+
   it('keeps nothing of an uncacheable (degraded) answer', () => {
     const cache = new RowCache(1 << 16);
     const ns = cache.namespace('m', 'v', 't', 8) as RowCacheNamespace;

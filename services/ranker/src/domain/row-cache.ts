@@ -27,6 +27,8 @@ const BUCKET_BYTES = 4;
 const MAX_FREQUENCY = 3;
 /** Namespaces interned before the cache starts over (versions churning for a long time). */
 const MAX_NAMESPACES = 4096;
+/** Entries of the probe's dedup set kept between probes (12 B each: 3 MiB). */
+const MAX_KEPT_SCRATCH = 1 << 18;
 
 /** One (model, version, table) as the cache knows it. */
 export interface RowCacheNamespace {
@@ -126,7 +128,10 @@ export class RowCache {
     return this.capacity;
   }
 
-  /** Bytes allocated: the arena, the slots' bookkeeping and the index (<= budgetBytes). */
+  /**
+   * Bytes allocated: the arena, the slots' bookkeeping and the index (<= budgetBytes). Not
+   * counted: a probe's dedup set (24-48 B per id of the request; at most 3 MiB of it kept).
+   */
   get byteLength(): number {
     return (
       this.data.byteLength +
@@ -193,10 +198,7 @@ export class RowCache {
       this.scratchStamps.fill(0);
     }
     const stamp = this.stamp;
-    this.reserveScratch(ids.length);
-    const sKeys = this.scratchKeys;
-    const sValues = this.scratchValues;
-    const sStamps = this.scratchStamps;
+    const { keys: sKeys, values: sValues, stamps: sStamps } = this.scratch(ids.length);
     const sMask = sKeys.length - 1;
     // The hot loop reads the arrays through locals and inlines `find` (no property loads per id).
     const { bits, stride, index, mask, slotId, slotNs, slotStamp, frequency } = this;
@@ -307,13 +309,26 @@ export class RowCache {
     this.hand = 0;
   }
 
-  private reserveScratch(n: number): void {
+  /**
+   * The dedup set of a probe of `n` ids: the kept one when it is big enough; kept for the next
+   * probes up to MAX_KEPT_SCRATCH entries (12 B each), so one huge Rank does not pin its memory.
+   * Fresh stamps are 0, never a live probe's stamp (stamps start at 1).
+   */
+  private scratch(n: number): { keys: Uint32Array; values: Int32Array; stamps: Uint32Array } {
     const size = nextPow2(Math.max(2 * n, 16));
-    if (this.scratchKeys.length >= size) return;
-    this.scratchKeys = new Uint32Array(size);
-    this.scratchValues = new Int32Array(size);
-    this.scratchStamps = new Uint32Array(size);
-    // Fresh stamps are 0, never a live probe's stamp (stamps start at 1).
+    if (this.scratchKeys.length >= size)
+      return { keys: this.scratchKeys, values: this.scratchValues, stamps: this.scratchStamps };
+    const fresh = {
+      keys: new Uint32Array(size),
+      values: new Int32Array(size),
+      stamps: new Uint32Array(size),
+    };
+    if (size <= MAX_KEPT_SCRATCH) {
+      this.scratchKeys = fresh.keys;
+      this.scratchValues = fresh.values;
+      this.scratchStamps = fresh.stamps;
+    }
+    return fresh;
   }
 
   /** The slot holding (ns, id), or -1. */
