@@ -1,6 +1,6 @@
 import { readArtifact, writeArtifact } from './artifact';
 import { bisect } from './budget';
-import { crc32 } from './crc32';
+import { crc32, crc32Portable } from './crc32';
 import { ArtifactError, BudgetError } from './errors';
 import { fromHalf, toHalf } from './half';
 import { sumDuplicates } from './ids';
@@ -93,6 +93,20 @@ describe('artifact v1', () => {
     covered.set(bytes.subarray(20, 20 + headerLength), 8);
     view.setUint32(16, crc32(covered), true);
     expect(() => readArtifact(bytes)).toThrow(/unknown flag bits 0x4/);
+  });
+});
+
+describe('crc32', () => {
+  it('is the IEEE CRC-32, the same from zlib and from the portable loop', () => {
+    const check = new TextEncoder().encode('123456789');
+    expect(crc32(check)).toBe(0xcbf43926);
+    expect(crc32Portable(check)).toBe(0xcbf43926);
+    const rng = new Rng(5);
+    for (const length of [0, 1, 3, 4, 5, 63, 64, 1000, 65_537]) {
+      const bytes = Uint8Array.from({ length }, () => rng.int(0, 256));
+      expect(crc32(bytes)).toBe(crc32Portable(bytes));
+      expect(crc32(bytes.subarray(1))).toBe(crc32Portable(bytes.subarray(1)));
+    }
   });
 });
 
