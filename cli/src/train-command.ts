@@ -3,7 +3,12 @@
 // loss, AUC so far, ETA) above the per-part log lines, the log lines alone otherwise; with --json the last stdout line is one summary object. Bad input prints one clear line
 // (exit 2 for usage, 1 for data/training problems).
 import { parseArgs } from 'node:util';
-import { SpecError, BudgetError } from '@embpress/compression';
+import {
+  SpecError,
+  BudgetError,
+  SPARSE_OPTIMIZER_KINDS,
+  type OptimizerKind,
+} from '@embpress/compression';
 import { DataError } from '@embpress/data';
 import { ModelVersionError } from '@embpress/model-registry';
 import {
@@ -28,7 +33,7 @@ const trainer = (): Trainer => lazyRequire<Trainer>('@embpress/trainer');
 export const TRAIN_USAGE = `usage:
   embpress train --data KIND:PATH|DIR [--test KIND:PATH] [--schema FILE] --model dlrm|wdl|dcn|deepfm|fm
                  --method SPEC [--budget R] [--preset auto|paper] [--epochs N] [--batch-size B] [--lr L]
-                 [--optimizer sgd|adagrad|adam] [--sparse-l2 W] [--parts P] [--early-stop K] [--seed S]
+                 [--optimizer sgd|adagrad|adam] [--sparse-optimizer KIND] [--sparse-lr L] [--sparse-l2 W] [--parts P] [--early-stop K] [--seed S]
                  [--dim D] [--bottom N,N,..] [--top N,N,..] [--backend auto|wasm|cpu|tensorflow]
                  [--out REGISTRY_ROOT] [--name MODEL] [--version V] [--resume] [--no-checkpoints]
                  [--json]
@@ -40,6 +45,9 @@ export const TRAIN_USAGE = `usage:
       part, with the same options (--no-checkpoints: none are written). --bottom/--top set
       the hidden layer sizes of the MLPs. --sparse-l2 W adds W·value to the gradient of every
       touched embedding row (lazy L2, as the FM baseline of bench train uses).
+      --sparse-optimizer sgd|adagrad|adam|rowwise-adagrad and --sparse-lr L train the
+      embedding rows (every method's table parameters, lazily) with their own optimizer and
+      rate (default: --optimizer and --lr); rowwise-adagrad keeps one accumulator per row.
       --model fm is a factorization machine over the sparse fields (coordinate 0 of a row is
       its first-order weight, the other dim-1 its factors; dense features enter linearly).
       Schedule: what --epochs, --batch-size, --parts, --early-stop, --lr, --optimizer leave
@@ -102,6 +110,8 @@ async function run(args: string[]): Promise<void> {
       lr: { type: 'string' },
       optimizer: { type: 'string' },
       'sparse-l2': { type: 'string', default: '0' },
+      'sparse-optimizer': { type: 'string' },
+      'sparse-lr': { type: 'string' },
       parts: { type: 'string' },
       'early-stop': { type: 'string' },
       seed: { type: 'string', default: '123' },
@@ -156,6 +166,18 @@ async function run(args: string[]): Promise<void> {
             trainer().OPTIMIZER_KINDS,
           ),
         }),
+    ...(values['sparse-optimizer'] === undefined
+      ? {}
+      : {
+          sparseOptimizer: oneOf<OptimizerKind>(
+            'sparse-optimizer',
+            values['sparse-optimizer'],
+            SPARSE_OPTIMIZER_KINDS,
+          ),
+        }),
+    ...(values['sparse-lr'] === undefined
+      ? {}
+      : { sparseLr: pos('sparse-lr', values['sparse-lr']) }),
     sparseL2: num('sparse-l2', values['sparse-l2'], (v) => v >= 0, 'a number >= 0'),
     ...(values.parts === undefined ? {} : { partsPerEpoch: int('parts', values.parts, 1) }),
     ...(values['early-stop'] === undefined

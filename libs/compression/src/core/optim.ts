@@ -2,8 +2,15 @@
 // batch change; duplicate ids are summed by the caller (sumDuplicates). Adam's bias-correction
 // counter is GLOBAL: it advances once per training step (`nextStep`), not per row, as in the
 // reference. Optimizer state is allocated per parameter on first use ("slots").
+//
+// 'rowwise-adagrad' is the embedding optimizer of the recommender field (issue #12 item 4;
+// docs/models.md#sparse-optimizer): ONE accumulator per parameter row instead of one per value,
+// acc_row += mean_j(g_row,j²); row -= lr · g_row / (sqrt(acc_row) + eps). Lazy like the others
+// (rows absent from a batch keep their value and accumulator); a dense parameter is updated as
+// rows of the slot's rowLength.
 
-export type OptimizerKind = 'sgd' | 'adagrad' | 'adam';
+export const SPARSE_OPTIMIZER_KINDS = ['sgd', 'adagrad', 'adam', 'rowwise-adagrad'] as const;
+export type OptimizerKind = (typeof SPARSE_OPTIMIZER_KINDS)[number];
 
 export interface OptimizerConfig {
   kind: OptimizerKind;
@@ -45,6 +52,10 @@ export class SparseOptimizer {
     this.beta1 = config.beta1 ?? 0.9;
     this.beta2 = config.beta2 ?? 0.999;
     this.eps = config.eps ?? (config.kind === 'adagrad' ? 1e-7 : 1e-8);
+    if (!(SPARSE_OPTIMIZER_KINDS as readonly string[]).includes(config.kind))
+      throw new Error(
+        `optimizer kind must be one of ${SPARSE_OPTIMIZER_KINDS.join(', ')}, got ${config.kind}`,
+      );
     this.initialAccumulator = config.initialAccumulator ?? 0;
     this.l2 = config.l2 ?? 0;
     if (!(this.l2 >= 0 && Number.isFinite(this.l2)))
@@ -69,6 +80,8 @@ export class SparseOptimizer {
       slot.v = new Float32Array(rows * rowLength);
     } else if (this.kind === 'adagrad') {
       slot.v = new Float32Array(rows * rowLength).fill(this.initialAccumulator);
+    } else if (this.kind === 'rowwise-adagrad') {
+      slot.v = new Float32Array(rows).fill(this.initialAccumulator);
     }
     return slot;
   }
@@ -86,6 +99,11 @@ export class SparseOptimizer {
     at: (i: number) => number = (i) => rows[i] as number,
   ): void {
     const L = slot.rowLength;
+    if (this.kind === 'rowwise-adagrad') {
+      for (let i = 0; i < rows.length; i += 1)
+        this.rowwiseAdagrad(slot, rows[i] as number, grads, i * L, values, at(i) * L, L, this.l2);
+      return;
+    }
     const t = Math.max(1, this.t);
     const c1 = 1 - this.beta1 ** t;
     const c2 = 1 - this.beta2 ** t;
@@ -103,11 +121,55 @@ export class SparseOptimizer {
 
   /** Dense update of a whole parameter (MLP weights, projections). */
   updateDense(slot: OptimizerSlot, grads: Float32Array, values: Float32Array): void {
+    if (this.kind === 'rowwise-adagrad') {
+      const L = Math.max(1, slot.rowLength);
+      for (let r = 0; r * L < values.length; r += 1)
+        this.rowwiseAdagrad(
+          slot,
+          r,
+          grads,
+          r * L,
+          values,
+          r * L,
+          Math.min(L, values.length - r * L),
+          0,
+        );
+      return;
+    }
     const t = Math.max(1, this.t);
     const c1 = 1 - this.beta1 ** t;
     const c2 = 1 - this.beta2 ** t;
     for (let k = 0; k < values.length; k += 1)
       values[k] = (values[k] as number) - this.delta(slot, k, grads[k] as number, c1, c2);
+  }
+
+  /**
+   * Row-wise Adagrad on one row: `n` values of `values` from `base`, their gradients in `grads`
+   * from `g0`, the row's accumulator at `slot.v[row]`.
+   */
+  private rowwiseAdagrad(
+    slot: OptimizerSlot,
+    row: number,
+    grads: Float32Array,
+    g0: number,
+    values: Float32Array,
+    base: number,
+    n: number,
+    l2: number,
+  ): void {
+    const v = slot.v as Float32Array;
+    let sq = 0;
+    for (let j = 0; j < n; j += 1) {
+      const g = (grads[g0 + j] as number) + l2 * (values[base + j] as number);
+      sq += g * g;
+    }
+    const acc = (v[row] as number) + sq / n;
+    v[row] = acc;
+    const scale = this.lr / (Math.sqrt(acc) + this.eps);
+    for (let j = 0; j < n; j += 1) {
+      const value = values[base + j] as number;
+      values[base + j] = value - scale * ((grads[g0 + j] as number) + l2 * value);
+    }
   }
 
   private delta(slot: OptimizerSlot, k: number, g: number, c1: number, c2: number): number {
@@ -120,6 +182,8 @@ export class SparseOptimizer {
         v[k] = acc;
         return (this.lr * g) / (Math.sqrt(acc) + this.eps);
       }
+      case 'rowwise-adagrad':
+        throw new Error('rowwise-adagrad updates whole rows (rowwiseAdagrad)');
       case 'adam': {
         const m = slot.m as Float32Array;
         const v = slot.v as Float32Array;

@@ -114,6 +114,31 @@ describe('train', () => {
     );
   });
 
+  it('trains the embedding rows with their own optimizer and rate (rowwise-adagrad)', async () => {
+    const events: TrainProgress[] = [];
+    const result = await train(
+      options({
+        version: 'rowwise',
+        sparseOptimizer: 'rowwise-adagrad',
+        sparseLr: 0.05,
+        checkpoints: false,
+        onProgress: (e) => events.push(e),
+      }),
+    );
+    const logs = events.flatMap((e) => (e.kind === 'log' ? [e.message] : []));
+    expect(logs.some((l) => l.endsWith('; embedding rows: rowwise-adagrad lr 0.05 (flag)'))).toBe(
+      true,
+    );
+    const manifest = result.manifest as unknown as { training: Record<string, unknown> };
+    expect(manifest.training).toMatchObject({
+      optimizer: 'adam',
+      lr: 0.01,
+      sparseOptimizer: 'rowwise-adagrad',
+      sparseLr: 0.05,
+    });
+    expect(result.metrics.valAuc).toBeGreaterThan(0.55);
+  });
+
   it('stops early after earlyStopParts parts without a better validation AUC', async () => {
     // A learning rate this large makes validation AUC fall after the first parts.
     const events: TrainProgress[] = [];

@@ -8,7 +8,14 @@
 // on a model rebuilt from those bytes and on that table, i.e. on exactly what is exported.
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { fullBytes, registry, type CompressedTable, type TableShape } from '@embpress/compression';
+import {
+  fullBytes,
+  registry,
+  SPARSE_OPTIMIZER_KINDS,
+  type CompressedTable,
+  type OptimizerKind,
+  type TableShape,
+} from '@embpress/compression';
 import { type PreparedDataset } from '@embpress/data';
 import { ModelRegistryDir, type Manifest } from '@embpress/model-registry';
 import {
@@ -69,6 +76,13 @@ export interface TrainOptions {
   lr?: number;
   /** Undefined: from the preset. */
   optimizer?: TrainOptimizer;
+  /**
+   * The embedding rows' own optimizer (lazy, every method's table parameters; default: the
+   * dense `optimizer`), e.g. 'rowwise-adagrad' (docs/models.md#sparse-optimizer).
+   */
+  sparseOptimizer?: OptimizerKind;
+  /** The embedding rows' learning rate (default: `lr`). */
+  sparseLr?: number;
   /** L2 penalty on the touched embedding rows, added to their gradient (default 0: none). */
   sparseL2?: number;
   /** Parts per epoch: a validation pass after each. Undefined: from the preset. */
@@ -214,6 +228,15 @@ function validate(o: TrainOptions): void {
     o.batchSize === undefined || (Number.isInteger(o.batchSize) && o.batchSize >= 1),
     `batchSize must be an integer >= 1, got ${o.batchSize}`,
   );
+  check(
+    o.sparseOptimizer === undefined ||
+      (SPARSE_OPTIMIZER_KINDS as readonly string[]).includes(o.sparseOptimizer),
+    `sparseOptimizer must be one of ${SPARSE_OPTIMIZER_KINDS.join(', ')}, got ${JSON.stringify(o.sparseOptimizer)}`,
+  );
+  check(
+    o.sparseLr === undefined || (Number.isFinite(o.sparseLr) && o.sparseLr > 0),
+    `sparseLr must be > 0, got ${o.sparseLr}`,
+  );
   check(o.lr === undefined || (Number.isFinite(o.lr) && o.lr > 0), `lr must be > 0, got ${o.lr}`);
   check(
     o.partsPerEpoch === undefined || (Number.isInteger(o.partsPerEpoch) && o.partsPerEpoch >= 1),
@@ -323,7 +346,13 @@ export async function train(given: TrainOptions): Promise<TrainResult> {
     },
     given.preset ?? 'auto',
   );
-  log(schedule0.summary);
+  const sparseOptimizer: OptimizerKind = given.sparseOptimizer ?? schedule0.optimizer;
+  const sparseLr = given.sparseLr ?? schedule0.lr;
+  log(
+    given.sparseOptimizer === undefined && given.sparseLr === undefined
+      ? schedule0.summary
+      : `${schedule0.summary}; embedding rows: ${sparseOptimizer} lr ${sparseLr} (flag)`,
+  );
   const options = {
     ...given,
     epochs: schedule0.epochs,
@@ -362,8 +391,8 @@ export async function train(given: TrainOptions): Promise<TrainResult> {
     ...(options.budget === undefined ? {} : { budget: options.budget }),
     shape,
     seed: options.seed,
-    optimizer: options.optimizer,
-    lr: options.lr,
+    optimizer: sparseOptimizer,
+    lr: sparseLr,
     sparseL2: options.sparseL2 ?? 0,
     log,
   });
@@ -396,6 +425,8 @@ export async function train(given: TrainOptions): Promise<TrainResult> {
     optimizer: options.optimizer,
     // Named only when used: checkpoints written before the option existed still match.
     ...(options.sparseL2 ? { sparseL2: options.sparseL2 } : {}),
+    ...(options.sparseOptimizer === undefined ? {} : { sparseOptimizer }),
+    ...(options.sparseLr === undefined ? {} : { sparseLr }),
     partsPerEpoch: options.partsPerEpoch,
     earlyStopParts: options.earlyStopParts,
     seed: options.seed,
@@ -727,6 +758,8 @@ export async function train(given: TrainOptions): Promise<TrainResult> {
         lr: options.lr,
         optimizer: options.optimizer,
         sparseL2: options.sparseL2 ?? 0,
+        sparseOptimizer,
+        sparseLr,
         partsPerEpoch: parts,
         earlyStopParts: options.earlyStopParts,
         seed: options.seed,
