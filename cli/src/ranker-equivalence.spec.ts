@@ -15,7 +15,7 @@ import { generateSynthetic, synthSplit } from '@embpress/data';
 import { ModelRegistryDir } from '@embpress/model-registry';
 import { ranker } from '@embpress/proto';
 import { lazyRequire } from './lazy';
-import { readRawRows, rowFeatures, type RawRows } from './bench/ranker-rows';
+import { readRawRows, rowColumns, rowFeatures, type RawRows } from './bench/ranker-rows';
 import { readyPort, runCli, type CliProcess } from './testing/cli-process';
 
 jest.setTimeout(120_000);
@@ -175,7 +175,7 @@ describe('ranker over a real store', () => {
     expect(maxDiff).toBeLessThanOrEqual(1e-5);
 
     // With and without the hot-row cache, cold (first pass above) and warm (every row cached
-    // now): the same scores, exactly.
+    // now), and with the candidates as rows or as columns: the same scores, exactly.
     for (let start = 0; start < test.rows.length; start += 100) {
       const request = {
         model: 'ctr',
@@ -184,12 +184,21 @@ describe('ranker over a real store', () => {
           features: rowFeatures(test, row),
         })),
       };
-      const [warm, uncached] = await Promise.all([
+      // The same candidates as feature columns (one value per candidate).
+      const rows = test.rows.slice(start, start + 100);
+      const columnar = {
+        model: 'ctr',
+        candidateIds: rows.map((_, i) => String(start + i)),
+        columns: rowColumns(test, rows),
+      };
+      const [warm, uncached, columns] = await Promise.all([
         rank(rankerPort, request).then(ok),
         rank(uncachedPort, request).then(ok),
+        rank(uncachedPort, columnar).then(ok),
       ]);
       expect(warm.ranked).toEqual(uncached.ranked);
       expect(cold[start / 100]?.ranked).toEqual(uncached.ranked);
+      expect(columns.ranked).toEqual(uncached.ranked);
     }
 
     // The degraded-mode ranker answers like the other one while the store is up.

@@ -150,7 +150,7 @@ export function rankRequests(scenario: RankerScenario): (i: number) => ranker.Ra
     const context = draw(shared, rng);
     const list: ranker.Candidate[] = new Array(candidates);
     for (let c = 0; c < candidates; c += 1) list[c] = { id: `c${c}`, features: draw(own, rng) };
-    return { model, version, context, candidates: list };
+    return { model, version, context, candidates: list, candidateIds: [], columns: [] };
   };
 }
 

@@ -58,6 +58,8 @@ export interface RankerBenchOptions {
   profileDir?: string;
   /** EMBPRESS_RANKER_ROW_CACHE_BYTES of the ranker; undefined: its default. */
   rowCacheBytes?: number;
+  /** How the load generator's requests carry candidates (default: columns). */
+  requestForm?: 'rows' | 'columns';
   log: (line: string) => void;
 }
 
@@ -99,6 +101,8 @@ export interface RankerBenchReport extends OpenLoopResult {
   cpuMsPerRequest: { ranker: number; store: number; answered: number } | null;
   /** EMBPRESS_RANKER_ROW_CACHE_BYTES given to the ranker (null: the ranker's default). */
   rowCacheBytes: number | null;
+  /** How the requests carried candidates (RankRequest rows or columns). */
+  requestForm: 'rows' | 'columns';
   /**
    * Hot-row cache hits / (hits + misses) in distinct ids over the measured window; null when the
    * ranker ran without the cache (no cache attributes on its spans).
@@ -470,6 +474,7 @@ export async function benchRanker(options: RankerBenchOptions): Promise<RankerBe
       source: model.source,
       range: model.testRange,
       candidates: options.candidates,
+      form: options.requestForm ?? 'columns',
       pool: options.pool,
       sample: options.sample,
       ratePerSec: options.ratePerSec,
@@ -549,6 +554,7 @@ export async function benchRanker(options: RankerBenchOptions): Promise<RankerBe
               answered: spans.answered,
             },
       rowCacheBytes: options.rowCacheBytes ?? null,
+      requestForm: options.requestForm ?? 'columns',
       cacheHitRatio: spans.cache.spans === 0 || looked === 0 ? null : spans.cache.hits / looked,
       cacheHits: spans.cache.hits,
       cacheMisses: spans.cache.misses,
@@ -578,6 +584,7 @@ export async function benchRankerCommand(args: string[]): Promise<void> {
       'deadline-ms': { type: 'string', default: '5000' },
       'profile-dir': { type: 'string' },
       'row-cache-bytes': { type: 'string' },
+      'request-form': { type: 'string', default: 'columns' },
       json: { type: 'boolean', default: false },
     },
   });
@@ -613,6 +620,14 @@ export async function benchRankerCommand(args: string[]): Promise<void> {
     ...(values['row-cache-bytes'] === undefined
       ? {}
       : { rowCacheBytes: num('row-cache-bytes', values['row-cache-bytes'], 0) }),
+    requestForm: (() => {
+      const form = values['request-form'];
+      if (form !== 'rows' && form !== 'columns')
+        throw new Error(
+          `bench ranker: --request-form must be rows or columns, got ${JSON.stringify(form)}`,
+        );
+      return form;
+    })(),
     log,
   });
   if (values.json) {

@@ -8,7 +8,7 @@
 import { credentials, Client, Metadata, type ServiceError } from '@grpc/grpc-js';
 import { errorCodeName, runOpenLoop, type OpenLoopResult } from '@embpress/loadtest';
 import { ranker } from '@embpress/proto';
-import { readRawRows, rowFeatures } from './ranker-rows';
+import { readRawRows, rowColumns, rowFeatures } from './ranker-rows';
 
 export interface RankerLoadConfig {
   address: string;
@@ -17,6 +17,8 @@ export interface RankerLoadConfig {
   source: string;
   range: { start: number; end: number };
   candidates: number;
+  /** How requests carry the candidates: one Feature message per value, or one column per feature. */
+  form: 'rows' | 'columns';
   /** Distinct requests, sent round robin. */
   pool: number;
   /** Requests whose scores are sent back for the equivalence check (the pool's first ones). */
@@ -78,10 +80,18 @@ async function run(config: RankerLoadConfig): Promise<void> {
       { length: config.candidates },
       (_, i) => data.rows[(start + i) % n] as (typeof data.rows)[number],
     );
-    const request = ranker.RankRequest.fromPartial({
-      model: config.model,
-      candidates: rows.map((row, i) => ({ id: String(i), features: rowFeatures(data, row) })),
-    });
+    const request = ranker.RankRequest.fromPartial(
+      config.form === 'columns'
+        ? {
+            model: config.model,
+            candidateIds: rows.map((_, i) => String(i)),
+            columns: rowColumns(data, rows),
+          }
+        : {
+            model: config.model,
+            candidates: rows.map((row, i) => ({ id: String(i), features: rowFeatures(data, row) })),
+          },
+    );
     return {
       rows: rows.map((r) => r.row),
       bytes: Buffer.from(ranker.RankRequest.encode(request).finish()),
@@ -89,7 +99,7 @@ async function run(config: RankerLoadConfig): Promise<void> {
   });
   send({
     type: 'progress',
-    line: `load: ${config.pool} requests of ${config.candidates} candidates (${pool[0]?.bytes.length ?? 0} bytes each) from ${n} rows`,
+    line: `load: ${config.pool} requests of ${config.candidates} candidates as ${config.form} (${pool[0]?.bytes.length ?? 0} bytes each) from ${n} rows`,
   });
   const client = new Client(config.address, credentials.createInsecure());
   try {

@@ -58,3 +58,19 @@ export function rowFeatures(data: RawRows, row: RawRow): ranker.Feature[] {
   });
   return features;
 }
+
+/** The same rows as feature columns (NaN and "" stay: they mark missing values there too). */
+export function rowColumns(data: RawRows, rows: readonly RawRow[]): ranker.FeatureColumn[] {
+  return [
+    ...data.denseNames.map((name, i) => ({
+      name,
+      numeric: rows.map((r) => r.dense[i] as number),
+      categorical: [],
+    })),
+    ...data.categoricalNames.map((name, i) => ({
+      name,
+      numeric: [],
+      categorical: rows.map((r) => r.categorical[i] as string),
+    })),
+  ];
+}

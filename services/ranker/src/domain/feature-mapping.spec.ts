@@ -106,4 +106,65 @@ describe('FeatureMapping', () => {
       /^candidates\[0\]\.features\[0\]\.value: "C1" is categorical/,
     );
   });
+
+  it('maps the columnar form exactly as the rows form (NaN and "" mark missing values)', () => {
+    const rows = [
+      { dense: [1, 0], cats: ['a', 'x'] },
+      { dense: [5, -3], cats: ['b', ''] },
+      { dense: [NaN, 2.5], cats: ['never-seen', 'y'] },
+      { dense: [1e6, NaN], cats: ['', 'never-seen'] },
+    ];
+    const context = [num('I2', 7), cat('C2', 'y')];
+    const columns: ranker.FeatureColumn[] = [
+      { name: 'C1', numeric: [], categorical: rows.map((r) => r.cats[0] as string) },
+      { name: 'I1', numeric: rows.map((r) => r.dense[0] as number), categorical: [] },
+    ];
+    const byColumns = mapping.mapColumns(context, rows.length, columns);
+    const byRows = mapping.map(
+      context,
+      rows.map((r, i) =>
+        candidate(`c${i}`, [r.dense[0] as number, NaN], [r.cats[0] as string, '']),
+      ),
+    );
+    // Features given by neither form keep the context's values, in both forms alike.
+    expect(Array.from(byColumns.ids)).toEqual(Array.from(byRows.ids));
+    expect(Array.from(byColumns.dense)).toEqual(Array.from(byRows.dense));
+    expect(byColumns.dense[1]).toBeCloseTo(Math.log(8), 6);
+    const all = encodeBatch(raw(rows), vocabulary);
+    const full = mapping.mapColumns([], rows.length, [
+      ...DENSE.map((name, i) => ({
+        name,
+        numeric: rows.map((r) => r.dense[i] as number),
+        categorical: [],
+      })),
+      ...CATS.map((name, i) => ({
+        name,
+        numeric: [],
+        categorical: rows.map((r) => r.cats[i] as string),
+      })),
+    ]);
+    expect(Array.from(full.ids)).toEqual(Array.from(all.sparse));
+    expect(Array.from(full.dense)).toEqual(Array.from(all.dense));
+  });
+
+  it('refuses a column of the wrong kind, length or name, naming it', () => {
+    const message = (columns: ranker.FeatureColumn[]) => {
+      try {
+        mapping.mapColumns([], 2, columns);
+      } catch (err) {
+        if (err instanceof InvalidArgumentError) return err.message;
+        throw err;
+      }
+      return 'mapped';
+    };
+    expect(message([{ name: 'C9', numeric: [], categorical: ['a', 'b'] }])).toMatch(
+      /^columns\[0\]\.name: "C9" is not a feature of this model/,
+    );
+    expect(message([{ name: 'I1', numeric: [], categorical: ['1', '2'] }])).toBe(
+      'columns[0].numeric: "I1" is dense: needs 2 numeric values (one per candidate), got 0',
+    );
+    expect(message([{ name: 'C1', numeric: [], categorical: ['a'] }])).toBe(
+      'columns[0].categorical: "C1" is categorical: needs 2 categorical values (one per candidate), got 1',
+    );
+  });
 });

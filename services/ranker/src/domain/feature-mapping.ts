@@ -54,23 +54,87 @@ export class FeatureMapping {
 
   /** Maps the request's context and candidates; names the offending request field on bad input. */
   map(context: readonly ranker.Feature[], candidates: readonly ranker.Candidate[]): MappedBatch {
+    const batch = this.base(context, candidates.length);
     const nd = this.denseNames.length;
     const nf = this.fields;
-    const size = candidates.length;
+    candidates.forEach((candidate, c) => {
+      candidate.features.forEach((feature, i) =>
+        this.apply(
+          feature,
+          `candidates[${c}].features[${i}]`,
+          batch.dense,
+          batch.ids,
+          c * nd,
+          c * nf,
+        ),
+      );
+    });
+    return batch;
+  }
+
+  /**
+   * The columnar form: each column names one feature and holds one value per candidate. One slot
+   * lookup per column, then a tight loop over its values (no object per value).
+   */
+  mapColumns(
+    context: readonly ranker.Feature[],
+    size: number,
+    columns: readonly ranker.FeatureColumn[],
+  ): MappedBatch {
+    const batch = this.base(context, size);
+    const nd = this.denseNames.length;
+    const nf = this.fields;
+    columns.forEach((column, k) => {
+      const slot = this.slotOf(column.name, `columns[${k}].name`);
+      if (slot.kind === 'dense') {
+        if (column.numeric.length !== size)
+          throw new InvalidArgumentError(
+            `columns[${k}].numeric`,
+            `"${column.name}" is dense: needs ${size} numeric values (one per candidate), got ${column.numeric.length}`,
+          );
+        const values = column.numeric;
+        for (let c = 0, at = slot.index; c < size; c += 1, at += nd)
+          batch.dense[at] = transformDenseValue(values[c] as number);
+      } else {
+        if (column.categorical.length !== size)
+          throw new InvalidArgumentError(
+            `columns[${k}].categorical`,
+            `"${column.name}" is categorical: needs ${size} categorical values (one per candidate), got ${column.categorical.length}`,
+          );
+        const values = column.categorical;
+        const oov = slot.offset + OOV_ID;
+        for (let c = 0, at = slot.index; c < size; c += 1, at += nf)
+          batch.ids[at] = slot.ids.get(values[c] as string) ?? oov;
+      }
+    });
+    return batch;
+  }
+
+  /** A batch of `size` candidates holding the context's values (missing values elsewhere). */
+  private base(context: readonly ranker.Feature[], size: number): MappedBatch {
+    const nd = this.denseNames.length;
+    const nf = this.fields;
     // The context, mapped once: missing values first, then what the context gives.
     const baseDense = new Float32Array(nd); // missing → 0
     const baseIds = Uint32Array.from(this.missingIds);
     context.forEach((feature, i) => this.apply(feature, `context[${i}]`, baseDense, baseIds, 0, 0));
     const dense = new Float32Array(size * nd);
     const ids = new Uint32Array(size * nf);
-    candidates.forEach((candidate, c) => {
+    for (let c = 0; c < size; c += 1) {
       dense.set(baseDense, c * nd);
       ids.set(baseIds, c * nf);
-      candidate.features.forEach((feature, i) =>
-        this.apply(feature, `candidates[${c}].features[${i}]`, dense, ids, c * nd, c * nf),
-      );
-    });
+    }
     return { size, ids, dense };
+  }
+
+  private slotOf(name: string, at: string): Slot {
+    const slot = this.slots.get(name);
+    if (slot === undefined)
+      throw new InvalidArgumentError(
+        at,
+        `"${name}" is not a feature of this model (dense: ${this.denseNames.join(', ') || 'none'}; categorical: ${this.vocabulary.fields.map((f) => f.name).join(', ')})`,
+      );
+    return slot;
   }
 
   private apply(
@@ -81,12 +145,7 @@ export class FeatureMapping {
     denseAt: number,
     idsAt: number,
   ): void {
-    const slot = this.slots.get(feature.name);
-    if (slot === undefined)
-      throw new InvalidArgumentError(
-        `${at}.name`,
-        `"${feature.name}" is not a feature of this model (dense: ${this.denseNames.join(', ') || 'none'}; categorical: ${this.vocabulary.fields.map((f) => f.name).join(', ')})`,
-      );
+    const slot = this.slotOf(feature.name, `${at}.name`);
     const value = feature.value;
     if (slot.kind === 'dense') {
       if (value?.$case !== 'numeric')

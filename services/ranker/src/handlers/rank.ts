@@ -227,9 +227,15 @@ export function rankHandler(
     const lease = models.acquire(request.model, version);
     try {
       const served = lease.served;
+      const columnar = request.candidateIds.length > 0;
       const batch = inSpan('ranker.feature_mapping', (span) => {
-        span.setAttribute('embpress.candidates', request.candidates.length);
-        return served.mapping.map(request.context, request.candidates);
+        span.setAttributes({
+          'embpress.candidates': columnar ? request.candidateIds.length : request.candidates.length,
+          'embpress.request_form': columnar ? 'columns' : 'rows',
+        });
+        return columnar
+          ? served.mapping.mapColumns(request.context, request.candidateIds.length, request.columns)
+          : served.mapping.map(request.context, request.candidates);
       });
       const { rows, degraded } = await lookupRows(served, batch.ids, deadline);
       assertTimeLeft(deadline, 'the dense forward');
@@ -250,7 +256,9 @@ export function rankHandler(
         model: request.model,
         version,
         ranked: order.map((i) => ({
-          id: (request.candidates[i] as ranker.Candidate).id,
+          id: columnar
+            ? (request.candidateIds[i] as string)
+            : (request.candidates[i] as ranker.Candidate).id,
           score: scores[i] as number,
         })),
         degraded,

@@ -1,3 +1,4 @@
+import type { ranker } from '@embpress/proto';
 import { InvalidArgumentError } from '@embpress/service-kit';
 import { loadRankerConfig } from '../config';
 import { validateRankRequest } from './validate-rank';
@@ -24,6 +25,8 @@ describe('validateRankRequest', () => {
         model: 'ctr',
         version: '',
         context: [],
+        candidateIds: [],
+        columns: [],
         candidates: [candidate('a'), candidate('b')],
       }),
     ).toBe('valid');
@@ -34,6 +37,8 @@ describe('validateRankRequest', () => {
         model: 'ctr',
         version: '',
         context: [],
+        candidateIds: [],
+        columns: [],
         candidates: [candidate('a'), candidate('b'), candidate('c')],
       }),
     ).toBe('candidates: has 3 entries, more than the limit of 2');
@@ -42,6 +47,8 @@ describe('validateRankRequest', () => {
         model: 'ctr',
         version: '',
         context: [],
+        candidateIds: [],
+        columns: [],
         candidates: [candidate('a'), candidate('a')],
       }),
     ).toBe('candidates[1].id: "a" appears twice');
@@ -50,12 +57,56 @@ describe('validateRankRequest', () => {
         model: 'ctr',
         version: '',
         context: [{ name: 'I1', value: undefined }],
+        candidateIds: [],
+        columns: [],
         candidates: [candidate('a')],
       }),
     ).toBe('context[0].value: needs categorical or numeric');
     expect(
-      fail({ model: 'ctr', version: 'v/1', context: [], candidates: [candidate('a')] }),
+      fail({
+        model: 'ctr',
+        version: 'v/1',
+        context: [],
+        candidates: [candidate('a')],
+        candidateIds: [],
+        columns: [],
+      }),
     ).toMatch(/^version: must be/);
+  });
+  it('checks the columnar form: one form only, ids, one list per column, no infinity', () => {
+    const columnar = (over: Partial<ranker.RankRequest>) =>
+      fail({
+        model: 'ctr',
+        version: '',
+        context: [],
+        candidates: [],
+        candidateIds: ['a', 'b'],
+        columns: [{ name: 'I1', numeric: [1, NaN], categorical: [] }],
+        ...over,
+      });
+    expect(columnar({})).toBe('valid');
+    expect(columnar({ candidates: [candidate('a')] })).toMatch(/^candidates: give the candidates/);
+    expect(columnar({ candidateIds: ['a', 'a'] })).toBe('candidate_ids[1]: "a" appears twice');
+    expect(columnar({ candidateIds: ['a', 'b', 'c'] })).toBe(
+      'candidate_ids: has 3 entries, more than the limit of 2',
+    );
+    expect(
+      columnar({ columns: [{ name: 'C1', numeric: [1, 2], categorical: ['x', 'y'] }] }),
+    ).toMatch(/^columns\[0\]: needs either numeric or categorical/);
+    expect(columnar({ columns: [{ name: 'C1', numeric: [], categorical: [] }] })).toMatch(
+      /^columns\[0\]: needs either/,
+    );
+    expect(
+      columnar({ columns: [{ name: 'I1', numeric: [1, Infinity], categorical: [] }] }),
+    ).toMatch(/^columns\[0\]\.numeric\[1\]/);
+    expect(
+      columnar({
+        columns: [
+          { name: 'I1', numeric: [1, 2], categorical: [] },
+          { name: 'I1', numeric: [1, 2], categorical: [] },
+        ],
+      }),
+    ).toBe('columns[1].name: "I1" appears twice');
   });
   it('defaults the store address to the local store', () => {
     expect(loadRankerConfig({}).store.address).toBe('127.0.0.1:50051');

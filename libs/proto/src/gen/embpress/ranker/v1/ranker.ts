@@ -39,13 +39,33 @@ export interface Candidate {
   features: Feature[];
 }
 
+/**
+ * One feature of every candidate, one value per candidate in candidate order: the tensor form
+ * of model-serving protocols (KServe v2, TF Serving), cheaper to encode, decode and map than one
+ * Feature message per value. Exactly one of the two lists is set.
+ */
+export interface FeatureColumn {
+  name: string;
+  /** Raw numeric values; NaN marks a missing value. */
+  numeric: number[];
+  /** Raw categorical values; "" marks a missing value. */
+  categorical: string[];
+}
+
 export interface RankRequest {
   model: string;
   /** Empty: the store's active version. */
   version: string;
   /** Features shared by all candidates (user, context). */
   context: Feature[];
+  /** The candidates as rows... */
   candidates: Candidate[];
+  /**
+   * ...or as columns: their ids, and their features (each column one value per id). A request
+   * uses one form or the other.
+   */
+  candidateIds: string[];
+  columns: FeatureColumn[];
 }
 
 export interface ScoredCandidate {
@@ -265,8 +285,125 @@ export const Candidate: MessageFns<Candidate> = {
   },
 };
 
+function createBaseFeatureColumn(): FeatureColumn {
+  return { name: "", numeric: [], categorical: [] };
+}
+
+export const FeatureColumn: MessageFns<FeatureColumn> = {
+  encode(message: FeatureColumn, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.numeric.length !== 0) {
+      writer.uint32(18).fork();
+      for (const v of message.numeric) {
+        writer.double(v);
+      }
+      writer.join();
+    }
+    for (const v of message.categorical) {
+      writer.uint32(26).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FeatureColumn {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFeatureColumn();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag === 17) {
+              message.numeric.push(reader.double());
+
+              continue;
+            }
+
+            if (tag === 18) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.numeric.push(reader.double());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.categorical.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FeatureColumn {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      numeric: globalThis.Array.isArray(object?.numeric) ? object.numeric.map((e: any) => globalThis.Number(e)) : [],
+      categorical: globalThis.Array.isArray(object?.categorical)
+        ? object.categorical.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: FeatureColumn): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.numeric?.length) {
+      obj.numeric = message.numeric.map((e) => floatToJson(e));
+    }
+    if (message.categorical?.length) {
+      obj.categorical = message.categorical;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<FeatureColumn>): FeatureColumn {
+    return FeatureColumn.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<FeatureColumn>): FeatureColumn {
+    const message = createBaseFeatureColumn();
+    message.name = object.name ?? "";
+    message.numeric = object.numeric?.map((e) => e) || [];
+    message.categorical = object.categorical?.map((e) => e) || [];
+    return message;
+  },
+};
+
 function createBaseRankRequest(): RankRequest {
-  return { model: "", version: "", context: [], candidates: [] };
+  return { model: "", version: "", context: [], candidates: [], candidateIds: [], columns: [] };
 }
 
 export const RankRequest: MessageFns<RankRequest> = {
@@ -282,6 +419,12 @@ export const RankRequest: MessageFns<RankRequest> = {
     }
     for (const v of message.candidates) {
       Candidate.encode(v!, writer.uint32(34).fork()).join();
+    }
+    for (const v of message.candidateIds) {
+      writer.uint32(42).string(v!);
+    }
+    for (const v of message.columns) {
+      FeatureColumn.encode(v!, writer.uint32(50).fork()).join();
     }
     return writer;
   },
@@ -331,6 +474,22 @@ export const RankRequest: MessageFns<RankRequest> = {
             message.candidates.push(Candidate.decode(reader, reader.uint32()));
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.candidateIds.push(reader.string());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.columns.push(FeatureColumn.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -351,6 +510,14 @@ export const RankRequest: MessageFns<RankRequest> = {
       candidates: globalThis.Array.isArray(object?.candidates)
         ? object.candidates.map((e: any) => Candidate.fromJSON(e))
         : [],
+      candidateIds: globalThis.Array.isArray(object?.candidateIds)
+        ? object.candidateIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.candidate_ids)
+        ? object.candidate_ids.map((e: any) => globalThis.String(e))
+        : [],
+      columns: globalThis.Array.isArray(object?.columns)
+        ? object.columns.map((e: any) => FeatureColumn.fromJSON(e))
+        : [],
     };
   },
 
@@ -368,6 +535,12 @@ export const RankRequest: MessageFns<RankRequest> = {
     if (message.candidates?.length) {
       obj.candidates = message.candidates.map((e) => Candidate.toJSON(e));
     }
+    if (message.candidateIds?.length) {
+      obj.candidateIds = message.candidateIds;
+    }
+    if (message.columns?.length) {
+      obj.columns = message.columns.map((e) => FeatureColumn.toJSON(e));
+    }
     return obj;
   },
 
@@ -380,6 +553,8 @@ export const RankRequest: MessageFns<RankRequest> = {
     message.version = object.version ?? "";
     message.context = object.context?.map((e) => Feature.fromPartial(e)) || [];
     message.candidates = object.candidates?.map((e) => Candidate.fromPartial(e)) || [];
+    message.candidateIds = object.candidateIds?.map((e) => e) || [];
+    message.columns = object.columns?.map((e) => FeatureColumn.fromPartial(e)) || [];
     return message;
   },
 };
