@@ -119,7 +119,11 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
   metrics.setGlobalMeterProvider(meterProvider);
 
   // After the providers are global, so the instrumentation's tracer is the SDK one.
-  registerInstrumentations({ instrumentations: [new GrpcInstrumentation()] });
+  // Long-lived multiplexed streams (the store's LookupStream, docs/adr/0013) get one span per
+  // message from multiplexed-stream.ts; a span for the stream itself would last for hours.
+  registerInstrumentations({
+    instrumentations: [new GrpcInstrumentation({ ignoreGrpcMethods: ['LookupStream'] })],
+  });
 
   const meter = meterProvider.getMeter(options.serviceName, options.serviceVersion);
 
