@@ -88,6 +88,9 @@ describe('LookupStream client', () => {
     const client = new StoreClient({ address, tls: {}, timeoutMs: 5000, streams: 1 });
     try {
       const started = Date.now();
+      await expect(
+        client.batchLookup(request([4]), { deadline: Date.now() - 1 }),
+      ).rejects.toMatchObject({ code: status.DEADLINE_EXCEEDED });
       const lost = client.batchLookup(request([666]), { deadline: Date.now() + 300 });
       expect(idsOf(await client.batchLookup(request([4])))).toEqual([4]);
       await expect(lost).rejects.toMatchObject({ code: status.DEADLINE_EXCEEDED });

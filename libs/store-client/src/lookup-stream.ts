@@ -85,6 +85,14 @@ class Channel {
 
   send(request: store.BatchLookupRequest, deadline: number): Promise<store.BatchLookupResponse> {
     const now = Date.now();
+    // As grpc-js does for a unary call: a deadline already past is not sent at all.
+    if (deadline <= now)
+      return Promise.reject(
+        streamError(
+          status.DEADLINE_EXCEEDED,
+          `${this.pool.address}: deadline exceeded before sending`,
+        ),
+      );
     if (this.stream === undefined && now < this.reopenAt)
       return Promise.reject(
         streamError(
