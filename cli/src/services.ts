@@ -17,15 +17,19 @@ export interface ServiceEntry {
   /** Throws ConfigError listing every problem. */
   loadConfig(env: Env): unknown;
   start(config: unknown, logger: Logger): Promise<Started>;
+  /** Processes sharing the service's port (serve-one's cluster): 1 unless the config says more. */
+  workers(config: unknown): number;
 }
 
 function entry<C>(
   load: () => (env: Env) => C,
   start: () => (config: C, logger: Logger) => Promise<Started>,
+  workers: (config: C) => number = () => 1,
 ): ServiceEntry {
   return {
     loadConfig: (env) => load()(env),
     start: (config, logger) => start()(config as C, logger),
+    workers: (config) => workers(config as C),
   };
 }
 
@@ -50,6 +54,7 @@ export const SERVICES = {
       lazyRequire<typeof import('@embpress/ranker/config')>('@embpress/ranker/config')
         .loadRankerConfig,
     () => lazyRequire<typeof import('@embpress/ranker')>('@embpress/ranker').startRanker,
+    (config) => config.workers,
   ),
   retriever: entry(
     () =>

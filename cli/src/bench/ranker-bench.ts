@@ -19,7 +19,7 @@
 // Progress goes to stderr; with --json the last stdout line is one JSON object.
 import { fork, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -60,6 +60,8 @@ export interface RankerBenchOptions {
   rowCacheBytes?: number;
   /** How the load generator's requests carry candidates (default: columns). */
   requestForm?: 'rows' | 'columns';
+  /** EMBPRESS_RANKER_WORKERS of the ranker; undefined: its default (the cores available). */
+  workers?: number;
   log: (line: string) => void;
 }
 
@@ -103,6 +105,8 @@ export interface RankerBenchReport extends OpenLoopResult {
   rowCacheBytes: number | null;
   /** How the requests carried candidates (RankRequest rows or columns). */
   requestForm: 'rows' | 'columns';
+  /** EMBPRESS_RANKER_WORKERS given to the ranker (null: its default, the cores available). */
+  workers: number | null;
   /**
    * Hot-row cache hits / (hits + misses) in distinct ids over the measured window; null when the
    * ranker ran without the cache (no cache attributes on its spans).
@@ -262,16 +266,34 @@ async function stopChild(child: ChildProcess): Promise<void> {
 
 const CLOCK_TICKS = 100;
 
-/** CPU seconds (user + system) of a process, from /proc/<pid>/stat. */
+/**
+ * CPU seconds (user + system) of a process and its live children (a ranker with workers is a
+ * cluster primary and its worker processes), from /proc/<pid>/stat.
+ */
 function cpuSeconds(pid: number | undefined): number {
   if (pid === undefined) return 0;
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // Fields after the command name (which may hold spaces): utime, stime are the 12th and 13th.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+    const own = (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+    return own + childrenOf(pid).reduce((sum, child) => sum + cpuSeconds(child), 0);
   } catch {
     return 0;
+  }
+}
+
+function childrenOf(pid: number): number[] {
+  try {
+    const tasks = readdirSync(`/proc/${pid}/task`);
+    return tasks.flatMap((tid) =>
+      readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8')
+        .split(' ')
+        .filter((p) => p.trim() !== '')
+        .map(Number),
+    );
+  } catch {
+    return [];
   }
 }
 
@@ -452,6 +474,9 @@ export async function benchRanker(options: RankerBenchOptions): Promise<RankerBe
         ...(options.rowCacheBytes === undefined
           ? {}
           : { EMBPRESS_RANKER_ROW_CACHE_BYTES: String(options.rowCacheBytes) }),
+        ...(options.workers === undefined
+          ? {}
+          : { EMBPRESS_RANKER_WORKERS: String(options.workers) }),
       },
       options.profileDir === undefined
         ? tsx
@@ -555,6 +580,7 @@ export async function benchRanker(options: RankerBenchOptions): Promise<RankerBe
             },
       rowCacheBytes: options.rowCacheBytes ?? null,
       requestForm: options.requestForm ?? 'columns',
+      workers: options.workers ?? null,
       cacheHitRatio: spans.cache.spans === 0 || looked === 0 ? null : spans.cache.hits / looked,
       cacheHits: spans.cache.hits,
       cacheMisses: spans.cache.misses,
@@ -585,6 +611,7 @@ export async function benchRankerCommand(args: string[]): Promise<void> {
       'profile-dir': { type: 'string' },
       'row-cache-bytes': { type: 'string' },
       'request-form': { type: 'string', default: 'columns' },
+      workers: { type: 'string' },
       json: { type: 'boolean', default: false },
     },
   });
@@ -620,6 +647,7 @@ export async function benchRankerCommand(args: string[]): Promise<void> {
     ...(values['row-cache-bytes'] === undefined
       ? {}
       : { rowCacheBytes: num('row-cache-bytes', values['row-cache-bytes'], 0) }),
+    ...(values.workers === undefined ? {} : { workers: num('workers', values.workers, 1) }),
     requestForm: (() => {
       const form = values['request-form'];
       if (form !== 'rows' && form !== 'columns')

@@ -68,6 +68,9 @@ function call<T>(
   });
 }
 
+/** Connections the load generator spreads its calls over, round robin. */
+const CONNECTIONS = 4;
+
 async function run(config: RankerLoadConfig): Promise<void> {
   const data = await readRawRows(config.source, config.range);
   const n = data.rows.length;
@@ -101,7 +104,16 @@ async function run(config: RankerLoadConfig): Promise<void> {
     type: 'progress',
     line: `load: ${config.pool} requests of ${config.candidates} candidates as ${config.form} (${pool[0]?.bytes.length ?? 0} bytes each) from ${n} rows`,
   });
-  const client = new Client(config.address, credentials.createInsecure());
+  // Several connections, as several client pods would open: a ranker with workers (Node
+  // cluster) hands each connection to one worker, so one connection would load one of them.
+  const clients = Array.from(
+    { length: CONNECTIONS },
+    () =>
+      new Client(config.address, credentials.createInsecure(), {
+        'grpc.use_local_subchannel_pool': 1,
+      }),
+  );
+  const client = clients[0] as Client;
   try {
     const sampled: SampledRequest[] = [];
     for (const entry of pool.slice(0, config.sample)) {
@@ -122,7 +134,7 @@ async function run(config: RankerLoadConfig): Promise<void> {
       // The answer is not decoded during the run: only its status matters here.
       (i) =>
         call(
-          client,
+          clients[i % clients.length] as Client,
           (pool[i % pool.length] as (typeof pool)[number]).bytes,
           (b) => b,
           config.deadlineMs,
@@ -142,7 +154,7 @@ async function run(config: RankerLoadConfig): Promise<void> {
     );
     send({ type: 'done', result, firstErrors });
   } finally {
-    client.close();
+    for (const c of clients) c.close();
   }
 }
 

@@ -1,5 +1,6 @@
 import { ConfigError } from '@embpress/service-kit/config';
-import { loadRankerConfig } from './config';
+import { availableParallelism } from 'node:os';
+import { availableCores, loadRankerConfig } from './config';
 
 describe('ranker configuration', () => {
   it('defaults: the store registry root, UNAVAILABLE on a failed shard, wasm', () => {
@@ -41,5 +42,30 @@ describe('ranker configuration', () => {
     expect(() => loadRankerConfig({ EMBPRESS_RANKER_BACKEND: 'gpu' })).toThrow(
       /EMBPRESS_RANKER_BACKEND/,
     );
+  });
+
+  it('defaults workers to the cores available, capped by a container CPU limit', () => {
+    const files = (entries: Record<string, string>) => (file: string) => {
+      const found = entries[file];
+      if (found === undefined) throw new Error(`ENOENT ${file}`);
+      return found;
+    };
+    const cores = availableParallelism();
+    expect(availableCores(files({ '/sys/fs/cgroup/cpu.max': 'max 100000\n' }))).toBe(cores);
+    expect(availableCores(files({ '/sys/fs/cgroup/cpu.max': '50000 100000\n' }))).toBe(1);
+    expect(availableCores(files({ '/sys/fs/cgroup/cpu.max': `${cores * 300000} 100000` }))).toBe(
+      cores,
+    );
+    expect(
+      availableCores(
+        files({
+          '/sys/fs/cgroup/cpu/cpu.cfs_quota_us': '100000',
+          '/sys/fs/cgroup/cpu/cpu.cfs_period_us': '100000',
+        }),
+      ),
+    ).toBe(1);
+    expect(availableCores(files({}))).toBe(cores);
+    expect(loadRankerConfig({ EMBPRESS_RANKER_WORKERS: '3' }).workers).toBe(3);
+    expect(() => loadRankerConfig({ EMBPRESS_RANKER_WORKERS: '0' })).toThrow(/WORKERS/);
   });
 });
