@@ -15,7 +15,7 @@ import {
   rawSession,
   runHostileProbes,
 } from '@embpress/service-kit/testing';
-import { runCli, waitForOutput, type CliProcess } from './testing/cli-process';
+import { isAlive, runCli, waitForOutput, type CliProcess } from './testing/cli-process';
 import { publishRowwiseVersion } from './testing/publish';
 
 const METHODS = {
@@ -26,15 +26,6 @@ const METHODS = {
 } as const;
 type Name = keyof typeof METHODS;
 const BATCH_LOOKUP = METHODS.store;
-
-const isAlive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 function rssBytes(pid: number): number {
   const line = readFileSync(`/proc/${pid}/status`, 'utf8').match(/^VmRSS:\s+(\d+) kB/m);

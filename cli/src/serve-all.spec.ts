@@ -4,21 +4,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { healthStatus } from '@embpress/service-kit/testing';
-import { runCli, waitForOutput } from './testing/cli-process';
+import { isAlive, runCli, waitForOutput } from './testing/cli-process';
 
 interface Line {
   msg?: string;
   services?: Record<string, { address: string; pid: number }>;
 }
-
-const isAlive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 describe('embpress serve all', () => {
   it('starts the four services, all SERVING, and stops them all on Ctrl-C', async () => {
