@@ -51,12 +51,6 @@ export class UnavailableError extends EmbpressError {
   readonly code = status.UNAVAILABLE;
 }
 
-/** The caller went away (cancelled, disconnected): nothing to answer. */
-export class CancelledError extends EmbpressError {
-  override readonly name = 'CancelledError';
-  readonly code = status.CANCELLED;
-}
-
 export class DeadlineExceededError extends EmbpressError {
   override readonly name = 'DeadlineExceededError';
   readonly code = status.DEADLINE_EXCEEDED;

@@ -21,7 +21,6 @@ import { ReflectionService } from '@grpc/reflection';
 import { health, reflectionPackageDefinition } from '@embpress/proto';
 import { deadlineMs } from './deadline';
 import {
-  CancelledError,
   EmbpressError,
   InvalidArgumentError,
   ResourceExhaustedError,
@@ -555,7 +554,6 @@ export class ServiceHost {
     handler: BidiHandler<unknown, unknown>,
   ): handleBidiStreamingCall<unknown, unknown> {
     return (call) => {
-      const started = performance.now();
       const refused = this.admit(path, 0);
       if (refused !== undefined) {
         call.emit('error', refused);
@@ -572,10 +570,9 @@ export class ServiceHost {
         this.release(0);
         return true;
       };
-      call.on('cancelled', () => {
-        if (end())
-          this.finish(path, started, new CancelledError('cancelled by the caller'), logger);
-      });
+      // The stream's own end records no duration: the RPC histogram counts its messages (one
+      // per lookup, like a unary call), which startMessage/done record.
+      call.on('cancelled', () => end());
       const stream: StreamContext<unknown> = {
         path,
         logger,
@@ -626,9 +623,14 @@ export class ServiceHost {
         },
         close: (err) => {
           if (!end()) return;
-          const failed = this.finish(path, started, err ?? null, logger);
-          if (failed === null) call.end();
-          else call.emit('error', failed);
+          if (err === undefined || err === null) {
+            call.end();
+            return;
+          }
+          const mapped = toStatus(err);
+          if (mapped.internal !== undefined)
+            logger.error({ err: mapped.internal }, 'internal error');
+          call.emit('error', serviceError(mapped.code, mapped.details));
         },
       };
       handler(call, stream);
