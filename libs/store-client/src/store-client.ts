@@ -82,6 +82,7 @@ export class StoreClient {
     settings: CallSettings = {},
   ): Promise<store.BatchLookupResponse> {
     const streams = this.streams;
+    // A stream message carries no metadata of its own: a call that sends some goes unary.
     if (streams === undefined || settings.metadata !== undefined)
       return this.call(this.client.batchLookup, request, settings);
     return this.withRetries(settings, (deadline) => streams.batchLookup(request, deadline));
