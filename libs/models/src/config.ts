@@ -1,4 +1,4 @@
-// Model configurations (methods-spec §4). Layer sizes default to the reference's; tests and small
+// Model configurations (docs/models.md). Layer sizes default to the reference's; tests and small
 // experiments pass smaller ones. Parsed with zod so a bad value names its field.
 import { z } from 'zod';
 import { ModelConfigError } from './errors';

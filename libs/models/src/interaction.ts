@@ -1,4 +1,4 @@
-// DLRM dot interaction (methods-spec §4): all pairwise dot products of the n = [bottom?; F
+// DLRM dot interaction (docs/models.md): all pairwise dot products of the n = [bottom?; F
 // embeddings] vectors of a sample, keeping the strict lower triangle in row-major order:
 // (1,0), (2,0), (2,1), (3,0), ... → n(n−1)/2 values.
 //

@@ -1,6 +1,7 @@
 // Explicit weights: every parameter is a tf.Variable made from values we draw ourselves with a
-// seeded generator (Xavier-normal weights, zero biases; methods-spec §1.3), registered in
-// declaration order under a stable name (the name is what export/import and the weight file use).
+// seeded generator (Xavier-normal weights, zero biases; docs/methods/reference.md#initializer),
+// registered in declaration order under a stable name (the name is what export/import and the
+// weight file use).
 import * as tf from '@tensorflow/tfjs';
 import { NormalRng, xavierSigma } from './rng';
 

@@ -1,5 +1,6 @@
-// Evaluation metrics over all concatenated predictions of a split (methods-spec §6): ROC-AUC as
-// sklearn computes it (ties share the average rank) and the mean binary cross-entropy.
+// Evaluation metrics over all concatenated predictions of a split
+// (docs/methods/reference.md#training-loop): ROC-AUC as sklearn computes it (ties share the
+// average rank) and the mean binary cross-entropy.
 import { MetricInputError } from './errors';
 
 function checkLabels(scores: ArrayLike<number>, labels: ArrayLike<number>, what: string): void {

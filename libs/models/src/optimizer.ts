@@ -1,5 +1,5 @@
-// Dense optimizer for the MLP weights (methods-spec §1.1): SGD, Adagrad (initial accumulator 0,
-// ε 1e-7) and Adam (β1 .9, β2 .999, ε 1e-8, no weight decay), the same update formulas as the
+// Dense optimizer for the MLP weights (docs/methods/reference.md#optimizers): SGD, Adagrad
+// (initial accumulator 0, ε 1e-7) and Adam (β1 .9, β2 .999, ε 1e-8, no weight decay), the same update formulas as the
 // lazy sparse optimizer of libs/compression (so dense and sparse parts step alike). Written on
 // tfjs ops rather than tf.train.* because those use other defaults (Adagrad starts at 0.1).
 import * as tf from '@tensorflow/tfjs';

@@ -44,7 +44,10 @@ export class NormalRng {
   }
 }
 
-/** Xavier-normal standard deviation (methods-spec §1.3): sqrt(2 / (fan_in + fan_out)). */
+/**
+ * Xavier-normal standard deviation (docs/methods/reference.md#initializer):
+ * sqrt(2 / (fan_in + fan_out)).
+ */
 export function xavierSigma(fanIn: number, fanOut: number): number {
   return Math.sqrt(2 / (fanIn + fanOut));
 }

@@ -1,6 +1,7 @@
 // One full evaluation pass over a split: every row scored (the last partial batch is kept), rows
 // looked up in the serving form of the table, AUC and logloss over all concatenated predictions
-// (methods-spec §6; AUC is 0 when a prediction is NaN/Inf, as the reference's).
+// (docs/methods/reference.md#training-loop; AUC is 0 when a prediction is NaN/Inf, as the
+// reference's).
 import type { PreparedDataset, SplitName } from '@embpress/data';
 import { logloss, rocAuc, type CtrModel } from '@embpress/models';
 

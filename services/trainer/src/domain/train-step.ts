@@ -2,7 +2,7 @@
 // one-pass step: rows forward, one backward pass of the dense model (which updates the dense
 // weights and returns d(loss)/d(rows)), then the table's lazy optimizer update.
 //
-// ALPT takes the reference's two passes over the same batch (methods-spec §2.18): after pass 1
+// ALPT takes the reference's two passes over the same batch (docs/methods/alpt.md): after pass 1
 // the table computes the optimizer's new rows w' without writing them and re-quantizes them with
 // the current step δ (ŵ); the dense model, already updated, is run again on ŵ for d(loss)/d(ŵ)
 // (no weight change), and that gradient trains δ before the codes are written.

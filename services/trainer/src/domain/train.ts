@@ -1,7 +1,8 @@
-// The training engine (issue #4, methods-spec §6): prepare or open the dataset, build the
-// compressed embedding table over the vocabulary and the dense model, train in parts with a
-// validation pass after each, keep the best part by validation AUC (ties count as better), stop
-// early, score TEST once with the best state, and export that exact state as a model version.
+// The training engine (issue #4, docs/methods/reference.md#training-loop): prepare or open the
+// dataset, build the compressed embedding table over the vocabulary and the dense model, train
+// in parts with a validation pass after each, keep the best part by validation AUC (ties count
+// as better), stop early, score TEST once with the best state, and export that exact state as a
+// model version.
 //
 // Serving = training by construction: the best state is kept as the serving table
 // (`toTable()`, a snapshot) and the dense weights' bytes (`saveModel`); the final test pass runs
@@ -262,7 +263,10 @@ export function defaultVersion(now = new Date()): string {
   return now.toISOString().replace(/[-:.]/g, '');
 }
 
-/** Batches of each part (methods-spec §6): ⌊B/P⌋, +1 for the first B mod P parts. */
+/**
+ * Batches of each part (docs/methods/reference.md#training-loop): ⌊B/P⌋, +1 for the first B mod P
+ * parts.
+ */
 export function partBatches(batchesPerEpoch: number, parts: number): number[] {
   const base = Math.floor(batchesPerEpoch / parts);
   const extra = batchesPerEpoch % parts;
@@ -615,7 +619,8 @@ export async function train(given: TrainOptions): Promise<TrainResult> {
       samplesTrained += batches * options.batchSize;
       partsRun += 1;
       const val = await evaluateSplit(ds, 'validation', model, serveRowsOf, options.batchSize);
-      // Ties count as improvements (methods-spec §6); a NaN AUC never improves.
+      // Ties count as improvements (docs/methods/reference.md#training-loop); a NaN AUC never
+      // improves.
       const improved = best === undefined || val.auc >= best.val.auc;
       if (improved) {
         best = {
