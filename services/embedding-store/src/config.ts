@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import {
   collectConfig,
+  flag,
   optionalPath,
   parseEnv,
   parseServerConfig,
@@ -55,19 +56,7 @@ const schema = z.object({
   // 1 MiB: 16 concurrent requests of 4,096 ids (~12 KiB each) never wait for a WINDOW_UPDATE,
   // while a hostile client still cannot make the store buffer more than 1 MiB per stream unread.
   FLOW_CONTROL_WINDOW_BYTES: positiveInt(1024 * 1024),
-  WATCH: z
-    .string()
-    .optional()
-    .transform((raw, ctx) => {
-      const value = (raw ?? '').trim().toLowerCase();
-      if (value === '' || value === 'false' || value === '0') return false;
-      if (value === 'true' || value === '1') return true;
-      ctx.addIssue({
-        code: 'custom',
-        message: `expected true or false, got ${JSON.stringify(raw)}`,
-      });
-      return z.NEVER;
-    }),
+  WATCH: flag(false),
   WATCH_INTERVAL_MS: positiveInt(2_000),
 });
 

@@ -6,6 +6,7 @@ import { parseShardMap, type ShardMap } from '@embpress/store-client/shard-map';
 import {
   collectConfig,
   flag,
+  nonNegativeInt,
   parseClientConfig,
   parseEnv,
   parseServerConfig,
@@ -86,24 +87,6 @@ export const RANKER_DEFAULT_ROW_CACHE_BYTES = 64 * 1024 * 1024;
 /** 4 GiB: the largest arena one Float32Array holds everywhere Node runs. */
 export const RANKER_MAX_ROW_CACHE_BYTES = 2 ** 32;
 
-/** Bytes, 0 included (0 = off), at most `max`. */
-const byteSize = (fallback: number, max: number) =>
-  z
-    .string()
-    .optional()
-    .transform((raw, ctx) => {
-      if (raw === undefined || raw.trim() === '') return fallback;
-      const value = Number(raw.trim());
-      if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(value) || value > max) {
-        ctx.addIssue({
-          code: 'custom',
-          message: `expected a number of bytes from 0 (off) to ${max}, got ${JSON.stringify(raw)}`,
-        });
-        return z.NEVER;
-      }
-      return value;
-    });
-
 const schema = z.object({
   MAX_CANDIDATES: positiveInt(10_000),
   MAX_FEATURES_PER_CANDIDATE: positiveInt(1_024),
@@ -116,8 +99,13 @@ const schema = z.object({
     .pipe(z.enum(RANKER_BACKENDS)),
   MODEL_CACHE_SIZE: positiveInt(4),
   VERSION_TTL_MS: positiveInt(1_000),
-  ROW_CACHE_BYTES: byteSize(RANKER_DEFAULT_ROW_CACHE_BYTES, RANKER_MAX_ROW_CACHE_BYTES),
-  WORKERS: positiveInt(availableCores(), 'a positive number of processes'),
+  ROW_CACHE_BYTES: nonNegativeInt(
+    RANKER_DEFAULT_ROW_CACHE_BYTES,
+    `a number of bytes from 0 (off) to ${RANKER_MAX_ROW_CACHE_BYTES}`,
+    RANKER_MAX_ROW_CACHE_BYTES,
+  ),
+  // Unset (0): the cores available, read only then (availableCores reads cgroup files).
+  WORKERS: positiveInt(0, 'a positive number of processes'),
 });
 
 export function loadRankerConfig(env: Env): RankerConfig {
@@ -145,6 +133,6 @@ export function loadRankerConfig(env: Env): RankerConfig {
     modelCacheSize: v.MODEL_CACHE_SIZE,
     versionTtlMs: v.VERSION_TTL_MS,
     rowCacheBytes: v.ROW_CACHE_BYTES,
-    workers: v.WORKERS,
+    workers: v.WORKERS === 0 ? availableCores() : v.WORKERS,
   };
 }

@@ -145,15 +145,19 @@ export const flag = (fallback: boolean) =>
       return z.NEVER;
     });
 
-/** A count that may be 0 (e.g. 0 = off), with a default. */
-export const nonNegativeInt = (fallback: number, what = 'a non-negative integer') =>
+/** A count that may be 0 (e.g. 0 = off), at most `max`, with a default (unset or blank). */
+export const nonNegativeInt = (
+  fallback: number,
+  what = 'a non-negative integer',
+  max = Number.MAX_SAFE_INTEGER,
+) =>
   z
     .string()
     .optional()
     .transform((raw, ctx) => {
-      if (raw === undefined || raw === '') return fallback;
-      const value = Number(raw);
-      if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(value)) {
+      if (raw === undefined || raw.trim() === '') return fallback;
+      const value = Number(raw.trim());
+      if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(value) || value > max) {
         ctx.addIssue({ code: 'custom', message: `expected ${what}, got ${quoted(raw)}` });
         return z.NEVER;
       }
