@@ -329,28 +329,38 @@ export class ModelRegistryDir {
    * One extra file of a version (e.g. dense.weights), verified against its manifest entry (size
    * and SHA-256) before it is returned: 'corrupt' when it differs or is missing, 'not-found'
    * without a manifest. A manifest written before files were hashed has no entry: read as is.
+   * A caller that has parsed the manifest already passes it (`manifest`), which is not read again.
    */
-  readVersionFile(model: string, version: string, file: string): Uint8Array {
+  readVersionFile(
+    model: string,
+    version: string,
+    file: string,
+    manifest?: Pick<Manifest, 'files'>,
+  ): Uint8Array {
     const dir = this.path(model, version);
     const where = `${model}/${version}`;
+    const entries = manifest === undefined ? this.fileEntries(dir, where) : manifest.files;
+    if (entries === undefined) return readVerified(dir, where, file, undefined, { keep: true });
+    const entry = entries.find((e) => e.file === file);
+    if (entry === undefined)
+      throw new ModelVersionError('corrupt', `${where}: ${file} is not in the manifest's files`);
+    return readVerified(dir, where, entry.file, entry, { keep: true });
+  }
+
+  /** The `files` entries of a version's manifest (undefined in manifests from before them). */
+  private fileEntries(dir: string, where: string): FileEntry[] | undefined {
     const manifestPath = join(dir, 'manifest.json');
     if (!existsSync(manifestPath))
       throw new ModelVersionError('not-found', `${where}: no manifest.json in ${dir}`);
-    let entries: FileEntry[] | undefined;
     try {
       const raw = JSON.parse(readFileSync(manifestPath, 'utf8')) as { files?: unknown };
-      entries = raw.files === undefined ? undefined : fileEntrySchema.array().parse(raw.files);
+      return raw.files === undefined ? undefined : fileEntrySchema.array().parse(raw.files);
     } catch (err) {
       throw new ModelVersionError(
         'corrupt',
         `${where}: manifest.json files: ${(err as Error).message}`,
       );
     }
-    if (entries === undefined) return readVerified(dir, where, file, undefined, { keep: true });
-    const entry = entries.find((e) => e.file === file);
-    if (entry === undefined)
-      throw new ModelVersionError('corrupt', `${where}: ${file} is not in the manifest's files`);
-    return readVerified(dir, where, entry.file, entry, { keep: true });
   }
 
   /**

@@ -9,6 +9,7 @@ import {
   manifestSchema,
   ModelRegistryDir,
   ModelVersionError,
+  type Manifest,
   type TableEntry,
 } from '@embpress/model-registry';
 import { loadModel, type CtrModel } from '@embpress/models';
@@ -29,9 +30,9 @@ function corrupt(where: string, what: string): DataLossError {
 }
 
 /** A version file verified against the manifest's size and SHA-256 (DATA_LOSS when it differs). */
-function verifiedFile(registry: ModelRegistryDir, model: string, version: string, file: string) {
+function verifiedFile(registry: ModelRegistryDir, manifest: Manifest, file: string): Uint8Array {
   try {
-    return registry.readVersionFile(model, version, file);
+    return registry.readVersionFile(manifest.model, manifest.version, file, manifest);
   } catch (err) {
     if (err instanceof ModelVersionError) throw new DataLossError(err.message);
     throw err;
@@ -82,10 +83,7 @@ export function loadServedModel(root: string, model: string, version: string): S
   const vocabulary = (() => {
     try {
       return Vocabulary.fromJSON(
-        parseJson(
-          verifiedFile(registry, model, version, 'vocabulary.json'),
-          `${where} vocabulary.json`,
-        ),
+        parseJson(verifiedFile(registry, manifest, 'vocabulary.json'), `${where} vocabulary.json`),
         `${where} vocabulary.json`,
       );
     } catch (err) {
@@ -100,7 +98,7 @@ export function loadServedModel(root: string, model: string, version: string): S
       `no table has the vocabulary's ${vocabulary.size} rows (tables: ${manifest.tables.map((t) => `${t.name} ${t.rows}`).join(', ')})`,
     );
   const mapping = new FeatureMapping(dense as string[], vocabulary);
-  const weights = verifiedFile(registry, model, version, 'dense.weights');
+  const weights = verifiedFile(registry, manifest, 'dense.weights');
   let net: CtrModel;
   try {
     net = loadModel(weights);
