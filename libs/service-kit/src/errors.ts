@@ -73,6 +73,15 @@ export class UnimplementedError extends EmbpressError {
 }
 
 /** A gRPC error received from another service (client side). */
+/** A grpc-js ServiceError (status, details, empty metadata), message formatted as grpc-js does. */
+export function serviceError(code: status, details: string): ServiceError {
+  return Object.assign(new Error(`${code} ${status[code]}: ${details}`), {
+    code,
+    details,
+    metadata: new Metadata(),
+  });
+}
+
 export function isServiceError(err: unknown): err is ServiceError {
   return (
     err instanceof Error &&

@@ -24,6 +24,7 @@ import {
   EmbpressError,
   InvalidArgumentError,
   ResourceExhaustedError,
+  serviceError,
   toStatus,
 } from './errors';
 import { HealthRegistry } from './health';
@@ -689,8 +690,4 @@ async function runStream(
 ): Promise<void> {
   if (request.refusal !== undefined) throw request.refusal;
   return handler(request.message, ctx, send);
-}
-
-function serviceError(code: status, details: string): ServiceError {
-  return Object.assign(new Error(details), { code, details, metadata: new Metadata() });
 }

@@ -14,7 +14,7 @@
 // - a store without LookupStream (UNIMPLEMENTED, an older build) switches this pool to unary
 //   BatchLookup for good, re-sending the messages in flight that way;
 // - each message has its own deadline: DEADLINE_EXCEEDED when no answer came in time.
-import { Metadata, status, type ClientDuplexStream, type ServiceError } from '@grpc/grpc-js';
+import { status, type ClientDuplexStream, type ServiceError } from '@grpc/grpc-js';
 import {
   context,
   propagation,
@@ -25,6 +25,7 @@ import {
 } from '@opentelemetry/api';
 import { suppressTracing } from '@opentelemetry/core';
 import { store } from '@embpress/proto';
+import { serviceError } from '@embpress/service-kit';
 
 const tracer = trace.getTracer('embpress-store-client');
 const SERVICE = 'embpress.store.v1.EmbeddingStoreService';
@@ -49,14 +50,6 @@ interface Pending {
   reject: (err: ServiceError) => void;
   timer: NodeJS.Timeout;
   span: Span;
-}
-
-export function streamError(code: status, details: string): ServiceError {
-  return Object.assign(new Error(`${code} ${status[code]}: ${details}`), {
-    code,
-    details,
-    metadata: new Metadata(),
-  });
 }
 
 /** One bidirectional stream and the messages in flight on it. */
@@ -88,14 +81,14 @@ class Channel {
     // As grpc-js does for a unary call: a deadline already past is not sent at all.
     if (deadline <= now)
       return Promise.reject(
-        streamError(
+        serviceError(
           status.DEADLINE_EXCEEDED,
           `${this.pool.address}: deadline exceeded before sending`,
         ),
       );
     if (this.stream === undefined && now < this.reopenAt)
       return Promise.reject(
-        streamError(
+        serviceError(
           status.UNAVAILABLE,
           `${this.pool.address}: lookup stream reopening in ${this.reopenAt - now} ms after ${this.failures} failure(s)`,
         ),
@@ -119,7 +112,7 @@ class Channel {
         () => {
           if (!this.pending.delete(requestId)) return;
           finishSpan(span, status.DEADLINE_EXCEEDED, 'deadline exceeded');
-          reject(streamError(status.DEADLINE_EXCEEDED, `${this.pool.address}: deadline exceeded`));
+          reject(serviceError(status.DEADLINE_EXCEEDED, `${this.pool.address}: deadline exceeded`));
         },
         Math.max(0, deadline - now),
       );
@@ -171,7 +164,7 @@ class Channel {
       entry.resolve(response.lookup);
     else
       entry.reject(
-        streamError(
+        serviceError(
           response.statusCode === status.OK ? status.INTERNAL : response.statusCode,
           response.statusCode === status.OK ? 'answer without a lookup' : response.statusMessage,
         ),
@@ -209,7 +202,7 @@ class Channel {
     for (const entry of waiting) {
       clearTimeout(entry.timer);
       finishSpan(entry.span, code, details);
-      entry.reject(streamError(code, details));
+      entry.reject(serviceError(code, details));
     }
   }
 }
