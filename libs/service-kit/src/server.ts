@@ -284,19 +284,21 @@ export class ServiceHost {
   private widenConnectionWindows(): void {
     const bytes = this.options.flowControlWindowBytes;
     if (bytes === undefined) return;
-    const servers = (this.server as unknown as GrpcServerInternals).http2Servers;
-    if (servers === undefined)
-      throw new Error('flowControlWindowBytes: this grpc-js version has no http2Servers');
-    for (const http2Server of servers.keys())
+    for (const http2Server of this.http2Servers('flowControlWindowBytes'))
       http2Server.on('session', (session) => session.setLocalWindowSize(bytes));
   }
 
   /** strict-requests.ts: a malformed grpc-timeout is refused as INVALID_ARGUMENT. */
   private checkTimeoutHeaders(): void {
+    for (const http2Server of this.http2Servers('strict requests'))
+      flagInvalidTimeouts(http2Server);
+  }
+
+  /** grpc-js's bound HTTP/2 servers (internals of grpc-js 1.14; `what` needs them). */
+  private http2Servers(what: string) {
     const servers = (this.server as unknown as GrpcServerInternals).http2Servers;
-    if (servers === undefined)
-      throw new Error('strict requests: this grpc-js version has no http2Servers');
-    for (const http2Server of servers.keys()) flagInvalidTimeouts(http2Server);
+    if (servers === undefined) throw new Error(`${what}: this grpc-js version has no http2Servers`);
+    return [...servers.keys()];
   }
 
   /** Reports SERVING on health and returns the handle the process runner needs. */
@@ -386,6 +388,13 @@ export class ServiceHost {
     return undefined;
   }
 
+  /** Counts `bytes` in flight, or throws RESOURCE_EXHAUSTED when they would pass the bound. */
+  private reserveBytes(bytes: number): void {
+    const over = this.overByteBound(bytes);
+    if (over !== undefined) throw new ResourceExhaustedError(over);
+    this.inFlightBytes += bytes;
+  }
+
   /** Why `bytes` more would pass the in-flight byte bound, or undefined when they fit. */
   private overByteBound(bytes: number): string | undefined {
     const bound = this.options.config.maxInFlightBytes ?? DEFAULT_MAX_IN_FLIGHT_BYTES;
@@ -455,9 +464,7 @@ export class ServiceHost {
         return logger;
       },
       reserveBytes: (bytes: number) => {
-        const over = this.overByteBound(bytes);
-        if (over !== undefined) throw new ResourceExhaustedError(over);
-        this.inFlightBytes += bytes;
+        this.reserveBytes(bytes);
         heldBytes += bytes;
       },
     };
@@ -599,9 +606,7 @@ export class ServiceHost {
             },
             logger,
             reserveBytes: (more) => {
-              const reason = this.overByteBound(more);
-              if (reason !== undefined) throw new ResourceExhaustedError(reason);
-              this.inFlightBytes += more;
+              this.reserveBytes(more);
               held += more;
             },
           };
