@@ -92,6 +92,27 @@ export class Linear {
   }
 }
 
+/**
+ * Training-time dropout of a hidden activation [B, n]: returns x with each value zeroed with the
+ * function's rate and the rest scaled by 1/(1 − rate) (inverted dropout, so inference needs no
+ * rescale). Only the training step passes one; predict and the served model never do.
+ */
+export type Dropout = (x: tf.Tensor2D) => tf.Tensor2D;
+
+/**
+ * A dropout of `rate` whose masks come from `uniform` (a seeded [0, 1) generator): a constant
+ * mask tensor multiplies x, so the gradient flows to the kept values only, scaled alike.
+ */
+export function makeDropout(rate: number, uniform: () => number): Dropout {
+  const keep = 1 - rate;
+  const scale = 1 / keep;
+  return (x) => {
+    const mask = new Float32Array(x.size);
+    for (let i = 0; i < mask.length; i += 1) mask[i] = uniform() < keep ? scale : 0;
+    return tf.mul(x, tf.tensor2d(mask, x.shape, 'float32'));
+  };
+}
+
 /** A stack of Linear layers, ReLU after each, optionally not after the last ("no act"). */
 export class Mlp {
   readonly layers: Linear[];
@@ -114,11 +135,18 @@ export class Mlp {
     return this.sizes[this.sizes.length - 1] as number;
   }
 
-  apply(x: tf.Tensor2D): tf.Tensor2D {
+  /**
+   * With `dropout`, it is applied to the output of every hidden layer (after its ReLU), never to
+   * the MLP's own output: that is a logit, or DLRM's bottom vector that enters the interaction as
+   * a row would.
+   */
+  apply(x: tf.Tensor2D, dropout?: Dropout): tf.Tensor2D {
     let h = x;
     this.layers.forEach((layer, i) => {
       h = layer.apply(h);
-      if (i < this.layers.length - 1 || this.reluOnLast) h = tf.relu(h);
+      const hidden = i < this.layers.length - 1;
+      if (hidden || this.reluOnLast) h = tf.relu(h);
+      if (hidden && dropout !== undefined) h = dropout(h);
     });
     return h;
   }

@@ -5,9 +5,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { parseModelConfig, type ModelConfig, type ModelConfigInput } from './config';
 import { InputShapeError, ModelConfigError, WeightsError } from './errors';
-import { ParamStore, type Param } from './layers';
+import { makeDropout, ParamStore, type Param } from './layers';
 import { buildNetwork, type Network } from './networks';
 import { DenseOptimizer, type DenseOptimizerConfig } from './optimizer';
+import { mulberry32 } from './rng';
 
 /** A named dense array (row-major float32) of a weight or optimizer slot. */
 export interface WeightTensor {
@@ -21,6 +22,12 @@ export interface CreateModelOptions {
   seed?: number;
   /** Optimizer of the dense weights (reference default: sgd, lr 1e-3). */
   optimizer?: DenseOptimizerConfig;
+  /**
+   * Dropout rate of the MLPs' hidden layers in `step()` only (default 0: none). A training
+   * option, not part of the architecture: predict, loss, gradients and the exported weights are
+   * the same with or without it (docs/models.md#dropout).
+   */
+  dropout?: number;
 }
 
 export interface StepResult {
@@ -54,11 +61,18 @@ export class CtrModel {
   readonly net: Network;
   private readonly store: ParamStore;
   private readonly optimizer: DenseOptimizer;
+  private readonly seed: number;
+  readonly dropout: number;
   private disposed = false;
 
   constructor(config: ModelConfigInput | ModelConfig, options: CreateModelOptions = {}) {
     this.config = parseModelConfig(config);
-    this.store = new ParamStore(options.seed ?? DEFAULT_SEED);
+    const dropout = options.dropout ?? 0;
+    if (!(Number.isFinite(dropout) && dropout >= 0 && dropout < 1))
+      throw new ModelConfigError(`dropout must be in [0, 1), got ${options.dropout}`);
+    this.dropout = dropout;
+    this.seed = options.seed ?? DEFAULT_SEED;
+    this.store = new ParamStore(this.seed);
     this.net = buildNetwork(this.config, this.store);
     this.optimizer = new DenseOptimizer(options.optimizer ?? DEFAULT_OPTIMIZER, this.store.params);
   }
@@ -79,6 +93,11 @@ export class CtrModel {
 
   get optimizerKind(): DenseOptimizerConfig['kind'] {
     return this.optimizer.kind;
+  }
+
+  /** Whether the dense Adam keeps the running maximum of v (AMSGrad). */
+  get amsgrad(): boolean {
+    return this.optimizer.amsgrad;
   }
 
   /** Dense optimizer steps taken so far. */
@@ -212,13 +231,22 @@ export class CtrModel {
         `rowGradsOut: ${rowGradsOut.length} floats, expected ${rows.length} (like rows)`,
       );
     const vars = this.store.params.map((p) => p.variable);
+    // Masks drawn from (seed, step): the same run draws the same masks, a resumed one included
+    // (the step is in the checkpoint's optimizer state).
+    const dropout =
+      update && this.dropout > 0
+        ? makeDropout(
+            this.dropout,
+            mulberry32((this.seed ^ Math.imul(this.optimizer.step + 1, 0x9e3779b1)) >>> 0),
+          )
+        : undefined;
     return scoped(() => {
       const [d, r] = this.tensors(dense, rows, B);
       const y = tf.tensor1d(labels, 'float32');
       let logitsT: tf.Tensor | undefined;
       // One backward pass: the rows input and every dense weight are the differentiated args.
       const { value, grads } = tf.valueAndGrads((rowsArg: tf.Tensor) => {
-        const logits = this.net.logits(d, rowsArg as tf.Tensor3D);
+        const logits = this.net.logits(d, rowsArg as tf.Tensor3D, dropout);
         logitsT = tf.keep(logits);
         return bceWithLogitsMean(logits, y);
       })([r, ...vars] as tf.Tensor[]);

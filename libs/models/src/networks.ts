@@ -10,11 +10,14 @@ import type {
   WdlConfig,
 } from './config';
 import { DotInteraction } from './interaction';
-import { Linear, Mlp, type ParamStore } from './layers';
+import { Linear, Mlp, type Dropout, type ParamStore } from './layers';
 
 export interface Network {
-  /** Logits [B]. `dense` is null exactly when the config has numDense = 0. */
-  logits(dense: tf.Tensor2D | null, rows: tf.Tensor3D): tf.Tensor1D;
+  /**
+   * Logits [B]. `dense` is null exactly when the config has numDense = 0. `dropout` (training
+   * steps only) is applied inside the MLPs' hidden layers (Mlp.apply); FM has none to apply it to.
+   */
+  logits(dense: tf.Tensor2D | null, rows: tf.Tensor3D, dropout?: Dropout): tf.Tensor1D;
   dispose(): void;
 }
 
@@ -57,15 +60,15 @@ export class DlrmNet implements Network {
     return this.top.sizes[0] as number;
   }
 
-  logits(dense: tf.Tensor2D | null, rows: tf.Tensor3D): tf.Tensor1D {
+  logits(dense: tf.Tensor2D | null, rows: tf.Tensor3D, dropout?: Dropout): tf.Tensor1D {
     let x: tf.Tensor2D;
     if (this.bottom !== undefined && dense !== null) {
-      const b = this.bottom.apply(dense);
+      const b = this.bottom.apply(dense, dropout);
       x = tf.concat([b, this.interaction.apply(b, rows)], 1);
     } else {
       x = this.interaction.apply(null, rows);
     }
-    return toVector(this.top.apply(x));
+    return toVector(this.top.apply(x, dropout));
   }
 
   dispose(): void {
@@ -87,9 +90,9 @@ export class WdlNet implements Network {
     this.wide = new Linear(store, 'wide', inSize, 1, false);
   }
 
-  logits(dense: tf.Tensor2D | null, rows: tf.Tensor3D): tf.Tensor1D {
+  logits(dense: tf.Tensor2D | null, rows: tf.Tensor3D, dropout?: Dropout): tf.Tensor1D {
     const x = flatInput(dense, rows);
-    return toVector(tf.add(this.deep.apply(x), this.wide.apply(x)));
+    return toVector(tf.add(this.deep.apply(x, dropout), this.wide.apply(x)));
   }
 
   dispose(): void {
@@ -122,12 +125,12 @@ export class DcnNet implements Network {
     this.out = new Linear(store, 'out', inSize + this.deep.outSize, 1, true);
   }
 
-  logits(dense: tf.Tensor2D | null, rows: tf.Tensor3D): tf.Tensor1D {
+  logits(dense: tf.Tensor2D | null, rows: tf.Tensor3D, dropout?: Dropout): tf.Tensor1D {
     const x0 = flatInput(dense, rows);
     let x = x0;
     for (const { weight, bias } of this.cross)
       x = tf.add(tf.add(tf.mul(x0, tf.matMul(x, weight)), bias), x);
-    return toVector(this.out.apply(tf.concat([x, this.deep.apply(x0)], 1)));
+    return toVector(this.out.apply(tf.concat([x, this.deep.apply(x0, dropout)], 1)));
   }
 
   dispose(): void {
@@ -178,10 +181,12 @@ export class DeepFmNet implements Network {
     this.deep = new Mlp(store, 'deep', [F * (D - 1), ...config.deep, 1], false);
   }
 
-  logits(dense: tf.Tensor2D | null, rows: tf.Tensor3D): tf.Tensor1D {
+  logits(dense: tf.Tensor2D | null, rows: tf.Tensor3D, dropout?: Dropout): tf.Tensor1D {
     const [B, F, D] = rows.shape;
     const fm = fmTerms(rows);
-    const dnn = toVector(this.deep.apply(tf.reshape(fm.latent, [B, F * (D - 1)]) as tf.Tensor2D));
+    const dnn = toVector(
+      this.deep.apply(tf.reshape(fm.latent, [B, F * (D - 1)]) as tf.Tensor2D, dropout),
+    );
     let logit = tf.add(fm.logit, dnn) as tf.Tensor1D;
     if (this.linear !== undefined && dense !== null)
       logit = tf.add(logit, toVector(this.linear.apply(dense)));

@@ -2,6 +2,9 @@
 // (initial accumulator 0, ε 1e-7) and Adam (β1 .9, β2 .999, ε 1e-8, no weight decay), the same update formulas as the
 // lazy sparse optimizer of libs/compression (so dense and sparse parts step alike). Written on
 // tfjs ops rather than tf.train.* because those use other defaults (Adagrad starts at 0.1).
+// `amsgrad` (the reference's fourth optimizer, docs/methods/reference.md#optimizers) is Adam whose
+// denominator uses the running maximum of v instead of v: v̂max = max(v̂max, v), then
+// w -= lr · (m / c1) / (sqrt(v̂max / c2) + ε), as the reference's framework computes it.
 import * as tf from '@tensorflow/tfjs';
 import { ModelConfigError, WeightsError } from './errors';
 
@@ -15,12 +18,17 @@ export interface DenseOptimizerConfig {
   eps?: number;
   /** Adagrad's initial accumulator (reference: 0). */
   initialAccumulator?: number;
+  /** Adam only: keep the running maximum of v and divide by it (AMSGrad). Default false. */
+  amsgrad?: boolean;
 }
 
 interface Slots {
   m?: tf.Variable;
   v?: tf.Variable;
+  vmax?: tf.Variable;
 }
+
+const SLOT_KEYS = ['m', 'v', 'vmax'] as const;
 
 export class DenseOptimizer {
   readonly kind: DenseOptimizerKind;
@@ -29,6 +37,7 @@ export class DenseOptimizer {
   readonly beta2: number;
   readonly eps: number;
   readonly initialAccumulator: number;
+  readonly amsgrad: boolean;
   private t = 0;
   private readonly slots: Slots[];
 
@@ -48,12 +57,16 @@ export class DenseOptimizer {
     this.beta2 = config.beta2 ?? 0.999;
     this.eps = config.eps ?? (config.kind === 'adagrad' ? 1e-7 : 1e-8);
     this.initialAccumulator = config.initialAccumulator ?? 0;
+    if (config.amsgrad === true && config.kind !== 'adam')
+      throw new ModelConfigError(`amsgrad needs the adam optimizer, got ${config.kind}`);
+    this.amsgrad = config.amsgrad === true;
     // Slots are made up front so a training step never changes the number of live tensors.
     this.slots = params.map(({ variable }) => {
       if (this.kind === 'adam')
         return {
           m: tf.variable(tf.zerosLike(variable), false),
           v: tf.variable(tf.zerosLike(variable), false),
+          ...(this.amsgrad ? { vmax: tf.variable(tf.zerosLike(variable), false) } : {}),
         };
       if (this.kind === 'adagrad')
         return { v: tf.variable(tf.fill(variable.shape, this.initialAccumulator), false) };
@@ -95,7 +108,12 @@ export class DenseOptimizer {
             m.assign(tf.add(tf.mul(m, this.beta1), tf.mul(g, 1 - this.beta1)));
             v.assign(tf.add(tf.mul(v, this.beta2), tf.mul(tf.square(g), 1 - this.beta2)));
             const mHat = tf.div(m, c1);
-            const vHat = tf.div(v, c2);
+            let vUsed: tf.Tensor = v;
+            if (s.vmax !== undefined) {
+              s.vmax.assign(tf.maximum(s.vmax, v));
+              vUsed = s.vmax;
+            }
+            const vHat = tf.div(vUsed, c2);
             variable.assign(
               tf.sub(variable, tf.div(tf.mul(mHat, this.lr), tf.add(tf.sqrt(vHat), this.eps))),
             );
@@ -106,7 +124,10 @@ export class DenseOptimizer {
     });
   }
 
-  /** Optimizer state as named arrays (for checkpoints): `<param>@m`, `<param>@v`, and the step. */
+  /**
+   * Optimizer state as named arrays (for checkpoints): `<param>@m`, `<param>@v` (and
+   * `<param>@vmax` with amsgrad), and the step.
+   */
   exportState(): {
     step: number;
     slots: { name: string; shape: number[]; values: Float32Array }[];
@@ -114,7 +135,7 @@ export class DenseOptimizer {
     const slots: { name: string; shape: number[]; values: Float32Array }[] = [];
     this.params.forEach(({ name, variable }, i) => {
       const s = this.slots[i] as Slots;
-      for (const key of ['m', 'v'] as const) {
+      for (const key of SLOT_KEYS) {
         const slot = s[key];
         if (slot !== undefined)
           slots.push({
@@ -135,19 +156,18 @@ export class DenseOptimizer {
     const expected: string[] = [];
     this.params.forEach(({ name }, i) => {
       const s = this.slots[i] as Slots;
-      for (const key of ['m', 'v'] as const)
-        if (s[key] !== undefined) expected.push(`${name}@${key}`);
+      for (const key of SLOT_KEYS) if (s[key] !== undefined) expected.push(`${name}@${key}`);
     });
     if (byName.size !== expected.length || expected.some((n) => !byName.has(n)))
       throw new WeightsError(
         'mismatch',
-        `optimizer state has slots [${[...byName.keys()].join(', ')}], this ${this.kind} optimizer needs [${expected.join(', ')}]`,
+        `optimizer state has slots [${[...byName.keys()].join(', ')}], this ${this.amsgrad ? 'amsgrad ' : ''}${this.kind} optimizer needs [${expected.join(', ')}]`,
       );
     if (!(Number.isInteger(state.step) && state.step >= 0))
       throw new WeightsError('malformed', `optimizer state: bad step ${state.step}`);
     this.params.forEach(({ name, variable }, i) => {
       const s = this.slots[i] as Slots;
-      for (const key of ['m', 'v'] as const) {
+      for (const key of SLOT_KEYS) {
         const slot = s[key];
         if (slot === undefined) continue;
         const src = byName.get(`${name}@${key}`) as { values: Float32Array };
@@ -166,6 +186,7 @@ export class DenseOptimizer {
     for (const s of this.slots) {
       s.m?.dispose();
       s.v?.dispose();
+      s.vmax?.dispose();
     }
   }
 }
