@@ -111,18 +111,16 @@ export function storeLookupGenerator(scenario, tables) {
   };
 }
 
+/** A field's raw-value drawer: a number or a text, undefined when the value is missing. */
 function fieldDrawer(field, synthSeed, zipfExponent) {
   if (field.kind === 'numeric') {
     const mu = Math.log(field.median + 1);
     return function (rng) {
       if (rng.next() < field.missingRate) return undefined;
-      let value;
       if (field.negativeRate > 0 && rng.next() < field.negativeRate) {
-        value = -1 - Math.floor(rng.next() * 3);
-      } else {
-        value = Math.max(0, Math.floor(Math.exp(mu + field.sigma * rng.normal())) - 1);
+        return -1 - Math.floor(rng.next() * 3);
       }
-      return { name: field.name, numeric: value };
+      return Math.max(0, Math.floor(Math.exp(mu + field.sigma * rng.normal())) - 1);
     };
   }
   const zipf = new ZipfRanks(field.cardinality, zipfExponent);
@@ -130,35 +128,71 @@ function fieldDrawer(field, synthSeed, zipfExponent) {
   return function (rng) {
     if (field.missingRate > 0 && rng.next() < field.missingRate) return undefined;
     const v = permute32(zipf.sample(rng), key);
-    return { name: field.name, categorical: field.style === 'hex' ? hex8(v) : String(v) };
+    return field.style === 'hex' ? hex8(v) : String(v);
   };
 }
 
-/** Rank request i: shared fields once into the context, the others per candidate. */
+// A missing value in a column (ranker.proto FeatureColumn): NaN for a number, written "NaN" as
+// protojson writes a NaN double (JSON has no NaN: k6 would send null, which protojson refuses in
+// a list); "" for a text. The ranker maps both as it maps a Feature left out.
+const MISSING_NUMERIC = 'NaN';
+const MISSING_CATEGORICAL = '';
+
+/**
+ * Rank request i: shared fields once into the context, the others per candidate, as columns
+ * (candidateIds + one column per field) unless the scenario's request.requestForm is "rows".
+ * Both forms draw the same values in the same order.
+ */
 export function rankGenerator(scenario) {
   const r = scenario.request;
-  const shared = r.fields
-    .filter((f) => f.shared)
-    .map((f) => fieldDrawer(f, r.synthSeed, r.zipfExponent));
-  const own = r.fields
-    .filter((f) => !f.shared)
-    .map((f) => fieldDrawer(f, r.synthSeed, r.zipfExponent));
+  const form = r.requestForm || 'columns';
+  const fields = r.fields.map((f) => ({
+    name: f.name,
+    kind: f.kind,
+    shared: f.shared,
+    draw: fieldDrawer(f, r.synthSeed, r.zipfExponent),
+  }));
+  const shared = fields.filter((f) => f.shared);
+  const own = fields.filter((f) => !f.shared);
+  const ids = [];
+  for (let c = 0; c < r.candidates; c += 1) ids.push('c' + c);
   function draw(drawers, rng) {
     const out = [];
     for (let d = 0; d < drawers.length; d += 1) {
-      const feature = drawers[d](rng);
-      if (feature !== undefined) out.push(feature);
+      const value = drawers[d].draw(rng);
+      if (value === undefined) continue;
+      const feature = { name: drawers[d].name };
+      feature[drawers[d].kind] = value;
+      out.push(feature);
     }
     return out;
   }
   return function (i) {
     const rng = new RequestRng(scenario.seed, i);
-    const context = draw(shared, rng);
-    const candidates = new Array(r.candidates);
-    for (let c = 0; c < r.candidates; c += 1) {
-      candidates[c] = { id: 'c' + c, features: draw(own, rng) };
+    const base = { model: r.model, version: r.version || '', context: draw(shared, rng) };
+    if (form === 'rows') {
+      const candidates = new Array(r.candidates);
+      for (let c = 0; c < r.candidates; c += 1) {
+        candidates[c] = { id: ids[c], features: draw(own, rng) };
+      }
+      base.candidates = candidates;
+      return base;
     }
-    return { model: r.model, version: r.version || '', context: context, candidates: candidates };
+    const values = own.map(() => new Array(r.candidates));
+    for (let c = 0; c < r.candidates; c += 1) {
+      for (let k = 0; k < own.length; k += 1) {
+        const value = own[k].draw(rng);
+        if (value !== undefined) values[k][c] = value;
+        else values[k][c] = own[k].kind === 'numeric' ? MISSING_NUMERIC : MISSING_CATEGORICAL;
+      }
+    }
+    base.candidateIds = ids.slice();
+    base.columns = own.map((f, k) => {
+      const column = { name: f.name };
+      column[f.kind] = values[k];
+      return column;
+    });
+    return base;
   };
 }
 
@@ -210,6 +244,13 @@ export function withEnv(scenario, env) {
   if (env.DURATION) s.durationSec = Number(env.DURATION);
   if (env.WARMUP !== undefined && env.WARMUP !== '') s.warmupSec = Number(env.WARMUP);
   if (env.MAX_IN_FLIGHT) s.maxInFlight = Number(env.MAX_IN_FLIGHT);
+  if (env.REQUEST_FORM) {
+    if (s.service !== 'ranker') throw new Error('REQUEST_FORM applies to the ranker scenario only');
+    if (env.REQUEST_FORM !== 'columns' && env.REQUEST_FORM !== 'rows') {
+      throw new Error('REQUEST_FORM must be columns or rows, got ' + env.REQUEST_FORM);
+    }
+    s.request.requestForm = env.REQUEST_FORM;
+  }
   if (env.MODEL) {
     if (s.service === 'retriever') s.request.corpus = env.MODEL;
     else s.request.model = env.MODEL;

@@ -1,6 +1,8 @@
 // k6: Rank on the ranker at a constant arrival rate, from loadtest/scenarios/ranker-rank.json
 // (or SCENARIO=path). Run from the repository root:
 //   k6 run loadtest/k6/ranker.js -e TARGET=127.0.0.1:50053 -e MODEL=demo -e RATE=200
+// The candidates go as feature columns (the scenario's request.requestForm, default "columns");
+// -e REQUEST_FORM=rows sends one Candidate message per candidate instead.
 import grpc from 'k6/net/grpc';
 import exec from 'k6/execution';
 import { check } from 'k6';
@@ -43,10 +45,12 @@ export default function () {
     connected = true;
   }
   const i = requestIndex(scenario, exec.scenario.name, exec.scenario.iterationInTest);
-  const res = client.invoke('embpress.ranker.v1.RankerService/Rank', next(i), params);
+  const request = next(i);
+  // As many candidates as the request carries, in either form.
+  const sent = (request.candidateIds || request.candidates).length;
+  const res = client.invoke('embpress.ranker.v1.RankerService/Rank', request, params);
   check(res, {
     'status is OK': (r) => r && r.status === grpc.StatusOK,
-    'one score per candidate': (r) =>
-      r && r.message && r.message.ranked.length === scenario.request.candidates,
+    'one score per candidate': (r) => r && r.message && r.message.ranked.length === sent,
   });
 }

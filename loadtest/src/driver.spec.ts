@@ -50,12 +50,17 @@ describe('connectScenario', () => {
         done: sendUnaryData<ranker.RankResponse>,
       ) => {
         rankRequests.push(call.request);
+        // The candidates in either form (columns: candidate_ids; rows: candidates).
+        const ids =
+          call.request.candidateIds.length > 0
+            ? call.request.candidateIds
+            : call.request.candidates.map((c) => c.id);
         // Every 10th request answers with one score too few: the driver must count it an error.
-        const n = call.request.candidates.length - (rankRequests.length % 10 === 0 ? 1 : 0);
+        const n = ids.length - (rankRequests.length % 10 === 0 ? 1 : 0);
         done(null, {
           model: call.request.model,
           version: 'v1',
-          ranked: call.request.candidates.slice(0, n).map((c) => ({ id: c.id, score: 0.5 })),
+          ranked: ids.slice(0, n).map((id) => ({ id, score: 0.5 })),
           degraded: false,
         });
       },
@@ -82,19 +87,46 @@ describe('connectScenario', () => {
 
   afterAll(() => server.forceShutdown());
 
-  it('ranker: sends the generated Rank requests and counts a short answer as an error', async () => {
+  it('ranker: sends the generated Rank requests as columns and counts a short answer as an error', async () => {
+    rankRequests.length = 0;
     const base = short(loadScenario('ranker-rank') as RankerScenario, target);
     // Small requests: they reach the server in the order sent (one HTTP/2 frame each).
     const scenario = { ...base, request: { ...base.request, candidates: 5 } };
     const calls = await connectScenario(scenario);
     try {
+      expect(calls.detail).toMatchObject({ candidates: 5, requestForm: 'columns' });
       const result = await runOpenLoop(calls.call, scenario);
       // 5 warmup + 20 measured arrivals; the 10th and 20th answers (measured) are one score short.
       expect(rankRequests).toHaveLength(25);
       expect(result).toMatchObject({ sent: 20, completed: 18, errors: 2, dropped: 0 });
       expect(result.errorCodes).toEqual({ ERROR: 2 });
-      const first = rankRequests.find((r) => r.candidates.length > 0) as ranker.RankRequest;
+      const first = rankRequests[0] as ranker.RankRequest;
       expect(first.model).toBe('demo');
+      expect(first.candidates).toEqual([]);
+      expect(first.candidateIds).toEqual(['c0', 'c1', 'c2', 'c3', 'c4']);
+      expect(first.columns.map((c) => c.numeric.length + c.categorical.length)).toEqual(
+        first.columns.map(() => 5),
+      );
+    } finally {
+      calls.close();
+    }
+  });
+
+  it('ranker: requestForm "rows" sends one Candidate per candidate, counted the same way', async () => {
+    rankRequests.length = 0;
+    const base = short(loadScenario('ranker-rank') as RankerScenario, target);
+    const scenario = {
+      ...base,
+      request: { ...base.request, candidates: 5, requestForm: 'rows' as const },
+    };
+    const calls = await connectScenario(scenario);
+    try {
+      const result = await runOpenLoop(calls.call, scenario);
+      expect(rankRequests).toHaveLength(25);
+      expect(result).toMatchObject({ sent: 20, completed: 18, errors: 2, dropped: 0 });
+      const first = rankRequests[0] as ranker.RankRequest;
+      expect(first.candidateIds).toEqual([]);
+      expect(first.columns).toEqual([]);
       expect(first.candidates).toHaveLength(5);
       expect(first.candidates[0]?.features[0]?.value?.$case).toBeDefined();
     } finally {

@@ -115,6 +115,11 @@ function unary<Req, Res>(
   });
 }
 
+/** The candidates of a Rank request, as rows or as columns: one score is due for each. */
+export function rankedCandidates(request: ranker.RankRequest): number {
+  return request.candidateIds.length > 0 ? request.candidateIds.length : request.candidates.length;
+}
+
 async function rankerCalls(scenario: RankerScenario): Promise<ScenarioCalls> {
   const client = createClient(ranker.RankerServiceClient, clientConfig(scenario));
   await waitForReady(client, scenario).catch((err: unknown) => {
@@ -128,15 +133,20 @@ async function rankerCalls(scenario: RankerScenario): Promise<ScenarioCalls> {
   const call = async (i: number): Promise<void> => {
     const request = next(i);
     const response = await unary(rank, request, scenario.timeoutMs);
-    if (response.ranked.length !== request.candidates.length) {
+    const sent = rankedCandidates(request);
+    if (response.ranked.length !== sent) {
       throw new UnexpectedResponseError(
-        `sent ${request.candidates.length} candidates, got ${response.ranked.length} scores`,
+        `sent ${sent} candidates, got ${response.ranked.length} scores`,
       );
     }
   };
   return {
     call,
-    detail: { model: scenario.request.model, candidates: scenario.request.candidates },
+    detail: {
+      model: scenario.request.model,
+      candidates: scenario.request.candidates,
+      requestForm: scenario.request.requestForm,
+    },
     close: () => client.close(),
   };
 }

@@ -1,8 +1,7 @@
 // The k6 scripts' request generation (loadtest/k6/gen.js, plain JavaScript) against the
 // TypeScript generators: for one scenario file both must send identical requests, so that a k6
 // run and an `embpress loadtest` run measure the same workload.
-import type { ranker } from '@embpress/proto';
-import { common } from '@embpress/proto';
+import { common, ranker } from '@embpress/proto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runInNewContext } from 'node:vm';
@@ -47,6 +46,18 @@ function protojsonFeature(f: ranker.Feature): Record<string, unknown> {
   return { name: f.name, categorical: f.value?.value };
 }
 
+/** A ts-proto FeatureColumn in protojson: only its set list, a NaN double as "NaN". */
+function protojsonColumn(column: ranker.FeatureColumn): Record<string, unknown> {
+  if (column.numeric.length > 0)
+    return { name: column.name, numeric: column.numeric.map((v) => (Number.isNaN(v) ? 'NaN' : v)) };
+  return { name: column.name, categorical: column.categorical };
+}
+
+const withForm = (scenario: RankerScenario, requestForm: 'rows' | 'columns'): RankerScenario => ({
+  ...scenario,
+  request: { ...scenario.request, requestForm },
+});
+
 describe('k6/gen.js sends the requests of the TypeScript generators', () => {
   const k6 = loadK6Gen();
 
@@ -70,8 +81,41 @@ describe('k6/gen.js sends the requests of the TypeScript generators', () => {
     }
   });
 
-  it('ranker-rank: the same context and candidates, value for value', () => {
+  it('ranker-rank as columns (the scenario default): the same context and columns, value for value', () => {
     const scenario = loadScenario('ranker-rank') as RankerScenario;
+    expect(scenario.request.requestForm).toBe('columns');
+    const ts = rankRequests(scenario);
+    const js = k6.rankGenerator(scenario);
+    let missingNumeric = 0;
+    let missingCategorical = 0;
+    for (const i of [0, 1, 2, 17, 1000]) {
+      const a = ts(i);
+      const b = plain(js(i));
+      expect(b).toEqual({
+        model: a.model,
+        version: a.version,
+        context: a.context.map(protojsonFeature),
+        candidateIds: a.candidateIds,
+        columns: a.columns.map(protojsonColumn),
+      });
+      // Read back as proto3 JSON, k6's message is the TypeScript one ("NaN" included).
+      expect(ranker.RankRequest.fromJSON(b)).toEqual(a);
+      for (const col of a.columns) {
+        missingNumeric += col.numeric.filter(Number.isNaN).length;
+        missingCategorical += col.categorical.filter((v) => v === '').length;
+      }
+    }
+    // Missing values of both kinds were compared, not only present ones.
+    expect(missingNumeric).toBeGreaterThan(0);
+    expect(missingCategorical).toBeGreaterThan(0);
+    // A scenario file without the field (k6 reads the raw JSON, with no schema defaults) too.
+    const raw = JSON.parse(JSON.stringify(scenario)) as { request: Record<string, unknown> };
+    delete raw.request.requestForm;
+    expect(plain(k6.rankGenerator(raw as unknown as Scenario)(3))).toEqual(plain(js(3)));
+  });
+
+  it('ranker-rank as rows: the same context and candidates, value for value', () => {
+    const scenario = withForm(loadScenario('ranker-rank') as RankerScenario, 'rows');
     const ts = rankRequests(scenario);
     const js = k6.rankGenerator(scenario);
     for (const i of [0, 1, 2, 17, 1000]) {

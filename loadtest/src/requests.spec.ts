@@ -1,9 +1,11 @@
-import { generateSynthetic } from '@embpress/data';
-import { common } from '@embpress/proto';
+import { generateSynthetic, MISSING_VALUE, transformDenseValue } from '@embpress/data';
+import { common, type ranker } from '@embpress/proto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  MISSING_CATEGORICAL,
+  MISSING_NUMERIC,
   rankRequests,
   retrieveRequests,
   storeLookupRequests,
@@ -96,8 +98,13 @@ describe('storeLookupRequests', () => {
   });
 });
 
-describe('rankRequests', () => {
-  const scenario = loadScenario('ranker-rank') as RankerScenario;
+const withForm = (scenario: RankerScenario, requestForm: 'rows' | 'columns'): RankerScenario => ({
+  ...scenario,
+  request: { ...scenario.request, requestForm },
+});
+
+describe('rankRequests as rows', () => {
+  const scenario = withForm(loadScenario('ranker-rank') as RankerScenario, 'rows');
   const next = rankRequests(scenario);
   const shared = new Set(scenario.request.fields.filter((f) => f.shared).map((f) => f.name));
 
@@ -112,6 +119,8 @@ describe('rankRequests', () => {
       const names = c.features.map((f) => f.name);
       expect(new Set(names).size).toBe(names.length);
     }
+    expect(req.candidateIds).toEqual([]);
+    expect(req.columns).toEqual([]);
     expect(next(3)).toEqual(req);
   });
 
@@ -166,6 +175,109 @@ describe('rankRequests', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+/**
+ * The candidates a columnar request describes, as the rows form writes them: candidate k holds
+ * column c's k-th value as a Feature, and no Feature where that value is the missing marker.
+ */
+function columnsAsCandidates(req: ranker.RankRequest): ranker.Candidate[] {
+  return req.candidateIds.map((id, k) => {
+    const features: ranker.Feature[] = [];
+    for (const column of req.columns) {
+      if (column.numeric.length > 0) {
+        const value = column.numeric[k] as number;
+        if (!Number.isNaN(value))
+          features.push({ name: column.name, value: { $case: 'numeric', value } });
+      } else {
+        const value = column.categorical[k] as string;
+        if (value !== MISSING_CATEGORICAL)
+          features.push({ name: column.name, value: { $case: 'categorical', value } });
+      }
+    }
+    return { id, features };
+  });
+}
+
+describe('rankRequests as columns (the scenario default)', () => {
+  const scenario = loadScenario('ranker-rank') as RankerScenario;
+  const next = rankRequests(scenario);
+  const own = scenario.request.fields.filter((f) => !f.shared);
+
+  it('is the default when a scenario file leaves requestForm out', () => {
+    expect(scenario.request.requestForm).toBe('columns');
+    const raw = JSON.parse(JSON.stringify(scenario)) as RankerScenario;
+    delete (raw.request as Partial<RankerScenario['request']>).requestForm;
+    expect((parseScenario(raw) as RankerScenario).request.requestForm).toBe('columns');
+    expect(() =>
+      parseScenario({ ...raw, request: { ...raw.request, requestForm: 'tensor' } }),
+    ).toThrow(/request\.requestForm/);
+  });
+
+  it('sends candidate ids and one column per candidate field, one value per candidate', () => {
+    const req = next(3);
+    expect(req.candidates).toEqual([]);
+    expect(req.candidateIds).toEqual(Array.from({ length: 100 }, (_, c) => `c${c}`));
+    expect(req.columns.map((col) => col.name)).toEqual(own.map((f) => f.name));
+    req.columns.forEach((col, k) => {
+      // Exactly one list set, of the field's kind: what the ranker's validation asks.
+      if (own[k]?.kind === 'numeric') {
+        expect(col.numeric).toHaveLength(100);
+        expect(col.categorical).toEqual([]);
+      } else {
+        expect(col.categorical).toHaveLength(100);
+        expect(col.numeric).toEqual([]);
+      }
+    });
+    expect(next(3)).toEqual(req);
+  });
+
+  it('carries the values of the rows form: column c, candidate k = candidate k, feature c', () => {
+    const rows = rankRequests(withForm(scenario, 'rows'));
+    let missingNumeric = 0;
+    let missingCategorical = 0;
+    for (const i of [0, 1, 2, 17, 1000]) {
+      const a = rows(i);
+      const b = next(i);
+      expect(b.context).toEqual(a.context);
+      expect({ model: b.model, version: b.version }).toEqual({
+        model: a.model,
+        version: a.version,
+      });
+      expect(columnsAsCandidates(b)).toEqual(a.candidates);
+      // Value by value, the missing markers included: where a candidate leaves a feature out, its
+      // column holds NaN (numeric) or "" (categorical).
+      b.columns.forEach((col) => {
+        b.candidateIds.forEach((_, k) => {
+          const feature = a.candidates[k]?.features.find((f) => f.name === col.name);
+          if (col.numeric.length > 0) {
+            const v = col.numeric[k] as number;
+            if (feature === undefined) {
+              expect(v).toBeNaN();
+              missingNumeric += 1;
+            } else expect(feature.value).toEqual({ $case: 'numeric', value: v });
+          } else {
+            const v = col.categorical[k] as string;
+            if (feature === undefined) {
+              expect(v).toBe('');
+              missingCategorical += 1;
+            } else expect(feature.value).toEqual({ $case: 'categorical', value: v });
+          }
+        });
+      });
+    }
+    expect(missingNumeric).toBeGreaterThan(0);
+    expect(missingCategorical).toBeGreaterThan(0);
+  });
+
+  it('marks missing values as the ranker maps a feature left out', () => {
+    // Dense: an omitted field stays at 0 in the ranker's batch; NaN is transformed to 0 too.
+    expect(MISSING_NUMERIC).toBeNaN();
+    expect(transformDenseValue(MISSING_NUMERIC)).toBe(0);
+    // Categorical: an omitted field gets the id of the vocabulary's MISSING_VALUE; a column's ""
+    // is looked up as that same value.
+    expect(MISSING_CATEGORICAL).toBe(MISSING_VALUE);
   });
 });
 

@@ -4,6 +4,7 @@
 import {
   combine as synthCombine,
   hex8,
+  MISSING_VALUE,
   permute32,
   scaledCardinality,
   synthProfile,
@@ -93,21 +94,32 @@ export function synthFields(
   return [...numeric, ...categorical];
 }
 
-type FieldDrawer = (rng: RequestRng) => ranker.Feature | undefined;
+/**
+ * How the columnar form writes a value the rows form leaves out (ranker.proto FeatureColumn). The
+ * ranker maps both as it maps an omitted Feature (services/ranker feature-mapping.ts): a dense NaN
+ * is transformed to 0, as an omitted dense field is (transformDenseValue, libs/data dense.ts); a
+ * categorical "" is MISSING_VALUE, whose id is the one an omitted categorical field gets.
+ */
+export const MISSING_NUMERIC = Number.NaN;
+export const MISSING_CATEGORICAL: string = MISSING_VALUE;
+
+/** Draws one raw value of a field; undefined = missing. */
+type FieldDrawer =
+  | { kind: 'numeric'; name: string; draw: (rng: RequestRng) => number | undefined }
+  | { kind: 'categorical'; name: string; draw: (rng: RequestRng) => string | undefined };
 
 function fieldDrawer(field: FeatureField, synthSeed: number, zipfExponent: number): FieldDrawer {
   if (field.kind === 'numeric') {
     const { name, missingRate, median, sigma, negativeRate } = field;
     const mu = log(median + 1);
     // The synthetic generator's raw counts (libs/data RowSampler): lognormal around the median,
-    // occasionally negative; a missing value is left out of the request, as clients do.
-    return (rng) => {
+    // occasionally negative.
+    const draw = (rng: RequestRng): number | undefined => {
       if (rng.next() < missingRate) return undefined;
-      let value: number;
-      if (negativeRate > 0 && rng.next() < negativeRate) value = -1 - floor(rng.next() * 3);
-      else value = max(0, floor(exp(mu + sigma * rng.normal())) - 1);
-      return { name, value: { $case: 'numeric', value } };
+      if (negativeRate > 0 && rng.next() < negativeRate) return -1 - floor(rng.next() * 3);
+      return max(0, floor(exp(mu + sigma * rng.normal())) - 1);
     };
+    return { kind: 'numeric', name, draw };
   }
   const { name, cardinality, missingRate, style, synthIndex } = field;
   const zipf = new ZipfRanks(cardinality, zipfExponent);
@@ -116,7 +128,7 @@ function fieldDrawer(field: FeatureField, synthSeed: number, zipfExponent: numbe
   const cached = new Array<string | undefined>(Math.min(cardinality, TEXT_CACHE_RANKS) + 1).fill(
     undefined,
   );
-  return (rng) => {
+  const draw = (rng: RequestRng): string | undefined => {
     if (missingRate > 0 && rng.next() < missingRate) return undefined;
     const rank = zipf.sample(rng);
     let text = cached[rank];
@@ -125,32 +137,71 @@ function fieldDrawer(field: FeatureField, synthSeed: number, zipfExponent: numbe
       text = style === 'hex' ? hex8(v) : String(v);
       if (rank < cached.length) cached[rank] = text;
     }
-    return { name, value: { $case: 'categorical', value: text } };
+    return text;
   };
+  return { kind: 'categorical', name, draw };
+}
+
+/** The fields' present values as Features; a missing value is left out, as clients do. */
+function drawFeatures(drawers: readonly FieldDrawer[], rng: RequestRng): ranker.Feature[] {
+  const features: ranker.Feature[] = [];
+  for (const d of drawers) {
+    if (d.kind === 'numeric') {
+      const value = d.draw(rng);
+      if (value !== undefined) features.push({ name: d.name, value: { $case: 'numeric', value } });
+    } else {
+      const value = d.draw(rng);
+      if (value !== undefined)
+        features.push({ name: d.name, value: { $case: 'categorical', value } });
+    }
+  }
+  return features;
 }
 
 /**
  * Rank requests: the shared (context) fields drawn once, then `candidates` candidates with the
- * other fields; raw values as `embpress data synth --seed synthSeed` writes them.
+ * other fields; raw values as `embpress data synth --seed synthSeed` writes them. Both request
+ * forms make the same draws in the same order (candidate by candidate, field by field), so
+ * request i carries the same values as rows or as columns: only the message shape differs.
  */
 export function rankRequests(scenario: RankerScenario): (i: number) => ranker.RankRequest {
-  const { model, version, candidates, synthSeed, zipfExponent, fields } = scenario.request;
+  const { model, version, candidates, synthSeed, zipfExponent, fields, requestForm } =
+    scenario.request;
   const shared = fields.filter((f) => f.shared).map((f) => fieldDrawer(f, synthSeed, zipfExponent));
   const own = fields.filter((f) => !f.shared).map((f) => fieldDrawer(f, synthSeed, zipfExponent));
-  const draw = (drawers: FieldDrawer[], rng: RequestRng): ranker.Feature[] => {
-    const features: ranker.Feature[] = [];
-    for (const d of drawers) {
-      const feature = d(rng);
-      if (feature !== undefined) features.push(feature);
-    }
-    return features;
-  };
+  const ids = Array.from({ length: candidates }, (_, c) => `c${c}`);
+  if (requestForm === 'rows') {
+    return (i) => {
+      const rng = new RequestRng(scenario.seed, i);
+      const context = drawFeatures(shared, rng);
+      const list: ranker.Candidate[] = new Array(candidates);
+      for (let c = 0; c < candidates; c += 1)
+        list[c] = { id: ids[c] as string, features: drawFeatures(own, rng) };
+      return { model, version, context, candidates: list, candidateIds: [], columns: [] };
+    };
+  }
   return (i) => {
     const rng = new RequestRng(scenario.seed, i);
-    const context = draw(shared, rng);
-    const list: ranker.Candidate[] = new Array(candidates);
-    for (let c = 0; c < candidates; c += 1) list[c] = { id: `c${c}`, features: draw(own, rng) };
-    return { model, version, context, candidates: list, candidateIds: [], columns: [] };
+    const context = drawFeatures(shared, rng);
+    // One column per own field, every one holding a value for every candidate.
+    const numeric = own.map((d) => (d.kind === 'numeric' ? new Array<number>(candidates) : []));
+    const categorical = own.map((d) =>
+      d.kind === 'categorical' ? new Array<string>(candidates) : [],
+    );
+    for (let c = 0; c < candidates; c += 1) {
+      for (let k = 0; k < own.length; k += 1) {
+        const d = own[k] as FieldDrawer;
+        if (d.kind === 'numeric') (numeric[k] as number[])[c] = d.draw(rng) ?? MISSING_NUMERIC;
+        else (categorical[k] as string[])[c] = d.draw(rng) ?? MISSING_CATEGORICAL;
+      }
+    }
+    const columns = own.map((d, k) => ({
+      name: d.name,
+      numeric: numeric[k] as number[],
+      categorical: categorical[k] as string[],
+    }));
+    // A fresh id list per request: a caller may keep or change a request it was handed.
+    return { model, version, context, candidates: [], candidateIds: ids.slice(), columns };
   };
 }
 

@@ -79,6 +79,13 @@ const rankerRequest = z.object({
   version: z.string().default(''),
   candidates: z.number().int().positive(),
   /**
+   * How a request carries its candidates (proto/embpress/ranker/v1/ranker.proto): `columns`,
+   * candidate_ids plus one FeatureColumn per per-candidate field (what a production client sends:
+   * far less for the ranker to decode and map), or `rows`, one Candidate with a Feature list each.
+   * The same values either way; the context is a Feature list in both.
+   */
+  requestForm: z.enum(['columns', 'rows']).default('columns'),
+  /**
    * Raw values are those `embpress data synth --seed synthSeed` writes: categorical rank k of a
    * field is the same text, so requests hit a vocabulary trained on that data, with Zipf
    * frequencies (exponent below) over each field's cardinality.
