@@ -107,6 +107,33 @@ describe('embpress train', () => {
     expect((manifest.metrics as Record<string, unknown>).testAuc).toBe(summary.testAuc);
   });
 
+  it('passes --amsgrad, --dropout, --lr-schedule and --warmup-steps to the run', async () => {
+    const data = join(dir, 'levers.txt');
+    await generateSynthetic({ rows: 1500, seed: 5, out: data });
+    const r = await runTrain([
+      ...['--data', `criteo:${data}`, '--model', 'wdl', '--method', 'full', '--dim', '4'],
+      ...['--batch-size', '256', '--epochs', '2', '--parts', '1', '--backend', 'wasm'],
+      ...['--amsgrad', '--dropout', '0.2', '--lr-schedule', 'cosine', '--warmup-steps', '2'],
+      ...['--out', join(dir, 'm-levers'), '--no-checkpoints', '--json'],
+    ]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(
+      'amsgrad true (flag), dropout 0.2 (flag), lr schedule cosine (flag), warmup 2 steps (flag)',
+    );
+    expect(r.stderr).toMatch(/lr schedule cosine over 10 steps, linear warmup 2 steps/);
+    expect(r.stderr).toMatch(/part 2: lr factor 0\.\d+ at step 10 of 10/);
+    const summary = JSON.parse(r.stdout.trim().split('\n').pop() as string) as Record<
+      string,
+      unknown
+    >;
+    expect(summary.schedule).toMatchObject({
+      amsgrad: true,
+      dropout: 0.2,
+      lrSchedule: 'cosine',
+      warmupSteps: 2,
+    });
+  });
+
   it('rejects a bad flag value with a usage error', async () => {
     const r = await runTrain(['--data', 'criteo:x', '--method', 'full', '--lr', 'fast']);
     expect(r.code).toBe(2);
@@ -117,6 +144,19 @@ describe('embpress train', () => {
     const sizes = await runTrain(['--data', 'criteo:x', '--method', 'full', '--bottom', '8,x']);
     expect(sizes.code).toBe(2);
     expect(sizes.stderr).toContain('--bottom must be layer sizes like 64,32, got "8,x"');
+    const drop = await runTrain(['--data', 'criteo:x', '--method', 'full', '--dropout', '1']);
+    expect(drop.code).toBe(2);
+    expect(drop.stderr).toContain('--dropout must be a rate in [0, 1), got "1"');
+    const sched = await runTrain([
+      '--data',
+      'criteo:x',
+      '--method',
+      'full',
+      '--lr-schedule',
+      'step',
+    ]);
+    expect(sched.code).toBe(2);
+    expect(sched.stderr).toContain('--lr-schedule must be one of constant, cosine, linear');
   });
 
   it('names a missing data file', async () => {

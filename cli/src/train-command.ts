@@ -28,12 +28,14 @@ import { isOptionError } from './option-error';
 type Trainer = typeof import('@embpress/trainer');
 type TrainOptimizer = import('@embpress/trainer').TrainOptimizer;
 type TrainPreset = import('@embpress/trainer').TrainPreset;
+type LrSchedule = import('@embpress/trainer').LrSchedule;
 const trainer = (): Trainer => lazyRequire<Trainer>('@embpress/trainer');
 
 export const TRAIN_USAGE = `usage:
   embpress train --data KIND:PATH|DIR [--test KIND:PATH] [--schema FILE] --model dlrm|wdl|dcn|deepfm|fm
                  --method SPEC [--budget R] [--preset auto|paper] [--epochs N] [--batch-size B] [--lr L]
-                 [--optimizer sgd|adagrad|adam] [--sparse-optimizer KIND] [--sparse-lr L] [--sparse-l2 W] [--parts P] [--early-stop K] [--seed S]
+                 [--optimizer sgd|adagrad|adam] [--amsgrad] [--sparse-optimizer KIND] [--sparse-lr L] [--sparse-l2 W]
+                 [--dropout P] [--lr-schedule constant|cosine|linear] [--warmup-steps N] [--parts P] [--early-stop K] [--seed S]
                  [--dim D] [--bottom N,N,..] [--top N,N,..] [--backend auto|wasm|cpu|tensorflow]
                  [--out REGISTRY_ROOT] [--name MODEL] [--version V] [--resume] [--no-checkpoints]
                  [--json]
@@ -48,6 +50,11 @@ export const TRAIN_USAGE = `usage:
       --sparse-optimizer sgd|adagrad|adam|rowwise-adagrad and --sparse-lr L train the
       embedding rows (every method's table parameters, lazily) with their own optimizer and
       rate (default: --optimizer and --lr); rowwise-adagrad keeps one accumulator per row.
+      --amsgrad: the dense Adam divides by the running maximum of v (AMSGrad; the rows' optimizer
+      has no such variant). --dropout P drops hidden MLP activations with probability P while
+      training (never at inference; FM has no MLP). --lr-schedule cosine|linear decays the dense
+      and the rows' learning rates over the run's planned steps after --warmup-steps N of linear
+      warmup (constant: no decay; the log states the curve). Defaults: off, 0, constant, 0.
       --model fm is a factorization machine over the sparse fields (coordinate 0 of a row is
       its first-order weight, the other dim-1 its factors; dense features enter linearly).
       Schedule: what --epochs, --batch-size, --parts, --early-stop, --lr, --optimizer leave
@@ -112,6 +119,10 @@ async function run(args: string[]): Promise<void> {
       'sparse-l2': { type: 'string', default: '0' },
       'sparse-optimizer': { type: 'string' },
       'sparse-lr': { type: 'string' },
+      amsgrad: { type: 'boolean' },
+      dropout: { type: 'string' },
+      'lr-schedule': { type: 'string' },
+      'warmup-steps': { type: 'string' },
       parts: { type: 'string' },
       'early-stop': { type: 'string' },
       seed: { type: 'string', default: '123' },
@@ -179,6 +190,24 @@ async function run(args: string[]): Promise<void> {
       ? {}
       : { sparseLr: pos('sparse-lr', values['sparse-lr']) }),
     sparseL2: num('sparse-l2', values['sparse-l2'], (v) => v >= 0, 'a number >= 0'),
+    ...(values.amsgrad === undefined ? {} : { amsgrad: values.amsgrad }),
+    ...(values.dropout === undefined
+      ? {}
+      : {
+          dropout: num('dropout', values.dropout, (v) => v >= 0 && v < 1, 'a rate in [0, 1)'),
+        }),
+    ...(values['lr-schedule'] === undefined
+      ? {}
+      : {
+          lrSchedule: oneOf<LrSchedule>(
+            'lr-schedule',
+            values['lr-schedule'],
+            trainer().LR_SCHEDULES,
+          ),
+        }),
+    ...(values['warmup-steps'] === undefined
+      ? {}
+      : { warmupSteps: int('warmup-steps', values['warmup-steps'], 0) }),
     ...(values.parts === undefined ? {} : { partsPerEpoch: int('parts', values.parts, 1) }),
     ...(values['early-stop'] === undefined
       ? {}
@@ -217,6 +246,10 @@ async function run(args: string[]): Promise<void> {
       earlyStopParts: result.schedule.earlyStopParts,
       optimizer: result.schedule.optimizer,
       lr: result.schedule.lr,
+      amsgrad: result.schedule.amsgrad,
+      dropout: result.schedule.dropout,
+      lrSchedule: result.schedule.lrSchedule,
+      warmupSteps: result.schedule.warmupSteps,
       partsRun: result.partsRun,
       bestPart: result.bestPart,
       stoppedEarly: result.stoppedEarly,

@@ -9,6 +9,13 @@ export { isRawSource, openDataset, type OpenDatasetOptions } from './dataset-inp
 export { setupEmbedding, type EmbeddingSetup, type EmbeddingSetupOptions } from './embedding-setup';
 export { evaluateSplit, type Evaluation, type RowLookup } from './evaluate';
 export {
+  describeLrSchedule,
+  LR_SCHEDULES,
+  lrFactor,
+  type LrSchedule,
+  type LrScheduleSpec,
+} from './lr-schedule';
+export {
   defaultVersion,
   OPTIMIZER_KINDS,
   partBatches,

@@ -100,6 +100,38 @@ describe('checkpoints and --resume', () => {
     expect(existsSync(run.dir)).toBe(false);
   });
 
+  it('resumes a run with a cosine schedule, warmup, amsgrad and dropout to exactly the uninterrupted result', async () => {
+    // The learning rates are a function of the global step (the dense optimizer's, restored from
+    // the checkpoint), the dropout masks of (seed, step), amsgrad's maximum is a checkpointed slot.
+    const levers = {
+      lrSchedule: 'cosine',
+      warmupSteps: 7,
+      amsgrad: true,
+      dropout: 0.2,
+    } as const satisfies Partial<TrainOptions>;
+    const logs: string[] = [];
+    const ref = await train(
+      options({
+        ...levers,
+        version: 'lev-ref',
+        checkpoints: false,
+        onProgress: (e) => e.kind === 'log' && logs.push(e.message),
+      }),
+    );
+    expect(ref.manifest).toMatchObject({
+      training: { lrSchedule: 'cosine', warmupSteps: 7, amsgrad: true, dropout: 0.2 },
+    });
+    // The log names the schedule.
+    expect(logs.join('\n')).toMatch(/lr schedule cosine over \d+ steps, linear warmup 7 steps/);
+    expect(ref.metrics).not.toEqual(reference.metrics);
+    await crashAfter(3, { ...levers, version: 'lev' });
+    await expect(train(options({ resume: true, version: 'lev' }))).rejects.toThrow(/other options/);
+    const resumed = await train(options({ ...levers, resume: true, version: 'lev' }));
+    expect(resumed.resumedFromPart).toBe(3);
+    expect(resumed.metrics).toEqual(ref.metrics);
+    expect(tableBytes('lev').equals(tableBytes('lev-ref'))).toBe(true);
+  });
+
   it('resumes a run killed after its last part straight to test and export', async () => {
     await crashAfter(6, { version: 'r5' });
     const parts: TrainProgress[] = [];

@@ -36,6 +36,7 @@ import { CheckpointRun, fingerprintDiff, type CheckpointPayload } from './checkp
 import { isRawSource, openDataset } from './dataset-input';
 import { setupEmbedding } from './embedding-setup';
 import { evaluateSplit, type Evaluation } from './evaluate';
+import { describeLrSchedule, LR_SCHEDULES, lrFactor, type LrSchedule } from './lr-schedule';
 import { captureState, decodeState, encodeState, restoreState } from './object-state';
 import type { StageChange, StageHooks } from './stage-hooks';
 import { TrainError } from './train-errors';
@@ -86,6 +87,20 @@ export interface TrainOptions {
   sparseLr?: number;
   /** L2 penalty on the touched embedding rows, added to their gradient (default 0: none). */
   sparseL2?: number;
+  /**
+   * Dense Adam keeps the running maximum of v (AMSGrad; needs optimizer adam). The rows' Adam of
+   * libs/compression has no such variant: it is the dense weights' only. Undefined: from the preset.
+   */
+  amsgrad?: boolean;
+  /** Dropout rate of the MLPs' hidden layers in training steps, in [0, 1). Undefined: preset. */
+  dropout?: number;
+  /**
+   * Learning-rate schedule of the dense and the rows' rates over the run's planned steps
+   * (lr-schedule.ts). Undefined: from the preset.
+   */
+  lrSchedule?: LrSchedule;
+  /** Linear warmup steps of the learning rates. Undefined: from the preset. */
+  warmupSteps?: number;
   /** Parts per epoch: a validation pass after each. Undefined: from the preset. */
   partsPerEpoch?: number;
   /** Stop after this many parts without a better validation AUC. Undefined: from the preset. */
@@ -240,6 +255,18 @@ function validate(o: TrainOptions): void {
   );
   check(o.lr === undefined || (Number.isFinite(o.lr) && o.lr > 0), `lr must be > 0, got ${o.lr}`);
   check(
+    o.dropout === undefined || (Number.isFinite(o.dropout) && o.dropout >= 0 && o.dropout < 1),
+    `dropout must be in [0, 1), got ${o.dropout}`,
+  );
+  check(
+    o.lrSchedule === undefined || (LR_SCHEDULES as readonly string[]).includes(o.lrSchedule),
+    `lrSchedule must be one of ${LR_SCHEDULES.join(', ')}, got ${JSON.stringify(o.lrSchedule)}`,
+  );
+  check(
+    o.warmupSteps === undefined || (Number.isInteger(o.warmupSteps) && o.warmupSteps >= 0),
+    `warmupSteps must be an integer >= 0, got ${o.warmupSteps}`,
+  );
+  check(
     o.partsPerEpoch === undefined || (Number.isInteger(o.partsPerEpoch) && o.partsPerEpoch >= 1),
     `partsPerEpoch must be an integer >= 1, got ${o.partsPerEpoch}`,
   );
@@ -347,9 +374,18 @@ export async function train(given: TrainOptions): Promise<TrainResult> {
       earlyStopParts: given.earlyStopParts,
       lr: given.lr,
       optimizer: given.optimizer,
+      amsgrad: given.amsgrad,
+      dropout: given.dropout,
+      lrSchedule: given.lrSchedule,
+      warmupSteps: given.warmupSteps,
     },
     given.preset ?? 'auto',
   );
+  if (schedule0.amsgrad && schedule0.optimizer !== 'adam')
+    throw new TrainError(
+      'bad-argument',
+      `amsgrad is a variant of adam, the optimizer is ${schedule0.optimizer}`,
+    );
   const sparseOptimizer: OptimizerKind = given.sparseOptimizer ?? schedule0.optimizer;
   const sparseLr = given.sparseLr ?? schedule0.lr;
   log(
@@ -365,6 +401,10 @@ export async function train(given: TrainOptions): Promise<TrainResult> {
     earlyStopParts: schedule0.earlyStopParts,
     lr: schedule0.lr,
     optimizer: schedule0.optimizer,
+    amsgrad: schedule0.amsgrad,
+    dropout: schedule0.dropout,
+    lrSchedule: schedule0.lrSchedule,
+    warmupSteps: schedule0.warmupSteps,
   };
   const batchesPerEpoch = Math.floor(trainRows / options.batchSize);
   if (batchesPerEpoch === 0)
@@ -413,6 +453,17 @@ export async function train(given: TrainOptions): Promise<TrainResult> {
   log(
     `train ${trainRows} rows = ${batchesPerEpoch} batches of ${options.batchSize} per epoch in ${parts} parts; ${totalParts} parts at most; validation ${info.rows.validation}, test ${info.rows.test} rows`,
   );
+  // The planned optimizer steps: what the learning-rate schedule runs over.
+  let plannedSteps = 0;
+  for (let p = 0; p < totalParts; p += 1) plannedSteps += schedule[p % parts] as number;
+  const lrPlan = {
+    schedule: options.lrSchedule,
+    warmupSteps: options.warmupSteps,
+    totalSteps: plannedSteps,
+  };
+  const scheduled = options.lrSchedule !== 'constant' || options.warmupSteps > 0;
+  if (scheduled)
+    log(`${describeLrSchedule(lrPlan)}: dense lr ${options.lr}, rows lr ${sparseLr} at the peak`);
 
   // Everything that decides the result: a resume must match it exactly.
   const fingerprint: Record<string, unknown> = {
@@ -431,6 +482,11 @@ export async function train(given: TrainOptions): Promise<TrainResult> {
     ...(options.sparseL2 ? { sparseL2: options.sparseL2 } : {}),
     ...(options.sparseOptimizer === undefined ? {} : { sparseOptimizer }),
     ...(options.sparseLr === undefined ? {} : { sparseLr }),
+    // The levers, likewise named only when on.
+    ...(options.amsgrad ? { amsgrad: true } : {}),
+    ...(options.dropout > 0 ? { dropout: options.dropout } : {}),
+    ...(options.lrSchedule !== 'constant' ? { lrSchedule: options.lrSchedule } : {}),
+    ...(options.warmupSteps > 0 ? { warmupSteps: options.warmupSteps } : {}),
     partsPerEpoch: options.partsPerEpoch,
     earlyStopParts: options.earlyStopParts,
     seed: options.seed,
@@ -438,7 +494,8 @@ export async function train(given: TrainOptions): Promise<TrainResult> {
   };
   const modelOptions = {
     seed: options.seed,
-    optimizer: { kind: options.optimizer, lr: options.lr },
+    optimizer: { kind: options.optimizer, lr: options.lr, amsgrad: options.amsgrad },
+    dropout: options.dropout,
   };
   const tableState = { table: trainable, optimizer: emb.optimizer };
 
@@ -539,7 +596,21 @@ export async function train(given: TrainOptions): Promise<TrainResult> {
   };
 
   let partsWallSeconds = 0;
-  const step = makeTrainStep(trainable, emb.optimizer, model, options.batchSize);
+  const trainStep = makeTrainStep(trainable, emb.optimizer, model, options.batchSize);
+  // libs/compression's SparseOptimizer declares its lr readonly but reads it at every update: the
+  // schedule sets it before each step (the one writer; no method keeps a copy of it).
+  const rowsOptimizer = emb.optimizer as unknown as { lr: number };
+  const setRates = (factor: number) => {
+    model.learningRate = options.lr * factor;
+    rowsOptimizer.lr = sparseLr * factor;
+  };
+  // The global step is the dense optimizer's counter, which checkpoints restore.
+  const step: typeof trainStep = scheduled
+    ? (b) => {
+        setRates(lrFactor(lrPlan, model.steps));
+        return trainStep(b);
+      }
+    : trainStep;
   const loopStart = performance.now();
   const elapsed = () => earlierLoopSeconds + (performance.now() - loopStart) / 1000;
   // A run that had already stopped early when it was checkpointed stays stopped.
@@ -618,6 +689,10 @@ export async function train(given: TrainOptions): Promise<TrainResult> {
       stepSeconds += partStepSeconds;
       samplesTrained += batches * options.batchSize;
       partsRun += 1;
+      if (scheduled)
+        log(
+          `part ${p + 1}: lr factor ${lrFactor(lrPlan, Math.max(0, model.steps - 1)).toPrecision(4)} at step ${model.steps} of ${plannedSteps} (dense lr ${model.learningRate.toPrecision(4)})`,
+        );
       const val = await evaluateSplit(ds, 'validation', model, serveRowsOf, options.batchSize);
       // Ties count as improvements (docs/methods/reference.md#training-loop); a NaN AUC never
       // improves.
@@ -765,6 +840,11 @@ export async function train(given: TrainOptions): Promise<TrainResult> {
         sparseL2: options.sparseL2 ?? 0,
         sparseOptimizer,
         sparseLr,
+        amsgrad: options.amsgrad,
+        dropout: options.dropout,
+        lrSchedule: options.lrSchedule,
+        warmupSteps: options.warmupSteps,
+        plannedSteps,
         partsPerEpoch: parts,
         earlyStopParts: options.earlyStopParts,
         seed: options.seed,

@@ -95,10 +95,30 @@ describe('resolveTrainingDefaults', () => {
     expect(knobs(resolveTrainingDefaults(100, all, 'paper'))).toEqual(all);
   });
 
+  it('keeps the levers off by default and names them in the line when set', () => {
+    const r = resolveTrainingDefaults(7200);
+    expect(r).toMatchObject({ amsgrad: false, dropout: 0, lrSchedule: 'constant', warmupSteps: 0 });
+    const set = resolveTrainingDefaults(7200, {
+      amsgrad: true,
+      dropout: 0.1,
+      lrSchedule: 'cosine',
+      warmupSteps: 100,
+    });
+    expect(set).toMatchObject({
+      amsgrad: true,
+      dropout: 0.1,
+      lrSchedule: 'cosine',
+      warmupSteps: 100,
+    });
+    expect(set.summary).toContain(
+      'amsgrad true (flag), dropout 0.1 (flag), lr schedule cosine (flag), warmup 100 steps (flag)',
+    );
+  });
+
   it('--preset paper gives the reference settings whatever the data size', () => {
     for (const rows of [7200, 40_000_000]) {
       const r = resolveTrainingDefaults(rows, {}, 'paper');
-      expect(knobs(r)).toEqual({ ...PAPER_PRESET });
+      expect(r).toMatchObject({ ...PAPER_PRESET });
       expect(r.source.batchSize).toBe('paper');
       expect(
         r.summary.startsWith(

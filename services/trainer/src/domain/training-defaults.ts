@@ -1,8 +1,10 @@
 // The one place that fills in the training schedule a user did not set (issue #12, item 5): batch
 // size, epochs, evaluation cadence (parts per epoch), early-stop patience, optimizer and learning
 // rate, chosen from the size of the TRAINING split, so that a run with no flags learns on 8k rows
-// as on 40M. Explicit values always win, one by one. The policy and the reference's settings of
-// `--preset paper` are described in docs/models.md#training-defaults.
+// as on 40M; and the training levers (amsgrad, dropout, learning-rate schedule and warmup), whose
+// defaults are fixed. Explicit values always win, one by one. The policy and the reference's
+// settings of `--preset paper` are described in docs/models.md#training-defaults.
+import type { LrSchedule } from './lr-schedule';
 import type { TrainOptimizer } from './train';
 
 export const TRAIN_PRESETS = ['auto', 'paper'] as const;
@@ -16,6 +18,12 @@ export interface ScheduleChoice {
   earlyStopParts?: number | undefined;
   lr?: number | undefined;
   optimizer?: TrainOptimizer | undefined;
+  /** Dense Adam with the running maximum of v (only with optimizer adam). */
+  amsgrad?: boolean | undefined;
+  /** Dropout rate of the MLPs' hidden layers while training. */
+  dropout?: number | undefined;
+  lrSchedule?: LrSchedule | undefined;
+  warmupSteps?: number | undefined;
 }
 
 export type ScheduleKey = keyof ScheduleChoice;
@@ -29,6 +37,10 @@ export interface ResolvedSchedule {
   earlyStopParts: number;
   lr: number;
   optimizer: TrainOptimizer;
+  amsgrad: boolean;
+  dropout: number;
+  lrSchedule: LrSchedule;
+  warmupSteps: number;
   preset: TrainPreset;
   trainRows: number;
   source: Record<ScheduleKey, ScheduleSource>;
@@ -54,6 +66,11 @@ export const AUTO_POLICY = {
   minPatience: 3,
   lr: 0.001,
   optimizer: 'adam' as TrainOptimizer,
+  /** The levers of docs/models.md#training-levers, off unless measured to help. */
+  amsgrad: false,
+  dropout: 0,
+  lrSchedule: 'constant' as LrSchedule,
+  warmupSteps: 0,
 } as const;
 
 /**
@@ -67,6 +84,10 @@ export const PAPER_PRESET = {
   earlyStopParts: 40,
   lr: 0.001,
   optimizer: 'adam' as TrainOptimizer,
+  amsgrad: false,
+  dropout: 0,
+  lrSchedule: 'constant' as LrSchedule,
+  warmupSteps: 0,
 } as const;
 
 function floorPow2(x: number): number {
@@ -120,6 +141,12 @@ export function resolveTrainingDefaults(
   );
   const lr = pick('lr', () => (paper ? PAPER_PRESET.lr : p.lr));
   const optimizer = pick('optimizer', () => (paper ? PAPER_PRESET.optimizer : p.optimizer));
+  const preset0 = paper ? PAPER_PRESET : p;
+  // AMSGrad is a variant of Adam: a default never turns it on for another optimizer.
+  const amsgrad = pick('amsgrad', () => preset0.amsgrad && optimizer === 'adam');
+  const dropout = pick('dropout', () => preset0.dropout);
+  const lrSchedule = pick('lrSchedule', () => preset0.lrSchedule);
+  const warmupSteps = pick('warmupSteps', () => preset0.warmupSteps);
 
   const fmt = (key: ScheduleKey, text: string) =>
     source[key] === 'flag' ? `${text} (flag)` : text;
@@ -132,6 +159,15 @@ export function resolveTrainingDefaults(
       fmt('earlyStopParts', `early stop patience ${earlyStopParts} parts`),
       fmt('optimizer', optimizer),
       fmt('lr', `lr ${lr}`),
+      // The levers are named only when on (or set by a flag), to keep the line short.
+      ...(amsgrad || source.amsgrad === 'flag' ? [fmt('amsgrad', `amsgrad ${amsgrad}`)] : []),
+      ...(dropout > 0 || source.dropout === 'flag' ? [fmt('dropout', `dropout ${dropout}`)] : []),
+      ...(lrSchedule !== 'constant' || source.lrSchedule === 'flag'
+        ? [fmt('lrSchedule', `lr schedule ${lrSchedule}`)]
+        : []),
+      ...(warmupSteps > 0 || source.warmupSteps === 'flag'
+        ? [fmt('warmupSteps', `warmup ${warmupSteps} steps`)]
+        : []),
     ].join(', ') +
     ` (${steps} steps/epoch)`;
   return {
@@ -141,6 +177,10 @@ export function resolveTrainingDefaults(
     earlyStopParts,
     lr,
     optimizer,
+    amsgrad,
+    dropout,
+    lrSchedule,
+    warmupSteps,
     preset,
     trainRows,
     source,
