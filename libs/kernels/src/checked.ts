@@ -1,0 +1,265 @@
+// Argument checks shared by both implementations: the wasm kernels read raw memory, so a length
+// or an id that is off would read another table's bytes instead of failing. Every public method
+// checks here, then calls the implementation's `run*` with sizes that are known to fit.
+import type {
+  KernelImpl,
+  Kernels,
+  MatmulOptions,
+  Metric,
+  PinnedBytes,
+  ScoreOptions,
+  TopKResult,
+} from './types';
+
+/** A table argument: a typed array or bytes pinned in the implementation's memory. */
+export type TableArg = ArrayBufferView | PinnedBytes;
+
+/** The rows of a score call, checked: [start, start + count) of a table of `rowBytes` rows. */
+export interface RowRange {
+  start: number;
+  count: number;
+}
+
+const MAX_I32 = 0x7fffffff;
+
+export abstract class CheckedKernels implements Kernels {
+  abstract readonly impl: KernelImpl;
+  abstract pin(data: ArrayBufferView): PinnedBytes;
+
+  protected abstract runDotInteraction(
+    z: Float32Array,
+    batch: number,
+    n: number,
+    dim: number,
+    out: Float32Array,
+  ): void;
+  protected abstract runDotInteractionBackward(
+    z: Float32Array,
+    dy: Float32Array,
+    batch: number,
+    n: number,
+    dim: number,
+    out: Float32Array,
+  ): void;
+  protected abstract runScore(
+    kind: 'f32' | 'fp16' | 'int8',
+    metric: Metric,
+    query: Float32Array,
+    rows: TableArg,
+    rowBytes: number,
+    range: RowRange,
+    out: Float32Array,
+  ): void;
+  protected abstract runGather(
+    kind: 'fp16' | 'int8' | 'int4',
+    table: TableArg,
+    stride: number,
+    dim: number,
+    ids: Uint32Array,
+    out: Float32Array,
+  ): void;
+  protected abstract runMatmul(
+    a: Float32Array,
+    b: Float32Array,
+    m: number,
+    k: number,
+    n: number,
+    bias: Float32Array | undefined,
+    relu: boolean,
+    out: Float32Array,
+  ): void;
+  protected abstract runTopK(scores: Float32Array, k: number, out: TopKResult): void;
+
+  dotInteraction(
+    z: Float32Array,
+    batch: number,
+    n: number,
+    dim: number,
+    out?: Float32Array,
+  ): Float32Array {
+    size('batch', batch, 0);
+    size('n', n, 1);
+    size('dim', dim, 1);
+    expectLength('z', z, batch * n * dim);
+    const result = output(out, (batch * n * (n - 1)) / 2);
+    if (result.length > 0) this.runDotInteraction(z, batch, n, dim, result);
+    return result;
+  }
+
+  dotInteractionBackward(
+    z: Float32Array,
+    dy: Float32Array,
+    batch: number,
+    n: number,
+    dim: number,
+    out?: Float32Array,
+  ): Float32Array {
+    size('batch', batch, 0);
+    size('n', n, 1);
+    size('dim', dim, 1);
+    expectLength('z', z, batch * n * dim);
+    expectLength('dy', dy, (batch * n * (n - 1)) / 2);
+    const result = output(out, batch * n * dim);
+    if (result.length > 0) this.runDotInteractionBackward(z, dy, batch, n, dim, result);
+    return result;
+  }
+
+  scoreF32(
+    metric: Metric,
+    query: Float32Array,
+    rows: Float32Array | PinnedBytes,
+    options?: ScoreOptions,
+  ): Float32Array {
+    isA(rows, Float32Array);
+    return this.score('f32', metric, query, rows, query.length * 4, options);
+  }
+
+  scoreFp16(
+    metric: Metric,
+    query: Float32Array,
+    rows: Uint16Array | PinnedBytes,
+    options?: ScoreOptions,
+  ): Float32Array {
+    isA(rows, Uint16Array);
+    return this.score('fp16', metric, query, rows, query.length * 2, options);
+  }
+
+  scoreRowwiseInt8(
+    metric: Metric,
+    query: Float32Array,
+    rows: Uint8Array | PinnedBytes,
+    options?: ScoreOptions,
+  ): Float32Array {
+    isA(rows, Uint8Array);
+    return this.score('int8', metric, query, rows, query.length + 4, options);
+  }
+
+  private score(
+    kind: 'f32' | 'fp16' | 'int8',
+    metric: Metric,
+    query: Float32Array,
+    rows: TableArg,
+    rowBytes: number,
+    options: ScoreOptions = {},
+  ): Float32Array {
+    if (metric !== 'ip' && metric !== 'l2')
+      throw new RangeError(`kernels: metric must be 'ip' or 'l2', got ${String(metric)}`);
+    size('query length', query.length, 1);
+    const total = tableRows(rows, rowBytes);
+    const start = options.start ?? 0;
+    size('start', start, 0);
+    const count = options.count ?? total - start;
+    size('count', count, 0);
+    if (start + count > total)
+      throw new RangeError(`kernels: rows [${start}, ${start + count}) of a ${total}-row table`);
+    const result = output(options.out, count);
+    if (count > 0) this.runScore(kind, metric, query, rows, rowBytes, { start, count }, result);
+    return result;
+  }
+
+  gatherFp16(
+    table: Uint16Array | PinnedBytes,
+    dim: number,
+    ids: Uint32Array,
+    out?: Float32Array,
+  ): Float32Array {
+    size('dim', dim, 1);
+    isA(table, Uint16Array);
+    return this.gather('fp16', table, dim * 2, dim, ids, out);
+  }
+
+  gatherRowwise(
+    table: Uint8Array | PinnedBytes,
+    dim: number,
+    bits: 4 | 8,
+    ids: Uint32Array,
+    out?: Float32Array,
+  ): Float32Array {
+    size('dim', dim, 1);
+    if (bits !== 4 && bits !== 8)
+      throw new RangeError(`kernels: rowwise bits must be 4 or 8, got ${String(bits)}`);
+    isA(table, Uint8Array);
+    const stride = (bits === 8 ? dim : Math.ceil(dim / 2)) + 4;
+    return this.gather(bits === 8 ? 'int8' : 'int4', table, stride, dim, ids, out);
+  }
+
+  private gather(
+    kind: 'fp16' | 'int8' | 'int4',
+    table: TableArg,
+    stride: number,
+    dim: number,
+    ids: Uint32Array,
+    out: Float32Array | undefined,
+  ): Float32Array {
+    if (!(ids instanceof Uint32Array)) throw new TypeError('kernels: ids must be a Uint32Array');
+    const rows = tableRows(table, stride);
+    for (let i = 0; i < ids.length; i += 1)
+      if ((ids[i] as number) >= rows)
+        throw new RangeError(`kernels: id ${ids[i]} at ${i} is outside the ${rows}-row table`);
+    const result = output(out, ids.length * dim);
+    if (ids.length > 0) this.runGather(kind, table, stride, dim, ids, result);
+    return result;
+  }
+
+  matmul(
+    a: Float32Array,
+    b: Float32Array,
+    m: number,
+    k: number,
+    n: number,
+    options: MatmulOptions = {},
+  ): Float32Array {
+    size('m', m, 0);
+    size('k', k, 0);
+    size('n', n, 0);
+    expectLength('a', a, m * k);
+    expectLength('b', b, k * n);
+    if (options.bias !== undefined) expectLength('bias', options.bias, n);
+    const result = output(options.out, m * n);
+    if (result.length > 0)
+      this.runMatmul(a, b, m, k, n, options.bias, options.relu === true, result);
+    return result;
+  }
+
+  topK(scores: Float32Array, k: number): TopKResult {
+    size('k', k, 0);
+    const kept = Math.min(k, scores.length);
+    const result = { indices: new Uint32Array(kept), scores: new Float32Array(kept) };
+    if (kept > 0) this.runTopK(scores, kept, result);
+    return result;
+  }
+}
+
+/** A typed-array table must be of the kernel's element type (a pin is checked by its owner). */
+function isA(table: TableArg, Type: { new (n: number): ArrayBufferView; name: string }): void {
+  if (ArrayBuffer.isView(table) && !(table instanceof Type))
+    throw new TypeError(
+      `kernels: expected a ${Type.name}, got a ${Object(table).constructor.name}`,
+    );
+}
+
+/** An integer in [min, 2^31 − 1] (the wasm side takes i32 sizes). */
+function size(name: string, value: number, min: number): void {
+  if (!Number.isInteger(value) || value < min || value > MAX_I32)
+    throw new RangeError(`kernels: ${name} must be an integer ≥ ${min}, got ${value}`);
+}
+
+function expectLength(name: string, array: ArrayLike<number>, length: number): void {
+  if (array.length !== length)
+    throw new RangeError(`kernels: ${name} has ${array.length} values, expected ${length}`);
+}
+
+function output(out: Float32Array | undefined, length: number): Float32Array {
+  if (out === undefined) return new Float32Array(length);
+  expectLength('out', out, length);
+  return out;
+}
+
+/** Whole rows of `rowBytes` in a table argument. */
+function tableRows(table: TableArg, rowBytes: number): number {
+  if (table.byteLength % rowBytes !== 0)
+    throw new RangeError(
+      `kernels: a table of ${table.byteLength} bytes is not whole rows of ${rowBytes} bytes`,
+    );
+  return table.byteLength / rowBytes;
+}
