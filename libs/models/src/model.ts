@@ -6,7 +6,10 @@ import * as tf from '@tensorflow/tfjs';
 import { parseModelConfig, type ModelConfig, type ModelConfigInput } from './config';
 import { InputShapeError, ModelConfigError, WeightsError } from './errors';
 import { makeDropout, ParamStore, type Param } from './layers';
-import { buildNetwork, type Network } from './networks';
+import { dlrmServingLogits } from './dlrm-serving';
+import { sigmoid } from './metrics';
+import { defaultImpl } from './interaction';
+import { buildNetwork, DlrmNet, type Network } from './networks';
 import { DenseOptimizer, type DenseOptimizerConfig } from './optimizer';
 import { mulberry32 } from './rng';
 
@@ -150,20 +153,26 @@ export class CtrModel {
   predictLogits(dense: Float32Array, rows: Float32Array): Float32Array {
     const B = this.batchSizeOf(rows);
     this.checkInputs(dense, rows, B);
-    return scoped(() => {
-      const [d, r] = this.tensors(dense, rows, B);
-      return copy(this.net.logits(d, r).dataSync());
-    });
+    return scoped(() => copy(this.inferenceLogits(dense, rows, B)));
   }
 
   /** Click probabilities sigmoid(logit) of a batch. */
   predict(dense: Float32Array, rows: Float32Array): Float32Array {
     const B = this.batchSizeOf(rows);
     this.checkInputs(dense, rows, B);
-    return scoped(() => {
-      const [d, r] = this.tensors(dense, rows, B);
-      return copy(tf.sigmoid(this.net.logits(d, r)).dataSync());
-    });
+    return scoped(() => sigmoid(this.inferenceLogits(dense, rows, B)));
+  }
+
+  /**
+   * Logits without gradients, inside a scope. A DLRM on wasm/cpu takes the few-operation path of
+   * dlrm-serving.ts (the ranker's hot path); the others, and any model on the tensorflow backend
+   * (where data should stay on the device), run their network's graph.
+   */
+  private inferenceLogits(dense: Float32Array, rows: Float32Array, B: number): ArrayLike<number> {
+    if (this.net instanceof DlrmNet && defaultImpl() === 'js')
+      return dlrmServingLogits(this.net, dense, rows, B);
+    const [d, r] = this.tensors(dense, rows, B);
+    return this.net.logits(d, r).dataSync();
   }
 
   /** Copies of the dense weights, in a stable order with stable names. */
