@@ -25,7 +25,7 @@ function mlpForward(mlp: Mlp, x: tf.Tensor2D, reluOnLast: boolean): tf.Tensor2D 
       b: layer.weight as tf.Tensor2D,
       bias: layer.bias,
       activation: i < last || reluOnLast ? 'relu' : 'linear',
-    });
+    }) as tf.Tensor2D;
   });
   return h;
 }
