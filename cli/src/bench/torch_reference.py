@@ -7,6 +7,9 @@ Reads a work directory written by cli/src/bench/train-bench-pytorch.ts:
                              the prepared splits in file order (global ids of the vocabulary)
   init.table.f32             the initial embedding table (rows x dim) embpress's trainer starts from
   init.weights.f32           the initial dense weights, laid out as meta["weights"] says
+meta.json also carries the training levers: amsgrad (the dense Adam's; SparseAdam, like our
+rows' Adam, has none), dropout (the MLPs' hidden layers, training steps only; torch's own masks)
+and lrFactors, the learning-rate factor of every planned step (services/trainer lr-schedule.ts).
 and trains the same architecture (docs/methods/full.md; the models of docs/adr and
 libs/models/src/networks.ts), the same optimizer (lazy sparse rows, dense weights), the same
 batch order and the same part / validation / early-stop loop as services/trainer. It writes
@@ -56,9 +59,10 @@ def roc_auc(p, y):
 class Net(torch.nn.Module):
     """The heads of libs/models/src/networks.ts over gathered rows [B, F, D] and dense [B, nd]."""
 
-    def __init__(self, config, weights):
+    def __init__(self, config, weights, dropout=0.0):
         super().__init__()
         self.config = config
+        self.dropout = dropout
         self.w = torch.nn.ParameterDict(
             {name.replace(".", "_"): torch.nn.Parameter(torch.from_numpy(v.copy())) for name, v in weights.items()}
         )
@@ -81,6 +85,8 @@ class Net(torch.nn.Module):
             x = self.linear(f"{name}.{i}", x)
             if i < layers - 1 or relu_last:
                 x = torch.relu(x)
+            if i < layers - 1 and self.dropout > 0 and self.training:
+                x = torch.nn.functional.dropout(x, p=self.dropout, training=True)
         return x
 
     def forward(self, dense, rows):
@@ -126,12 +132,12 @@ class Net(torch.nn.Module):
         raise ValueError(f"unknown model kind {kind}")
 
 
-def make_optimizers(kind, lr, emb, dense_params):
+def make_optimizers(kind, lr, emb, dense_params, amsgrad=False):
     """Lazy sparse rows (sparse gradients: only the rows of a batch change) and dense weights."""
     if kind == "adam":
         return [
             torch.optim.SparseAdam([emb.weight], lr=lr, betas=(0.9, 0.999), eps=1e-8),
-            torch.optim.Adam(dense_params, lr=lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0),
+            torch.optim.Adam(dense_params, lr=lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=amsgrad),
         ]
     if kind == "adagrad":
         return [
@@ -168,12 +174,15 @@ def main():
     emb = torch.nn.Embedding(meta["tableRows"], D, sparse=True)
     with torch.no_grad():
         emb.weight.copy_(torch.from_numpy(table))
-    net = Net(config, weights)
-    opts = make_optimizers(meta["optimizer"], meta["lr"], emb, list(net.parameters()))
+    net = Net(config, weights, meta.get("dropout", 0.0))
+    opts = make_optimizers(meta["optimizer"], meta["lr"], emb, list(net.parameters()), meta.get("amsgrad", False))
+    lr_factors = meta.get("lrFactors")
+    global_step = 0
 
     def predict(split):
         ids, dense, _ = splits[split]
         out = []
+        net.eval()
         with torch.no_grad():
             for s in range(0, ids.shape[0], meta["batchSize"]):
                 rows = emb(ids[s : s + meta["batchSize"]])
@@ -197,6 +206,13 @@ def main():
         loss_sum = 0.0
         for b in range(start, start + schedule[k]):
             lo, hi = b * B, (b + 1) * B
+            net.train()
+            if lr_factors:
+                f = lr_factors[min(global_step, len(lr_factors) - 1)]
+                for o in opts:
+                    for group in o.param_groups:
+                        group["lr"] = meta["lr"] * f
+            global_step += 1
             t0 = time.perf_counter()
             rows = emb(ids[lo:hi])
             logits = net(dense[lo:hi], rows)

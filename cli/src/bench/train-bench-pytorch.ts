@@ -5,6 +5,11 @@
 // loaded by the script), with the same optimizer (lazy sparse rows, dense weights) and the same
 // part / validation / early-stop loop. Both sides' test predictions are scored here by the same
 // AUC and logloss code. A benchmark only: python3 and torch are never a CI dependency.
+//
+// The schedule is resolved once per data set as `embpress train` resolves it (flags given win,
+// the rest chosen from the training split's size, docs/models.md#training-defaults) and handed to
+// both sides, the learning-rate factor of every planned step included (lr-schedule.ts), so the
+// script needs no copy of the policy. Dropout masks are each library's own draws (same rate).
 import { spawn, spawnSync } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -22,7 +27,9 @@ import {
 import { BenchSetupError } from './bench-setup-error';
 
 type Trainer = typeof import('@embpress/trainer');
-type TrainOptimizer = import('@embpress/trainer').TrainOptimizer;
+type ScheduleChoice = import('@embpress/trainer').ScheduleChoice;
+type ResolvedSchedule = import('@embpress/trainer').ResolvedSchedule;
+type TrainPreset = import('@embpress/trainer').TrainPreset;
 
 export const VS_PYTORCH_SCRIPT = join(__dirname, 'torch_reference.py');
 
@@ -38,12 +45,9 @@ export interface VsPytorchOptions {
   seeds: number[];
   models: ModelKind[];
   training: {
-    epochs: number;
-    batchSize: number;
-    lr: number;
-    optimizer: TrainOptimizer;
-    partsPerEpoch: number;
-    earlyStopParts: number;
+    /** The schedule flags given; the others are chosen per data set. */
+    explicit: ScheduleChoice;
+    preset: TrainPreset;
     dim: number;
     modelOverrides: Record<string, unknown>;
   };
@@ -93,6 +97,8 @@ export interface VsPytorchReport {
   torchThreads: number;
   backend: string;
   training: VsPytorchOptions['training'];
+  /** The schedule each seed's data got (the same for both sides). */
+  schedules: Record<string, Omit<ResolvedSchedule, 'source'>>;
   bayesAuc: Record<string, number>;
   runs: VsRun[];
   summary: VsSummary[];
@@ -175,7 +181,7 @@ export async function benchVsPytorch(o: VsPytorchOptions): Promise<VsPytorchRepo
   const backend = await initBackend(o.backend);
   const runs: VsRun[] = [];
   const bayesAuc: Record<string, number> = {};
-  const t = o.training;
+  const schedules: VsPytorchReport['schedules'] = {};
   for (const seed of o.seeds) {
     let data = o.data;
     if (data === undefined) {
@@ -201,10 +207,28 @@ export async function benchVsPytorch(o: VsPytorchOptions): Promise<VsPytorchRepo
     const splitRows = await exportSplits(ds, dataDir);
     const numFields = ds.info.layout.categorical.length;
     const numDense = ds.info.layout.dense.length;
+    const resolved = o.trainer.resolveTrainingDefaults(
+      splitRows.train,
+      o.training.explicit,
+      o.training.preset,
+    );
+    o.log(resolved.summary);
+    const { source: _source, ...chosen } = resolved;
+    schedules[String(seed)] = chosen;
+    const t = { ...resolved, dim: o.training.dim, modelOverrides: o.training.modelOverrides };
     const batchesPerEpoch = Math.floor(splitRows.train / t.batchSize);
     const parts = Math.min(t.partsPerEpoch, batchesPerEpoch);
     const schedule = o.trainer.partBatches(batchesPerEpoch, parts);
     const totalParts = Math.max(1, Math.floor(t.epochs * parts));
+    // The learning-rate factor of every planned step, as train() computes it.
+    let plannedSteps = 0;
+    for (let p = 0; p < totalParts; p += 1) plannedSteps += schedule[p % parts] as number;
+    const lrPlan = {
+      schedule: t.lrSchedule,
+      warmupSteps: t.warmupSteps,
+      totalSteps: plannedSteps,
+    };
+    const lrFactors = Array.from({ length: plannedSteps }, (_, k) => o.trainer.lrFactor(lrPlan, k));
     for (const kind of o.models) {
       o.log(`seed ${seed}, ${kind}: embpress`);
       const ours = await o.trainer.train({
@@ -219,6 +243,10 @@ export async function benchVsPytorch(o: VsPytorchOptions): Promise<VsPytorchRepo
         optimizer: t.optimizer,
         partsPerEpoch: t.partsPerEpoch,
         earlyStopParts: t.earlyStopParts,
+        amsgrad: t.amsgrad,
+        dropout: t.dropout,
+        lrSchedule: t.lrSchedule,
+        warmupSteps: t.warmupSteps,
         seed,
         backend: o.backend,
         registryRoot: join(o.workDir, 'models'),
@@ -285,6 +313,9 @@ export async function benchVsPytorch(o: VsPytorchOptions): Promise<VsPytorchRepo
           schedule,
           totalParts,
           earlyStopParts: t.earlyStopParts,
+          amsgrad: t.amsgrad,
+          dropout: t.dropout,
+          lrFactors,
         }),
       );
       o.log(`seed ${seed}, ${kind}: pytorch`);
@@ -295,7 +326,11 @@ export async function benchVsPytorch(o: VsPytorchOptions): Promise<VsPytorchRepo
         partsRun: number;
         bestPart: number;
       };
-      const pred = new Float32Array(readFileSync(join(runDir, 'test.pred.f32')).buffer.slice(0));
+      // A copy of exactly the file's bytes: a small file's Buffer is a view into a shared pool.
+      const predBytes = readFileSync(join(runDir, 'test.pred.f32'));
+      const pred = new Float32Array(
+        predBytes.buffer.slice(predBytes.byteOffset, predBytes.byteOffset + predBytes.byteLength),
+      );
       const labels = ours.test.labels;
       if (pred.length !== labels.length)
         throw new Error(
@@ -356,6 +391,7 @@ export async function benchVsPytorch(o: VsPytorchOptions): Promise<VsPytorchRepo
     torchThreads: o.threads,
     backend: backend.name,
     training: o.training,
+    schedules,
     bayesAuc,
     runs,
     summary,

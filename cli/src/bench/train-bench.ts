@@ -27,6 +27,8 @@ import { benchVsPytorch } from './train-bench-pytorch';
 
 type Trainer = typeof import('@embpress/trainer');
 type TrainOptimizer = import('@embpress/trainer').TrainOptimizer;
+type TrainPreset = import('@embpress/trainer').TrainPreset;
+type LrSchedule = import('@embpress/trainer').LrSchedule;
 
 export const TRAIN_BENCH_USAGE = `usage:
   embpress bench train --what quality [--rows 100000,400000,1000000] [--scale 0.001]
@@ -39,10 +41,15 @@ export const TRAIN_BENCH_USAGE = `usage:
                        [--scale 0.01] [--budget 0.25] [common options]
   embpress bench train --vs pytorch [--data KIND:PATH [--test KIND:PATH] | --rows 200000 --scale 0.001]
                        [--seeds 123] [--models dlrm,wdl,dcn,deepfm,fm] [--python python3]
-                       [--torch-threads CPUS] [common options]
+                       [--torch-threads CPUS] [--preset auto|paper] [--amsgrad] [--dropout P]
+                       [--lr-schedule constant|cosine|linear] [--warmup-steps N] [common options]
+      --vs pytorch: what --epochs, --batch-size, --lr, --optimizer, --parts, --early-stop and the
+      levers leave unset is chosen from the training split's size as \`embpress train\` does
+      (--preset auto; docs/models.md#training-defaults), and both sides get the same values.
   common: [--epochs 1] [--batch-size 1024] [--lr 0.001] [--optimizer adam] [--sparse-l2 0] [--parts 10]
           [--early-stop 3] [--dim 16] [--bottom 512,256,64] [--top 512,256] [--seed 123]
-          [--backend wasm] [--work-dir DIR (kept; default a temp dir, removed)] [--json]`;
+          [--backend wasm] [--work-dir DIR (kept; default a temp dir, removed)] [--json]
+          (the values shown are the defaults of --what quality|methods|throughput)`;
 
 // A usage mistake prints one line and exits 2, like a missing prerequisite (bench-command.ts).
 class UsageError extends BenchSetupError {}
@@ -77,6 +84,16 @@ function oneOf<T extends string>(name: string, raw: string, allowed: readonly T[
 
 const round2 = (x: number) => Number(x.toFixed(2));
 
+/** The schedule of --what quality|methods|throughput when a flag is not given. */
+const LEGACY = {
+  epochs: 1,
+  batchSize: 1024,
+  lr: 0.001,
+  optimizer: 'adam' as TrainOptimizer,
+  partsPerEpoch: 10,
+  earlyStopParts: 3,
+};
+
 export async function benchTrainCommand(args: string[]): Promise<void> {
   let values;
   try {
@@ -104,13 +121,19 @@ export async function benchTrainCommand(args: string[]): Promise<void> {
         budget: { type: 'string', default: '0.25' },
         steps: { type: 'string', default: '30' },
         warmup: { type: 'string', default: '3' },
-        epochs: { type: 'string', default: '1' },
-        'batch-size': { type: 'string', default: '1024' },
-        lr: { type: 'string', default: '0.001' },
-        optimizer: { type: 'string', default: 'adam' },
+        // No defaults here: --vs pytorch takes the data-sized ones, the other benchmarks LEGACY.
+        epochs: { type: 'string' },
+        'batch-size': { type: 'string' },
+        lr: { type: 'string' },
+        optimizer: { type: 'string' },
         'sparse-l2': { type: 'string', default: '0' },
-        parts: { type: 'string', default: '10' },
-        'early-stop': { type: 'string', default: '3' },
+        parts: { type: 'string' },
+        'early-stop': { type: 'string' },
+        preset: { type: 'string', default: 'auto' },
+        amsgrad: { type: 'boolean' },
+        dropout: { type: 'string' },
+        'lr-schedule': { type: 'string' },
+        'warmup-steps': { type: 'string' },
         dim: { type: 'string', default: '16' },
         bottom: { type: 'string' },
         top: { type: 'string' },
@@ -146,14 +169,37 @@ export async function benchTrainCommand(args: string[]): Promise<void> {
   const modelOverrides: Record<string, unknown> = {};
   if (values.bottom !== undefined) modelOverrides['bottom'] = intList('bottom', values.bottom, 1);
   if (values.top !== undefined) modelOverrides['top'] = intList('top', values.top, 1);
+  // The schedule flags as given (undefined = not set).
+  const opt = <T>(raw: string | undefined, parse: (raw: string) => T): T | undefined =>
+    raw === undefined ? undefined : parse(raw);
+  const explicit = {
+    epochs: opt(values.epochs, (r) => pos('epochs', r)),
+    batchSize: opt(values['batch-size'], (r) => int('batch-size', r, 1)),
+    lr: opt(values.lr, (r) => pos('lr', r)),
+    optimizer: opt(values.optimizer, (r) =>
+      oneOf<TrainOptimizer>('optimizer', r, trainer.OPTIMIZER_KINDS),
+    ),
+    partsPerEpoch: opt(values.parts, (r) => int('parts', r, 1)),
+    earlyStopParts: opt(values['early-stop'], (r) => int('early-stop', r, 1)),
+    amsgrad: values.amsgrad,
+    dropout: opt(values.dropout, (r) =>
+      num('dropout', r, (v) => v >= 0 && v < 1, 'a rate in [0, 1)'),
+    ),
+    lrSchedule: opt(values['lr-schedule'], (r) =>
+      oneOf<LrSchedule>('lr-schedule', r, trainer.LR_SCHEDULES),
+    ),
+    warmupSteps: opt(values['warmup-steps'], (r) => int('warmup-steps', r, 0)),
+  };
+  const sparseL2 = num('sparse-l2', values['sparse-l2'], (v) => v >= 0, 'a number >= 0');
+  // --what quality|methods|throughput keep their fixed settings (their earlier tables).
   const training = {
-    epochs: pos('epochs', values.epochs),
-    batchSize: int('batch-size', values['batch-size'], 1),
-    lr: pos('lr', values.lr),
-    optimizer: oneOf<TrainOptimizer>('optimizer', values.optimizer, trainer.OPTIMIZER_KINDS),
-    sparseL2: num('sparse-l2', values['sparse-l2'], (v) => v >= 0, 'a number >= 0'),
-    partsPerEpoch: int('parts', values.parts, 1),
-    earlyStopParts: int('early-stop', values['early-stop'], 1),
+    epochs: explicit.epochs ?? LEGACY.epochs,
+    batchSize: explicit.batchSize ?? LEGACY.batchSize,
+    lr: explicit.lr ?? LEGACY.lr,
+    optimizer: explicit.optimizer ?? LEGACY.optimizer,
+    sparseL2,
+    partsPerEpoch: explicit.partsPerEpoch ?? LEGACY.partsPerEpoch,
+    earlyStopParts: explicit.earlyStopParts ?? LEGACY.earlyStopParts,
     dim,
     modelOverrides,
   };
@@ -179,7 +225,12 @@ export async function benchTrainCommand(args: string[]): Promise<void> {
           values.models === undefined
             ? [...MODEL_KINDS]
             : list(values.models).map((m) => oneOf<ModelKind>('models', m, MODEL_KINDS)),
-        training,
+        training: {
+          explicit,
+          preset: oneOf<TrainPreset>('preset', values.preset, trainer.TRAIN_PRESETS),
+          dim,
+          modelOverrides,
+        },
         backend,
         python: values.python,
         threads:
