@@ -9,109 +9,188 @@ import type { KernelImpl, Metric, PinnedBytes, TopKResult } from './types';
 
 const fround = Math.fround;
 
-/** The 16 lane accumulators of the canonical order (4 vectors × 4 lanes), reused per call. */
-const acc = new Float32Array(16);
-
-/** (acc0 + acc1) + (acc2 + acc3) per lane, then (v0 + v1) + (v2 + v3). */
-function horizontal(): number {
-  const v0 = fround(
-    fround((acc[0] as number) + (acc[4] as number)) +
-      fround((acc[8] as number) + (acc[12] as number)),
-  );
-  const v1 = fround(
-    fround((acc[1] as number) + (acc[5] as number)) +
-      fround((acc[9] as number) + (acc[13] as number)),
-  );
-  const v2 = fround(
-    fround((acc[2] as number) + (acc[6] as number)) +
-      fround((acc[10] as number) + (acc[14] as number)),
-  );
-  const v3 = fround(
-    fround((acc[3] as number) + (acc[7] as number)) +
-      fround((acc[11] as number) + (acc[15] as number)),
-  );
+/**
+ * The canonical order's end: lane l of accumulator v is s(4v + l); v = (acc0 + acc1) + (acc2 +
+ * acc3) per lane, then (v0 + v1) + (v2 + v3).
+ */
+function horizontal(
+  s0: number,
+  s1: number,
+  s2: number,
+  s3: number,
+  s4: number,
+  s5: number,
+  s6: number,
+  s7: number,
+  s8: number,
+  s9: number,
+  s10: number,
+  s11: number,
+  s12: number,
+  s13: number,
+  s14: number,
+  s15: number,
+): number {
+  const v0 = fround(fround(s0 + s4) + fround(s8 + s12));
+  const v1 = fround(fround(s1 + s5) + fround(s9 + s13));
+  const v2 = fround(fround(s2 + s6) + fround(s10 + s14));
+  const v3 = fround(fround(s3 + s7) + fround(s11 + s15));
   return fround(fround(v0 + v1) + fround(v2 + v3));
 }
 
-/** Element reader of a row: f32 values, fp16 halves, or rowwise codes (raw or decoded). */
-type Row = Float32Array | Uint16Array | Uint8Array;
+/** Σ a[ao + d]·b[bo + d] over dim values in the canonical order (16 accumulators s0..s15). */
+function dotF32(a: Float32Array, ao: number, b: Float32Array, bo: number, dim: number): number {
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let s4 = 0;
+  let s5 = 0;
+  let s6 = 0;
+  let s7 = 0;
+  let s8 = 0;
+  let s9 = 0;
+  let s10 = 0;
+  let s11 = 0;
+  let s12 = 0;
+  let s13 = 0;
+  let s14 = 0;
+  let s15 = 0;
+  let d = 0;
+  for (; d + 16 <= dim; d += 16) {
+    const p = ao + d;
+    const r = bo + d;
+    s0 = fround(s0 + fround((a[p + 0] as number) * (b[r + 0] as number)));
+    s1 = fround(s1 + fround((a[p + 1] as number) * (b[r + 1] as number)));
+    s2 = fround(s2 + fround((a[p + 2] as number) * (b[r + 2] as number)));
+    s3 = fround(s3 + fround((a[p + 3] as number) * (b[r + 3] as number)));
+    s4 = fround(s4 + fround((a[p + 4] as number) * (b[r + 4] as number)));
+    s5 = fround(s5 + fround((a[p + 5] as number) * (b[r + 5] as number)));
+    s6 = fround(s6 + fround((a[p + 6] as number) * (b[r + 6] as number)));
+    s7 = fround(s7 + fround((a[p + 7] as number) * (b[r + 7] as number)));
+    s8 = fround(s8 + fround((a[p + 8] as number) * (b[r + 8] as number)));
+    s9 = fround(s9 + fround((a[p + 9] as number) * (b[r + 9] as number)));
+    s10 = fround(s10 + fround((a[p + 10] as number) * (b[r + 10] as number)));
+    s11 = fround(s11 + fround((a[p + 11] as number) * (b[r + 11] as number)));
+    s12 = fround(s12 + fround((a[p + 12] as number) * (b[r + 12] as number)));
+    s13 = fround(s13 + fround((a[p + 13] as number) * (b[r + 13] as number)));
+    s14 = fround(s14 + fround((a[p + 14] as number) * (b[r + 14] as number)));
+    s15 = fround(s15 + fround((a[p + 15] as number) * (b[r + 15] as number)));
+  }
+  for (; d + 4 <= dim; d += 4) {
+    const p = ao + d;
+    const r = bo + d;
+    s0 = fround(s0 + fround((a[p + 0] as number) * (b[r + 0] as number)));
+    s1 = fround(s1 + fround((a[p + 1] as number) * (b[r + 1] as number)));
+    s2 = fround(s2 + fround((a[p + 2] as number) * (b[r + 2] as number)));
+    s3 = fround(s3 + fround((a[p + 3] as number) * (b[r + 3] as number)));
+  }
+  let s = horizontal(s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13, s14, s15);
+  for (; d < dim; d += 1) {
+    s = fround(s + fround((a[ao + d] as number) * (b[bo + d] as number)));
+  }
+  return s;
+}
+
+/** Σ (a[ao + d] − b[bo + d])² over dim values in the canonical order. */
+function l2F32(a: Float32Array, ao: number, b: Float32Array, bo: number, dim: number): number {
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let s4 = 0;
+  let s5 = 0;
+  let s6 = 0;
+  let s7 = 0;
+  let s8 = 0;
+  let s9 = 0;
+  let s10 = 0;
+  let s11 = 0;
+  let s12 = 0;
+  let s13 = 0;
+  let s14 = 0;
+  let s15 = 0;
+  let d = 0;
+  let t = 0;
+  for (; d + 16 <= dim; d += 16) {
+    const p = ao + d;
+    const r = bo + d;
+    t = fround((a[p + 0] as number) - (b[r + 0] as number));
+    s0 = fround(s0 + fround(t * t));
+    t = fround((a[p + 1] as number) - (b[r + 1] as number));
+    s1 = fround(s1 + fround(t * t));
+    t = fround((a[p + 2] as number) - (b[r + 2] as number));
+    s2 = fround(s2 + fround(t * t));
+    t = fround((a[p + 3] as number) - (b[r + 3] as number));
+    s3 = fround(s3 + fround(t * t));
+    t = fround((a[p + 4] as number) - (b[r + 4] as number));
+    s4 = fround(s4 + fround(t * t));
+    t = fround((a[p + 5] as number) - (b[r + 5] as number));
+    s5 = fround(s5 + fround(t * t));
+    t = fround((a[p + 6] as number) - (b[r + 6] as number));
+    s6 = fround(s6 + fround(t * t));
+    t = fround((a[p + 7] as number) - (b[r + 7] as number));
+    s7 = fround(s7 + fround(t * t));
+    t = fround((a[p + 8] as number) - (b[r + 8] as number));
+    s8 = fround(s8 + fround(t * t));
+    t = fround((a[p + 9] as number) - (b[r + 9] as number));
+    s9 = fround(s9 + fround(t * t));
+    t = fround((a[p + 10] as number) - (b[r + 10] as number));
+    s10 = fround(s10 + fround(t * t));
+    t = fround((a[p + 11] as number) - (b[r + 11] as number));
+    s11 = fround(s11 + fround(t * t));
+    t = fround((a[p + 12] as number) - (b[r + 12] as number));
+    s12 = fround(s12 + fround(t * t));
+    t = fround((a[p + 13] as number) - (b[r + 13] as number));
+    s13 = fround(s13 + fround(t * t));
+    t = fround((a[p + 14] as number) - (b[r + 14] as number));
+    s14 = fround(s14 + fround(t * t));
+    t = fround((a[p + 15] as number) - (b[r + 15] as number));
+    s15 = fround(s15 + fround(t * t));
+  }
+  for (; d + 4 <= dim; d += 4) {
+    const p = ao + d;
+    const r = bo + d;
+    t = fround((a[p + 0] as number) - (b[r + 0] as number));
+    s0 = fround(s0 + fround(t * t));
+    t = fround((a[p + 1] as number) - (b[r + 1] as number));
+    s1 = fround(s1 + fround(t * t));
+    t = fround((a[p + 2] as number) - (b[r + 2] as number));
+    s2 = fround(s2 + fround(t * t));
+    t = fround((a[p + 3] as number) - (b[r + 3] as number));
+    s3 = fround(s3 + fround(t * t));
+  }
+  let s = horizontal(s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13, s14, s15);
+  for (; d < dim; d += 1) {
+    t = fround((a[ao + d] as number) - (b[bo + d] as number));
+    s = fround(s + fround(t * t));
+  }
+  return s;
+}
+
+/** Σ q in the canonical order (Σ q·1: each product is exact). */
+function sum(q: Float32Array): number {
+  return dotF32(q, 0, ONES(q.length), 0, q.length);
+}
+
+let ones = new Float32Array(0);
+function ONES(n: number): Float32Array {
+  if (ones.length < n) ones = new Float32Array(n).fill(1);
+  return ones;
+}
 
 /**
- * The value of element `i` of `row` as the kernels see it: f32 as is, a half through the table,
- * a code raw (scale 1, bias 0 and `affine` false) or decoded as fround(c·scale) + bias.
+ * One row decoded to f32 (a half through the table; a rowwise code as c·scale + bias, one
+ * rounding at the store, exactly as the kernels' f32 multiply-then-add) in reused scratch.
  */
-function element(row: Row, i: number, half: boolean, scale: number, bias: number): number {
-  const v = row[i] as number;
-  if (half) return HALF_TO_F32[v] as number;
-  if (row instanceof Uint8Array && (scale !== 1 || bias !== 0))
-    return fround(fround(v * scale) + bias);
-  return v;
+let decoded = new Float32Array(0);
+function scratchRow(dim: number): Float32Array {
+  if (decoded.length < dim) decoded = new Float32Array(dim);
+  return decoded;
 }
 
-/** Σ q·x (metric ip) or Σ (q − x)² (l2) over dim values in the canonical order. */
-function reduce(
-  metric: Metric,
-  q: Float32Array,
-  x: Row,
-  xo: number,
-  dim: number,
-  half: boolean,
-  scale: number,
-  bias: number,
-): number {
-  acc.fill(0);
-  const l2 = metric === 'l2';
-  let d = 0;
-  for (; d + 16 <= dim; d += 16)
-    for (let l = 0; l < 16; l += 1) {
-      const t = term(l2, q[d + l] as number, element(x, xo + d + l, half, scale, bias));
-      acc[l] = (acc[l] as number) + t; // the store rounds: an f32 add
-    }
-  for (; d + 4 <= dim; d += 4)
-    for (let l = 0; l < 4; l += 1) {
-      const t = term(l2, q[d + l] as number, element(x, xo + d + l, half, scale, bias));
-      acc[l] = (acc[l] as number) + t;
-    }
-  let s = horizontal();
-  for (; d < dim; d += 1)
-    s = fround(s + term(l2, q[d] as number, element(x, xo + d, half, scale, bias)));
-  return s;
-}
-
-function term(l2: boolean, q: number, x: number): number {
-  if (!l2) return fround(q * x);
-  const diff = fround(q - x);
-  return fround(diff * diff);
-}
-
-/** Σ q in the canonical order. */
-function sum(q: Float32Array): number {
-  acc.fill(0);
-  const dim = q.length;
-  let d = 0;
-  for (; d + 16 <= dim; d += 16)
-    for (let l = 0; l < 16; l += 1) acc[l] = (acc[l] as number) + (q[d + l] as number);
-  for (; d + 4 <= dim; d += 4)
-    for (let l = 0; l < 4; l += 1) acc[l] = (acc[l] as number) + (q[d + l] as number);
-  let s = horizontal();
-  for (; d < dim; d += 1) s = fround(s + (q[d] as number));
-  return s;
-}
-
-/** Σ a[ao + d]·b[bo + d] over dim f32 values in the canonical order (the interaction's dot). */
-function dotF32(a: Float32Array, ao: number, b: Float32Array, bo: number, dim: number): number {
-  acc.fill(0);
-  let d = 0;
-  for (; d + 16 <= dim; d += 16)
-    for (let l = 0; l < 16; l += 1)
-      acc[l] = (acc[l] as number) + fround((a[ao + d + l] as number) * (b[bo + d + l] as number));
-  for (; d + 4 <= dim; d += 4)
-    for (let l = 0; l < 4; l += 1)
-      acc[l] = (acc[l] as number) + fround((a[ao + d + l] as number) * (b[bo + d + l] as number));
-  let s = horizontal();
-  for (; d < dim; d += 1) s = fround(s + fround((a[ao + d] as number) * (b[bo + d] as number)));
-  return s;
-}
+/** The element types of the tables. */
+type Row = Float32Array | Uint16Array | Uint8Array;
 
 class ScalarPin implements PinnedBytes {
   readonly impl = 'scalar';
@@ -191,16 +270,20 @@ export class ScalarKernels extends CheckedKernels {
   ): void {
     const dim = query.length;
     const end = range.start + range.count;
+    const reduce = metric === 'ip' ? dotF32 : l2F32;
     if (kind === 'f32') {
       const x = this.view(rows, Float32Array);
       for (let r = range.start; r < end; r += 1)
-        out[r - range.start] = reduce(metric, query, x, r * dim, dim, false, 1, 0);
+        out[r - range.start] = reduce(query, 0, x, r * dim, dim);
       return;
     }
+    const row = scratchRow(dim);
     if (kind === 'fp16') {
       const x = this.view(rows, Uint16Array);
-      for (let r = range.start; r < end; r += 1)
-        out[r - range.start] = reduce(metric, query, x, r * dim, dim, true, 1, 0);
+      for (let r = range.start; r < end; r += 1) {
+        for (let d = 0; d < dim; d += 1) row[d] = HALF_TO_F32[x[r * dim + d] as number] as number;
+        out[r - range.start] = reduce(query, 0, row, 0, dim);
+      }
       return;
     }
     const x = this.view(rows, Uint8Array);
@@ -213,12 +296,16 @@ export class ScalarKernels extends CheckedKernels {
       const bias = HALF_TO_F32[
         (x[src + dim + 2] as number) | ((x[src + dim + 3] as number) << 8)
       ] as number;
-      out[r - range.start] =
-        metric === 'ip'
-          ? fround(
-              fround(reduce('ip', query, x, src, dim, false, 1, 0) * scale) + fround(bias * qsum),
-            )
-          : reduce('l2', query, x, src, dim, false, scale, bias);
+      if (metric === 'ip') {
+        // scale·(q·c) + bias·Σq on the raw codes.
+        for (let d = 0; d < dim; d += 1) row[d] = x[src + d] as number;
+        out[r - range.start] = fround(
+          fround(dotF32(query, 0, row, 0, dim) * scale) + fround(bias * qsum),
+        );
+      } else {
+        for (let d = 0; d < dim; d += 1) row[d] = (x[src + d] as number) * scale + bias;
+        out[r - range.start] = l2F32(query, 0, row, 0, dim);
+      }
     }
   }
 
