@@ -129,6 +129,19 @@ describe('TrainerService', () => {
       'spec.top_mlp[1]: must be an integer in [1, 65536], got 0',
     );
     expect(await bad({ sparseL2: -1 })).toBe('spec.sparse_l2: must be >= 0, got -1');
+    expect(await bad({ dropout: 1 })).toBe('spec.dropout: must be in [0, 1), got 1');
+    expect(await bad({ lrSchedule: 'step' })).toBe(
+      'spec.lr_schedule: must be one of constant, cosine, linear, got "step"',
+    );
+    expect(await bad({ preset: 'fast' })).toBe(
+      'spec.preset: must be one of auto, paper, got "fast"',
+    );
+    expect(await bad({ sparseOptimizer: 'lion' })).toBe(
+      'spec.sparse_optimizer: must be one of sgd, adagrad, adam, rowwise-adagrad, got "lion"',
+    );
+    expect(await bad({ amsgrad: true, optimizer: 'sgd' })).toBe(
+      'spec.amsgrad: needs optimizer adam, got sgd',
+    );
     expect(trainings.list()).toEqual([]);
   });
 
@@ -179,8 +192,63 @@ describe('TrainerService', () => {
     ]);
   }, 60_000);
 
+  it('fills an unset schedule with the data-sized defaults of embpress train', async () => {
+    // Only what has no default, plus small layers (not schedule fields) to keep it fast.
+    const job = await start({
+      epochs: 0,
+      batchSize: 0,
+      learningRate: 0,
+      outputName: 'defaults',
+      dim: 4,
+      bottomMlp: [8],
+      topMlp: [8],
+      amsgrad: true,
+      lrSchedule: 'cosine',
+    });
+    const seen = await watchAll(job.id);
+    const last = seen[seen.length - 1] as trainer.Training;
+    expect(last.state).toBe(TrainingState.TRAINING_STATE_SUCCEEDED);
+    // ~1,714 train rows: batch 128 (>= 200 steps/epoch is out of reach, the floor), 13 steps per
+    // epoch, so up to 20 epochs (>= 2000 steps, capped), 1 part per epoch, patience 3, adam 1e-3
+    // (docs/models.md#training-defaults); the old fixed defaults were 1 epoch at batch 1024.
+    const chosen = {
+      batchSize: 128,
+      epochs: 20,
+      partsPerEpoch: 1,
+      earlyStopParts: 3,
+      optimizer: 'adam',
+      lr: 0.001,
+      amsgrad: true,
+      dropout: 0,
+      lrSchedule: 'cosine',
+      warmupSteps: 0,
+    };
+    const manifest = new ModelRegistryDir(registryRoot).readVersion(
+      'defaults',
+      last.modelDir.split('/').pop() as string,
+    ).manifest;
+    expect(manifest).toMatchObject({ training: { ...chosen, sparseOptimizer: 'adam' } });
+    expect(manifest).toMatchObject({ training: { plannedSteps: 20 * 13 } });
+    // The record's spec shows the values chosen for its zero fields.
+    expect(last.spec).toMatchObject({
+      preset: 'auto',
+      batchSize: 128,
+      epochs: 20,
+      partsPerEpoch: 1,
+      earlyStopParts: 3,
+      optimizer: 'adam',
+      learningRate: 0.001,
+      amsgrad: true,
+      dropout: 0,
+      lrSchedule: 'cosine',
+      warmupSteps: 0,
+    });
+    // The first record (QUEUED) still showed them as given: zero = to be chosen.
+    expect(seen[0]?.spec).toMatchObject({ batchSize: 0, epochs: 0, learningRate: 0 });
+  }, 60_000);
+
   it('cancels a running training (CANCELLED, nothing exported) and limits concurrent jobs', async () => {
-    const job = await start({ outputName: 'cancelled', epochs: 50 });
+    const job = await start({ outputName: 'cancelled', epochs: 50, earlyStopParts: 1000 });
     const busy = await unary(client.startTraining, { spec: specOf({ outputName: 'other' }) });
     expect(busy.err?.code).toBe(status.RESOURCE_EXHAUSTED);
 

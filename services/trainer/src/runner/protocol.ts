@@ -22,6 +22,20 @@ export interface JobSummary {
   testLogloss: number;
   samplesTrained: number;
   trainSeconds: number;
+  /** The schedule the run used (the spec's zero fields as chosen for the data). */
+  schedule: {
+    preset: string;
+    epochs: number;
+    batchSize: number;
+    lr: number;
+    optimizer: string;
+    partsPerEpoch: number;
+    earlyStopParts: number;
+    amsgrad: boolean;
+    dropout: number;
+    lrSchedule: string;
+    warmupSteps: number;
+  };
 }
 
 export type ChildMessage =

@@ -27,6 +27,19 @@ async function run(message: StartMessage): Promise<void> {
         ...result.metrics,
         samplesTrained: result.samplesTrained,
         trainSeconds: result.trainSeconds,
+        schedule: {
+          preset: result.schedule.preset,
+          epochs: result.schedule.epochs,
+          batchSize: result.schedule.batchSize,
+          lr: result.schedule.lr,
+          optimizer: result.schedule.optimizer,
+          partsPerEpoch: result.schedule.partsPerEpoch,
+          earlyStopParts: result.schedule.earlyStopParts,
+          amsgrad: result.schedule.amsgrad,
+          dropout: result.schedule.dropout,
+          lrSchedule: result.schedule.lrSchedule,
+          warmupSteps: result.schedule.warmupSteps,
+        },
       },
     });
   } catch (err) {

@@ -146,6 +146,7 @@ export class TrainingJobs {
           state: TrainingState.TRAINING_STATE_SUCCEEDED,
           metrics: metricsOf(message.summary),
           modelDir: message.summary.modelDir,
+          ...this.resolvedSpec(job, message.summary),
         });
         this.options.logger.info(
           { training: job.id, modelDir: message.summary.modelDir },
@@ -156,6 +157,29 @@ export class TrainingJobs {
         this.fail(job, message.message);
         return;
     }
+  }
+
+  /** The record's spec with the values the run chose for its zero / unset schedule fields. */
+  private resolvedSpec(job: Job, summary: JobSummary): Partial<trainer.Training> {
+    const spec = this.trainings.get(job.id)?.spec;
+    if (spec === undefined) return {};
+    const s = summary.schedule;
+    return {
+      spec: {
+        ...spec,
+        preset: s.preset,
+        epochs: s.epochs,
+        batchSize: s.batchSize,
+        learningRate: s.lr,
+        optimizer: s.optimizer,
+        partsPerEpoch: s.partsPerEpoch,
+        earlyStopParts: s.earlyStopParts,
+        amsgrad: s.amsgrad,
+        dropout: s.dropout,
+        lrSchedule: s.lrSchedule,
+        warmupSteps: s.warmupSteps,
+      },
+    };
   }
 
   private fail(job: Job, error: string): void {

@@ -82,31 +82,50 @@ export function trainingStateToJSON(object: TrainingState): string {
   }
 }
 
-/** The same knobs as `embpress train`. */
+/**
+ * The same knobs as `embpress train`, with the same defaults: a schedule field left at zero
+ * (epochs, batch_size, learning_rate, optimizer, parts_per_epoch, early_stop_parts) or unset
+ * (the training levers) is chosen as `embpress train` chooses it, from the size of the training
+ * split and the preset (docs/models.md#training-defaults; the job's log states the choice, the
+ * exported manifest's "training" section and this record's spec, once SUCCEEDED, hold it).
+ */
 export interface TrainingSpec {
   /** KIND:PATH, e.g. "criteo:/data/train.txt", "avazu:/data/train.csv", "csv:/data/x.csv". */
   data: string;
   /** Optional separate test file, KIND:PATH. */
   testData: string;
-  /** dlrm | wdl | dcn | deepfm */
+  /** dlrm | wdl | dcn | deepfm | fm (empty: dlrm) */
   model: string;
   /** Method spec string, e.g. "qr(collisions=4)" or "full". */
   method: string;
   /** Memory budget as a fraction of the uncompressed tables, in (0, 1]. */
   budget: number;
+  /**
+   * Epochs at most (0: enough for about 2000 optimizer steps, 1 to 20; early stopping ends most
+   * runs sooner).
+   */
   epochs: number;
+  /** 0: the largest power of two in [128, 1024] that gives an epoch >= 200 steps. */
   batchSize: number;
+  /** Dense learning rate (0: 0.001). */
   learningRate: number;
+  /** 0: 123. */
   seed: number;
   /** Name of the exported model in the registry. */
   outputName: string;
   /** auto | wasm | cpu | tensorflow */
   backend: string;
-  /** sgd | adagrad | adam (empty: adam), for the dense and the sparse side. */
+  /**
+   * sgd | adagrad | adam (empty: adam), for the dense side, and for the sparse side unless
+   * sparse_optimizer says otherwise.
+   */
   optimizer: string;
-  /** Parts per epoch, a validation pass after each (0: 10). */
+  /** Parts per epoch, a validation pass after each (0: about one every 50 steps, 1 to 10). */
   partsPerEpoch: number;
-  /** Stop after this many parts without a better validation AUC (0: 3). */
+  /**
+   * Stop after this many parts without a better validation AUC (0: at least an epoch's parts
+   * and at least 3).
+   */
   earlyStopParts: number;
   /** Embedding dimension (0: 16). */
   dim: number;
@@ -115,6 +134,30 @@ export interface TrainingSpec {
   topMlp: number[];
   /** L2 penalty on the embedding rows a batch touches (0: none). */
   sparseL2: number;
+  /**
+   * Where the zero schedule fields come from: auto (empty; from the data's size) or paper (the
+   * reference's batch 128, adam 0.001, 100 parts per epoch, 10 epochs, early stop after 40).
+   */
+  preset: string;
+  /** The embedding rows' optimizer: sgd | adagrad | adam | rowwise-adagrad (empty: optimizer). */
+  sparseOptimizer: string;
+  /** The embedding rows' learning rate (0: learning_rate). */
+  sparseLearningRate: number;
+  /** The dense Adam keeps the running maximum of v (AMSGrad; needs adam). Unset: off. */
+  amsgrad?:
+    | boolean
+    | undefined;
+  /** Dropout rate of the MLPs' hidden layers while training, in [0, 1). Unset: 0. */
+  dropout?:
+    | number
+    | undefined;
+  /**
+   * Learning-rate schedule of the dense and the rows' rates: constant | cosine | linear
+   * (empty: constant).
+   */
+  lrSchedule: string;
+  /** Linear warmup steps of the learning rates. Unset: 0. */
+  warmupSteps?: number | undefined;
 }
 
 export interface TrainingProgress {
@@ -211,6 +254,13 @@ function createBaseTrainingSpec(): TrainingSpec {
     bottomMlp: [],
     topMlp: [],
     sparseL2: 0,
+    preset: "",
+    sparseOptimizer: "",
+    sparseLearningRate: 0,
+    amsgrad: undefined,
+    dropout: undefined,
+    lrSchedule: "",
+    warmupSteps: undefined,
   };
 }
 
@@ -277,6 +327,27 @@ export const TrainingSpec: MessageFns<TrainingSpec> = {
     }
     if (message.sparseL2 !== 0) {
       writer.uint32(145).double(message.sparseL2);
+    }
+    if (message.preset !== "") {
+      writer.uint32(154).string(message.preset);
+    }
+    if (message.sparseOptimizer !== "") {
+      writer.uint32(162).string(message.sparseOptimizer);
+    }
+    if (message.sparseLearningRate !== 0) {
+      writer.uint32(169).double(message.sparseLearningRate);
+    }
+    if (message.amsgrad !== undefined) {
+      writer.uint32(176).bool(message.amsgrad);
+    }
+    if (message.dropout !== undefined) {
+      writer.uint32(185).double(message.dropout);
+    }
+    if (message.lrSchedule !== "") {
+      writer.uint32(194).string(message.lrSchedule);
+    }
+    if (message.warmupSteps !== undefined) {
+      writer.uint32(200).uint32(message.warmupSteps);
     }
     return writer;
   },
@@ -458,6 +529,62 @@ export const TrainingSpec: MessageFns<TrainingSpec> = {
             message.sparseL2 = reader.double();
             continue;
           }
+          case 19: {
+            if (tag !== 154) {
+              break;
+            }
+
+            message.preset = reader.string();
+            continue;
+          }
+          case 20: {
+            if (tag !== 162) {
+              break;
+            }
+
+            message.sparseOptimizer = reader.string();
+            continue;
+          }
+          case 21: {
+            if (tag !== 169) {
+              break;
+            }
+
+            message.sparseLearningRate = reader.double();
+            continue;
+          }
+          case 22: {
+            if (tag !== 176) {
+              break;
+            }
+
+            message.amsgrad = reader.bool();
+            continue;
+          }
+          case 23: {
+            if (tag !== 185) {
+              break;
+            }
+
+            message.dropout = reader.double();
+            continue;
+          }
+          case 24: {
+            if (tag !== 194) {
+              break;
+            }
+
+            message.lrSchedule = reader.string();
+            continue;
+          }
+          case 25: {
+            if (tag !== 200) {
+              break;
+            }
+
+            message.warmupSteps = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -526,6 +653,29 @@ export const TrainingSpec: MessageFns<TrainingSpec> = {
         : isSet(object.sparse_l2)
         ? globalThis.Number(object.sparse_l2)
         : 0,
+      preset: isSet(object.preset) ? globalThis.String(object.preset) : "",
+      sparseOptimizer: isSet(object.sparseOptimizer)
+        ? globalThis.String(object.sparseOptimizer)
+        : isSet(object.sparse_optimizer)
+        ? globalThis.String(object.sparse_optimizer)
+        : "",
+      sparseLearningRate: isSet(object.sparseLearningRate)
+        ? globalThis.Number(object.sparseLearningRate)
+        : isSet(object.sparse_learning_rate)
+        ? globalThis.Number(object.sparse_learning_rate)
+        : 0,
+      amsgrad: isSet(object.amsgrad) ? globalThis.Boolean(object.amsgrad) : undefined,
+      dropout: isSet(object.dropout) ? globalThis.Number(object.dropout) : undefined,
+      lrSchedule: isSet(object.lrSchedule)
+        ? globalThis.String(object.lrSchedule)
+        : isSet(object.lr_schedule)
+        ? globalThis.String(object.lr_schedule)
+        : "",
+      warmupSteps: isSet(object.warmupSteps)
+        ? globalThis.Number(object.warmupSteps)
+        : isSet(object.warmup_steps)
+        ? globalThis.Number(object.warmup_steps)
+        : undefined,
     };
   },
 
@@ -585,6 +735,27 @@ export const TrainingSpec: MessageFns<TrainingSpec> = {
     if (message.sparseL2 !== 0) {
       obj.sparseL2 = floatToJson(message.sparseL2);
     }
+    if (message.preset !== "") {
+      obj.preset = message.preset;
+    }
+    if (message.sparseOptimizer !== "") {
+      obj.sparseOptimizer = message.sparseOptimizer;
+    }
+    if (message.sparseLearningRate !== 0) {
+      obj.sparseLearningRate = floatToJson(message.sparseLearningRate);
+    }
+    if (message.amsgrad !== undefined) {
+      obj.amsgrad = message.amsgrad;
+    }
+    if (message.dropout !== undefined) {
+      obj.dropout = floatToJson(message.dropout);
+    }
+    if (message.lrSchedule !== "") {
+      obj.lrSchedule = message.lrSchedule;
+    }
+    if (message.warmupSteps !== undefined) {
+      obj.warmupSteps = Math.round(message.warmupSteps);
+    }
     return obj;
   },
 
@@ -611,6 +782,13 @@ export const TrainingSpec: MessageFns<TrainingSpec> = {
     message.bottomMlp = object.bottomMlp?.map((e) => e) || [];
     message.topMlp = object.topMlp?.map((e) => e) || [];
     message.sparseL2 = object.sparseL2 ?? 0;
+    message.preset = object.preset ?? "";
+    message.sparseOptimizer = object.sparseOptimizer ?? "";
+    message.sparseLearningRate = object.sparseLearningRate ?? 0;
+    message.amsgrad = object.amsgrad ?? undefined;
+    message.dropout = object.dropout ?? undefined;
+    message.lrSchedule = object.lrSchedule ?? "";
+    message.warmupSteps = object.warmupSteps ?? undefined;
     return message;
   },
 };
