@@ -1,0 +1,138 @@
+// `--model fm` served like any other model (issue #12 item 3): a small FM trained here on
+// generated Criteo rows into a temp registry, served by real `embpress serve store` and
+// `embpress serve ranker` processes on 127.0.0.1:0; every test-split row ranked through them must
+// score what the trainer predicted for it offline (max |diff| <= 1e-5), as rows and as columns.
+import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { generateSynthetic, synthSplit } from '@embpress/data';
+import { ModelRegistryDir } from '@embpress/model-registry';
+import { ranker } from '@embpress/proto';
+import { lazyRequire } from './lazy';
+import { readRawRows, rowColumns, rowFeatures, type RawRows } from './bench/ranker-rows';
+import { readyPort, runCli, type CliProcess } from './testing/cli-process';
+
+jest.setTimeout(120_000);
+
+type Trainer = typeof import('@embpress/trainer');
+type TrainResult = import('@embpress/trainer').TrainResult;
+// Services are loaded, not imported, by the CLI (module boundaries).
+const { train } = lazyRequire<Trainer>('@embpress/trainer');
+
+const ROWS = 2000;
+
+function rank(port: number, request: Partial<ranker.RankRequest>): Promise<ranker.RankResponse> {
+  const client = new ranker.RankerServiceClient(`127.0.0.1:${port}`, credentials.createInsecure());
+  return new Promise((resolve, reject) => {
+    client.rank(
+      ranker.RankRequest.fromPartial(request),
+      new Metadata(),
+      { deadline: Date.now() + 20_000 },
+      (err: ServiceError | null, res) => {
+        client.close();
+        if (err !== null) reject(new Error(`Rank failed: ${err.code} ${err.details}`));
+        else resolve(res);
+      },
+    );
+  });
+}
+
+async function stop(proc: CliProcess | undefined): Promise<void> {
+  if (proc === undefined || proc.child.exitCode !== null || proc.child.signalCode !== null) return;
+  proc.child.kill('SIGTERM');
+  const timer = setTimeout(() => proc.child.kill('SIGKILL'), 10_000);
+  await proc.exit;
+  clearTimeout(timer);
+}
+
+describe('an FM served by the ranker over a real store', () => {
+  let dir: string;
+  let trained: TrainResult;
+  let test: RawRows;
+  let store: CliProcess | undefined;
+  let rankerProc: CliProcess | undefined;
+  let rankerPort: number;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'embpress-ranker-fm-'));
+    const file = join(dir, 'train.txt');
+    await generateSynthetic({ rows: ROWS, seed: 31, out: file });
+    const registryRoot = join(dir, 'models');
+    trained = await train({
+      data: `criteo:${file}`,
+      model: 'fm',
+      modelOverrides: { dim: 5 },
+      method: 'full',
+      epochs: 2,
+      batchSize: 128,
+      lr: 0.01,
+      seed: 3,
+      backend: 'wasm',
+      registryRoot,
+      modelName: 'fm',
+      version: 'v1',
+      checkpoints: false,
+    });
+    new ModelRegistryDir(registryRoot).setActiveVersion('fm', 'v1');
+    const range = synthSplit('criteo', ROWS).test;
+    if (range === undefined) throw new Error('no test split');
+    test = await readRawRows(`criteo:${file}`, range);
+
+    const common = { EMBPRESS_LOG_LEVEL: 'warn' };
+    store = runCli(['serve', 'store'], {
+      ...common,
+      EMBPRESS_STORE_PORT: '0',
+      EMBPRESS_STORE_REGISTRY_ROOT: registryRoot,
+    });
+    const storePort = await readyPort(store, 60_000);
+    rankerProc = runCli(['serve', 'ranker'], {
+      ...common,
+      EMBPRESS_RANKER_PORT: '0',
+      EMBPRESS_RANKER_STORE_ADDRESS: `127.0.0.1:${storePort}`,
+      EMBPRESS_RANKER_REGISTRY_ROOT: registryRoot,
+      EMBPRESS_RANKER_WORKERS: '1',
+    });
+    rankerPort = await readyPort(rankerProc, 60_000);
+  });
+
+  afterAll(async () => {
+    await Promise.all([stop(rankerProc), stop(store)]);
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('is an FM that learned something', () => {
+    expect(trained.manifest).toMatchObject({ architecture: { kind: 'fm', dim: 5 } });
+    expect(trained.metrics.testAuc).toBeGreaterThan(0.55);
+  });
+
+  it('scores every test row as the trainer did offline (max |diff| <= 1e-5)', async () => {
+    const predictions = trained.test.predictions;
+    expect(test.rows.length).toBe(predictions.length);
+    expect(test.rows.length).toBeGreaterThan(100);
+    let maxDiff = 0;
+    for (let start = 0; start < test.rows.length; start += 100) {
+      const rows = test.rows.slice(start, start + 100);
+      const [asRows, asColumns] = await Promise.all([
+        rank(rankerPort, {
+          model: 'fm',
+          candidates: rows.map((row, i) => ({
+            id: String(start + i),
+            features: rowFeatures(test, row),
+          })),
+        }),
+        rank(rankerPort, {
+          model: 'fm',
+          candidateIds: rows.map((_, i) => String(start + i)),
+          columns: rowColumns(test, rows),
+        }),
+      ]);
+      expect(asRows).toMatchObject({ model: 'fm', version: 'v1', degraded: false });
+      expect(asRows.ranked).toHaveLength(rows.length);
+      expect(asColumns.ranked).toEqual(asRows.ranked);
+      for (const { id, score } of asRows.ranked)
+        maxDiff = Math.max(maxDiff, Math.abs(score - (predictions[Number(id)] as number)));
+    }
+    expect(maxDiff).toBeLessThanOrEqual(1e-5);
+  });
+});
