@@ -1,7 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from './backend';
-import { interactionInput } from './dlrm-serving';
-import { triangleForward } from './interaction';
 import { createModel, type CtrModel } from './model';
 import type { DlrmNet } from './networks';
 import { mulberry32 } from './rng';
@@ -65,29 +63,31 @@ describe('DLRM serving path (dlrm-serving.ts)', () => {
     model.dispose();
   });
 
-  it('builds [bottom, triangle] per sample in interaction.ts order', () => {
-    const B = 3;
-    const F = 4;
-    const D = 6;
-    const bottom = random(B * D, 1);
-    const rows = random(B * F * D, 2);
-    const out = interactionInput(bottom, rows, B, F, D);
-    const n = F + 1;
-    const T = (n * (n - 1)) / 2;
-    const z = new Float32Array(B * n * D);
-    for (let s = 0; s < B; s += 1) {
-      z.set(bottom.subarray(s * D, (s + 1) * D), s * n * D);
-      z.set(rows.subarray(s * F * D, (s + 1) * F * D), (s * n + 1) * D);
-    }
-    const triangle = triangleForward(z, B, n, D);
-    for (let s = 0; s < B; s += 1) {
-      expect(Array.from(out.subarray(s * (D + T), s * (D + T) + D))).toEqual(
-        Array.from(bottom.subarray(s * D, (s + 1) * D)),
-      );
-      expect(Array.from(out.subarray(s * (D + T) + D, (s + 1) * (D + T)))).toEqual(
-        Array.from(triangle.subarray(s * T, (s + 1) * T)),
-      );
-    }
+  it('follows the weights: after a training step and after importWeights', () => {
+    const model = randomized(
+      createModel(
+        { kind: 'dlrm', numDense: 2, numFields: 3, dim: 4, bottom: [5], top: [6] },
+        { optimizer: { kind: 'sgd', lr: 0.5 } },
+      ),
+      11,
+    );
+    const B = 6;
+    const dense = random(B * 2, 12);
+    const rows = random(B * 3 * 4, 13);
+    const before = model.predictLogits(dense, rows);
+    model.step(
+      dense,
+      rows,
+      Float32Array.from({ length: B }, (_, i) => i % 2),
+    );
+    const afterStep = model.predictLogits(dense, rows);
+    expect(afterStep).not.toEqual(before);
+    const graph = graphLogits(model, dense, rows, B);
+    afterStep.forEach((v, i) => expect(v).toBeCloseTo(graph[i] as number, 5));
+    randomized(model, 14);
+    const afterImport = model.predictLogits(dense, rows);
+    graphLogits(model, dense, rows, B).forEach((v, i) => expect(afterImport[i]).toBeCloseTo(v, 5));
+    model.dispose();
   });
 
   it('is the path predict takes for a DLRM, and sigmoid of it', () => {

@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { parseModelConfig, type ModelConfig, type ModelConfigInput } from './config';
 import { InputShapeError, ModelConfigError, WeightsError } from './errors';
 import { makeDropout, ParamStore, type Param } from './layers';
-import { dlrmServingLogits } from './dlrm-serving';
+import { DlrmServing } from './dlrm-serving';
 import { sigmoid } from './metrics';
 import { defaultImpl } from './interaction';
 import { buildNetwork, DlrmNet, type Network } from './networks';
@@ -67,6 +67,8 @@ export class CtrModel {
   private readonly seed: number;
   readonly dropout: number;
   private disposed = false;
+  /** The DLRM's weights as plain arrays for predict (dlrm-serving.ts); dropped when they change. */
+  private serving: DlrmServing | undefined;
 
   constructor(config: ModelConfigInput | ModelConfig, options: CreateModelOptions = {}) {
     this.config = parseModelConfig(config);
@@ -164,13 +166,15 @@ export class CtrModel {
   }
 
   /**
-   * Logits without gradients, inside a scope. A DLRM on wasm/cpu takes the few-operation path of
+   * Logits without gradients, inside a scope. A DLRM on wasm/cpu takes the tfjs-free path of
    * dlrm-serving.ts (the ranker's hot path); the others, and any model on the tensorflow backend
    * (where data should stay on the device), run their network's graph.
    */
   private inferenceLogits(dense: Float32Array, rows: Float32Array, B: number): ArrayLike<number> {
-    if (this.net instanceof DlrmNet && defaultImpl() === 'js')
-      return dlrmServingLogits(this.net, dense, rows, B);
+    if (this.net instanceof DlrmNet && defaultImpl() === 'js') {
+      this.serving ??= new DlrmServing(this.net);
+      return this.serving.logits(dense, rows, B);
+    }
     const [d, r] = this.tensors(dense, rows, B);
     return this.net.logits(d, r).dataSync();
   }
@@ -208,6 +212,7 @@ export class CtrModel {
       const w = byName.get(p.name) as WeightTensor;
       tf.tidy(() => p.variable.assign(tf.tensor(w.values, p.shape, 'float32')));
     }
+    this.serving = undefined;
   }
 
   /** Dense optimizer state (Adam m/v, Adagrad accumulators, step) for checkpoints. */
@@ -268,6 +273,7 @@ export class CtrModel {
       const weightGrads = grads.slice(1);
       if (update) {
         this.optimizer.apply(weightGrads);
+        this.serving = undefined;
         return { loss, rowGrads, logits };
       }
       return {
