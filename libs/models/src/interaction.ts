@@ -3,13 +3,15 @@
 // (1,0), (2,0), (2,1), (3,0), ... → n(n−1)/2 values.
 //
 // Two implementations with the same results:
-//  - 'js' (wasm, cpu): a custom op whose forward and backward are plain loops over typed arrays.
-//    On wasm the tensor formulation costs ~5x more: batched matMul over B tiny 27×16 matrices, a
+//  - 'js' (wasm, cpu): a custom op whose forward and backward run on @embpress/kernels
+//    (WebAssembly SIMD, ~10x the plain JavaScript loops below, which stay as the reference the
+//    kernels are measured against). On wasm the tensor formulation costs ~5x more: batched matMul over B tiny 27×16 matrices, a
 //    gather for the triangle (wasm's gather is slow, and its stock gradient needs
 //    UnsortedSegmentSum), and a split for the gradient of the [bottom; rows] concat.
 //  - 'tensor' (tensorflow backend, where data should stay on the device): batched matMul + a
 //    gather whose gradient is written as another gather (no UnsortedSegmentSum).
 import * as tf from '@tensorflow/tfjs';
+import { kernels } from '@embpress/kernels';
 
 export type InteractionImpl = 'js' | 'tensor';
 
@@ -201,9 +203,9 @@ export class DotInteraction {
         D,
       );
       return {
-        value: tf.tensor2d(triangleForward(z, B, n, D), [B, T]),
+        value: tf.tensor2d(kernels().dotInteraction(z, B, n, D), [B, T]),
         gradFunc: (dy: tf.Tensor) => {
-          const dz = triangleBackward(z, dy.dataSync() as Float32Array, B, n, D);
+          const dz = kernels().dotInteractionBackward(z, dy.dataSync() as Float32Array, B, n, D);
           const { dBottom, dRows } = unstackBottom(dz, B, F, D);
           return [tf.tensor2d(dBottom, [B, D]), tf.tensor3d(dRows, [B, F, D])];
         },
@@ -214,9 +216,13 @@ export class DotInteraction {
       const [B, , D] = rows.shape as [number, number, number];
       const z = rows.dataSync() as Float32Array;
       return {
-        value: tf.tensor2d(triangleForward(z, B, n, D), [B, T]),
+        value: tf.tensor2d(kernels().dotInteraction(z, B, n, D), [B, T]),
         gradFunc: (dy: tf.Tensor) =>
-          tf.tensor3d(triangleBackward(z, dy.dataSync() as Float32Array, B, n, D), [B, n, D]),
+          tf.tensor3d(kernels().dotInteractionBackward(z, dy.dataSync() as Float32Array, B, n, D), [
+            B,
+            n,
+            D,
+          ]),
       };
     });
 
