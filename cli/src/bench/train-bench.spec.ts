@@ -172,5 +172,12 @@ describe('embpress bench train', () => {
     await expect(
       benchTrainCommand(['--vs', 'pytorch', '--models', 'dlrm,bert', '--python', none]),
     ).rejects.toThrow(/--models must be one of dlrm, wdl, dcn, deepfm, fm/);
+    // The levers are checked before anything runs.
+    await expect(benchTrainCommand(['--vs', 'pytorch', '--dropout', '1'])).rejects.toThrow(
+      /--dropout must be a rate in \[0, 1\), got "1"/,
+    );
+    await expect(
+      benchTrainCommand(['--vs', 'pytorch', '--lr-schedule', 'step', '--python', none]),
+    ).rejects.toThrow(/--lr-schedule must be one of constant, cosine, linear/);
   });
 });
