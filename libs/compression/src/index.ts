@@ -23,4 +23,5 @@ export { decodePq, PqTable } from './codecs/pq';
 export { AlptTrainable, isAlptTrainable } from './methods/alpt';
 // Search building blocks (the store's exact re-rank and benchmarks use them).
 export { exactSearch, planSearch, TopK } from './codecs/topk';
+export { FlatIndex } from './codecs/flat';
 export { IvfTable } from './codecs/ivf';

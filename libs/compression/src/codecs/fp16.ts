@@ -1,6 +1,7 @@
 // `fp16`: post-training cast of a trained fp32 table to IEEE-754 half floats (round to nearest
 // even, core/half.ts). 2 bytes per value; decode is one table read (HALF_TABLE). Rows can travel
 // as they are stored (wire codec "fp16" = FLOAT16_LE rows), and `search` scans the halves.
+import { kernels } from '@embpress/kernels';
 import { z } from 'zod';
 import { section, writeArtifact, type ArtifactContent } from '../core/artifact';
 import { describeTable } from '../core/describe';
@@ -9,8 +10,15 @@ import { HALF_TABLE, toHalf } from '../core/half';
 import { checkIds } from '../core/ids';
 import type { CodecMethod, CompressedTable, Metric, SearchHits, WireCodes } from '../core/method';
 import { totalRows, type TableShape } from '../core/shape';
+import {
+  exhaustiveSearch,
+  iota,
+  kernelMetric,
+  KERNEL_DECODE_MIN_VALUES,
+  LazyPin,
+} from './kernel-tables';
 import { checkTable } from './linalg';
-import { planSearch, TopK } from './topk';
+import { planSearch } from './topk';
 
 const params = z.object({}).strict();
 export type Fp16Params = z.infer<typeof params>;
@@ -37,10 +45,19 @@ export function decodeHalfRows(
     throw new RangeError(`fp16 rows: ${bytes.length} bytes, expected ${count}×${dim}×2`);
   if (out.length < values)
     throw new RangeError(`fp16 rows: out holds ${out.length} floats, needs ${values}`);
+  if (values >= KERNEL_DECODE_MIN_VALUES && bytes.byteOffset % 2 === 0 && LITTLE_ENDIAN) {
+    // The kernels' gather over the rows as they came (copied in once): the same bits.
+    const halves = new Uint16Array(bytes.buffer, bytes.byteOffset, values);
+    kernels().gatherFp16(halves, dim, iota(count), out.subarray(0, values));
+    return;
+  }
   const table = HALF_TABLE;
   for (let i = 0, b = 0; i < values; i += 1, b += 2)
     out[i] = table[(bytes[b] as number) | ((bytes[b + 1] as number) << 8)] as number;
 }
+
+/** Uint16Array views read the wire's little-endian halves only on a little-endian host. */
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 export class Fp16Table implements CompressedTable {
   readonly method = 'fp16';
@@ -48,6 +65,8 @@ export class Fp16Table implements CompressedTable {
   readonly rows: number;
   readonly dim: number;
   readonly wire: WireCodes;
+  /** The halves in kernel memory, pinned on the first search or batch lookup (kernel-tables.ts). */
+  readonly pinned: LazyPin<Uint16Array>;
 
   constructor(
     readonly shape: TableShape,
@@ -56,11 +75,16 @@ export class Fp16Table implements CompressedTable {
     this.rows = totalRows(shape);
     this.dim = shape.dim;
     this.wire = { codec: 'fp16', encode: (ids) => this.encodeRows(ids) };
+    this.pinned = new LazyPin(halves);
   }
 
   lookup(ids: Uint32Array, out: Float32Array): void {
     checkIds(ids, this.rows);
     const dim = this.dim;
+    if (ids.length * dim >= KERNEL_DECODE_MIN_VALUES) {
+      kernels().gatherFp16(this.pinned.get(), dim, ids, out.subarray(0, ids.length * dim));
+      return;
+    }
     const halves = this.halves;
     const table = HALF_TABLE;
     for (let i = 0; i < ids.length; i += 1) {
@@ -82,34 +106,16 @@ export class Fp16Table implements CompressedTable {
     return new Uint8Array(out.buffer);
   }
 
+  /** Top-k on the halves: the kernels' fp16 scores (f32 sums) over the pinned table, then top-k. */
   search(queries: Float32Array, k: number, metric: Metric): SearchHits {
     const dim = this.dim;
     const plan = planSearch(this.method, queries, dim, this.rows, k, metric);
-    const ids = new Uint32Array(plan.queries * plan.k);
-    const scores = new Float32Array(plan.queries * plan.k);
-    const heap = new TopK(plan.k);
-    const halves = this.halves;
-    const table = HALF_TABLE;
-    const l2 = metric === 'l2';
-    for (let q = 0; q < plan.queries; q += 1) {
-      const qo = q * dim;
-      for (let r = 0, ro = 0; r < this.rows; r += 1, ro += dim) {
-        let s = 0;
-        if (l2) {
-          for (let j = 0; j < dim; j += 1) {
-            const diff = (queries[qo + j] as number) - (table[halves[ro + j] as number] as number);
-            s += diff * diff;
-          }
-          s = -s;
-        } else {
-          for (let j = 0; j < dim; j += 1)
-            s += (queries[qo + j] as number) * (table[halves[ro + j] as number] as number);
-        }
-        heap.push(r, s);
-      }
-      heap.drain(ids, scores, q * plan.k, l2);
-    }
-    return { ids, scores };
+    const kern = kernels();
+    const table = this.pinned.get();
+    const m = kernelMetric(metric);
+    return exhaustiveSearch(kern, this.rows, dim, queries, plan, metric, (query, out) =>
+      kern.scoreFp16(m, query, table, { out }),
+    );
   }
 
   memoryBytes(): number {

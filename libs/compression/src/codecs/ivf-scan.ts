@@ -1,13 +1,12 @@
 // Range scans of an IVF table's inner codes (ivf.ts): top-k over the stored rows [start, end) of
-// the inner codec's table, pushing ORIGINAL ids into a bounded heap. One scanner per inner codec,
-// each reading the inner codec's own artifact sections (rowwise fused rows, fp16 halves, pq codes)
-// — the codec modules keep their buffers private, their artifact layout is the public contract.
-//
-// Every score is computed with the same formula and summation order as the inner codec's own
-// exhaustive `search`, so a scan of every list returns exactly what the inner codec returns (ties
-// go to the smaller original id in both). Nothing is allocated per row; per query only the pq
-// distance table is rebuilt (in a buffer made once per search call).
-import { HALF_TABLE } from '../core/half';
+// the inner codec's table, pushing ORIGINAL ids into a bounded heap. One scanner per inner codec.
+// rowwise-int8 and fp16 lists are scored by @embpress/kernels over the inner table's pinned rows
+// (one kernel call per list, docs/adr/0015-wasm-simd-kernels.md), with the same kernel the inner
+// codec's exhaustive `search` uses, so a scan of every list returns exactly what the inner codec
+// returns (ties go to the smaller original id in both). pq reads its own artifact sections (codes,
+// codebooks) with asymmetric distance tables in JavaScript.
+import { kernels } from '@embpress/kernels';
+import type { LazyPin } from './kernel-tables';
 import type { PqLayout } from './pq';
 import type { TopK } from './topk';
 
@@ -22,162 +21,36 @@ export interface RangeScanner {
 }
 
 /**
- * rowwise-int8 fused rows: [dim u8 codes][scale fp16][bias fp16] per row. Four rows are scored
- * per pass over the query (one query load per four multiply-adds, four independent sums); each
- * row's sum still runs j = 0..dim−1 in order, so its score is bit-identical to a one-row loop.
+ * rowwise-int8 fused rows ([dim u8 codes][scale fp16][bias fp16]) or fp16 halves, scored by the
+ * kernels (scoreRowwiseInt8 / scoreFp16: f32 sums in the kernels' canonical order; int8 inner
+ * product factored as scale·(q·c) + bias·Σq) over the inner table's pinned rows.
  */
-export function rowwiseInt8Scanner(fused: Uint8Array, dim: number, l2: boolean): RangeScanner {
-  const stride = dim + 4;
-  const half = HALF_TABLE;
-  const q = new Float64Array(dim);
-  let qsum = 0;
-  const scaleAt = (src: number) =>
-    half[(fused[src + dim] as number) | ((fused[src + dim + 1] as number) << 8)] as number;
-  const biasAt = (src: number) =>
-    half[(fused[src + dim + 2] as number) | ((fused[src + dim + 3] as number) << 8)] as number;
+export function kernelScanner(
+  kind: 'rowwise-int8' | 'fp16',
+  rows: LazyPin<Uint8Array> | LazyPin<Uint16Array>,
+  dim: number,
+  l2: boolean,
+): RangeScanner {
+  const k = kernels();
+  const metric = l2 ? 'l2' : 'ip';
+  const table = rows.get();
+  let query: Float32Array = new Float32Array(dim);
+  let scores = new Float32Array(256);
   return {
     setQuery(queries, offset) {
-      qsum = 0;
-      for (let j = 0; j < dim; j += 1) {
-        const v = queries[offset + j] as number;
-        q[j] = v;
-        qsum += v;
-      }
+      query = queries.subarray(offset, offset + dim);
     },
     scan(start, end, ids, heap) {
-      let r = start;
-      for (; r + 4 <= end; r += 4) {
-        const a = r * stride;
-        const b = a + stride;
-        const c = b + stride;
-        const d = c + stride;
-        let s0 = 0;
-        let s1 = 0;
-        let s2 = 0;
-        let s3 = 0;
-        if (l2) {
-          const ka = scaleAt(a);
-          const kb = scaleAt(b);
-          const kc = scaleAt(c);
-          const kd = scaleAt(d);
-          const ba = biasAt(a);
-          const bb = biasAt(b);
-          const bc = biasAt(c);
-          const bd = biasAt(d);
-          for (let j = 0; j < dim; j += 1) {
-            const x = q[j] as number;
-            const d0 = x - ((fused[a + j] as number) * ka + ba);
-            const d1 = x - ((fused[b + j] as number) * kb + bb);
-            const d2 = x - ((fused[c + j] as number) * kc + bc);
-            const d3 = x - ((fused[d + j] as number) * kd + bd);
-            s0 += d0 * d0;
-            s1 += d1 * d1;
-            s2 += d2 * d2;
-            s3 += d3 * d3;
-          }
-          heap.push(ids[r] as number, -s0);
-          heap.push(ids[r + 1] as number, -s1);
-          heap.push(ids[r + 2] as number, -s2);
-          heap.push(ids[r + 3] as number, -s3);
-        } else {
-          // q·(c·scale + bias) = scale·(q·c) + bias·Σq: one multiply-add per code.
-          for (let j = 0; j < dim; j += 1) {
-            const x = q[j] as number;
-            s0 += x * (fused[a + j] as number);
-            s1 += x * (fused[b + j] as number);
-            s2 += x * (fused[c + j] as number);
-            s3 += x * (fused[d + j] as number);
-          }
-          heap.push(ids[r] as number, s0 * scaleAt(a) + biasAt(a) * qsum);
-          heap.push(ids[r + 1] as number, s1 * scaleAt(b) + biasAt(b) * qsum);
-          heap.push(ids[r + 2] as number, s2 * scaleAt(c) + biasAt(c) * qsum);
-          heap.push(ids[r + 3] as number, s3 * scaleAt(d) + biasAt(d) * qsum);
-        }
-      }
-      for (; r < end; r += 1) {
-        const src = r * stride;
-        const scale = scaleAt(src);
-        const bias = biasAt(src);
-        let s = 0;
-        if (l2) {
-          for (let j = 0; j < dim; j += 1) {
-            const diff = (q[j] as number) - ((fused[src + j] as number) * scale + bias);
-            s += diff * diff;
-          }
-          s = -s;
-        } else {
-          for (let j = 0; j < dim; j += 1) s += (q[j] as number) * (fused[src + j] as number);
-          s = s * scale + bias * qsum;
-        }
-        heap.push(ids[r] as number, s);
-      }
-    },
-  };
-}
-
-/** fp16 rows: dim half floats per row; four rows per pass over the query, as rowwise-int8. */
-export function halfScanner(halves: Uint16Array, dim: number, l2: boolean): RangeScanner {
-  const table = HALF_TABLE;
-  const q = new Float64Array(dim);
-  return {
-    setQuery(queries, offset) {
-      for (let j = 0; j < dim; j += 1) q[j] = queries[offset + j] as number;
-    },
-    scan(start, end, ids, heap) {
-      let r = start;
-      for (; r + 4 <= end; r += 4) {
-        const a = r * dim;
-        const b = a + dim;
-        const c = b + dim;
-        const d = c + dim;
-        let s0 = 0;
-        let s1 = 0;
-        let s2 = 0;
-        let s3 = 0;
-        if (l2) {
-          for (let j = 0; j < dim; j += 1) {
-            const x = q[j] as number;
-            const d0 = x - (table[halves[a + j] as number] as number);
-            const d1 = x - (table[halves[b + j] as number] as number);
-            const d2 = x - (table[halves[c + j] as number] as number);
-            const d3 = x - (table[halves[d + j] as number] as number);
-            s0 += d0 * d0;
-            s1 += d1 * d1;
-            s2 += d2 * d2;
-            s3 += d3 * d3;
-          }
-          heap.push(ids[r] as number, -s0);
-          heap.push(ids[r + 1] as number, -s1);
-          heap.push(ids[r + 2] as number, -s2);
-          heap.push(ids[r + 3] as number, -s3);
-        } else {
-          for (let j = 0; j < dim; j += 1) {
-            const x = q[j] as number;
-            s0 += x * (table[halves[a + j] as number] as number);
-            s1 += x * (table[halves[b + j] as number] as number);
-            s2 += x * (table[halves[c + j] as number] as number);
-            s3 += x * (table[halves[d + j] as number] as number);
-          }
-          heap.push(ids[r] as number, s0);
-          heap.push(ids[r + 1] as number, s1);
-          heap.push(ids[r + 2] as number, s2);
-          heap.push(ids[r + 3] as number, s3);
-        }
-      }
-      for (let ro = r * dim; r < end; r += 1, ro += dim) {
-        let s = 0;
-        if (l2) {
-          for (let j = 0; j < dim; j += 1) {
-            const diff = (q[j] as number) - (table[halves[ro + j] as number] as number);
-            s += diff * diff;
-          }
-          s = -s;
-        } else {
-          for (let j = 0; j < dim; j += 1)
-            s += (q[j] as number) * (table[halves[ro + j] as number] as number);
-        }
-        heap.push(ids[r] as number, s);
-      }
+      const count = end - start;
+      if (count <= 0) return;
+      if (scores.length < count) scores = new Float32Array(Math.max(count, 2 * scores.length));
+      const out = scores.subarray(0, count);
+      const options = { start, count, out };
+      if (kind === 'fp16') k.scoreFp16(metric, query, table, options);
+      else k.scoreRowwiseInt8(metric, query, table, options);
+      if (l2)
+        for (let i = 0; i < count; i += 1) heap.push(ids[start + i] as number, -(out[i] as number));
+      else for (let i = 0; i < count; i += 1) heap.push(ids[start + i] as number, out[i] as number);
     },
   };
 }

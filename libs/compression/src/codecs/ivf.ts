@@ -10,6 +10,7 @@
 // Artifact layout (docs/adr/0008): sections `centroids` f32 (lists × dim), `offsets` u32
 // (lists + 1), `ids` u32 (original id of each stored row), then the inner codec's own sections
 // named `values.<name>`; lists = min(nlist, rows).
+import { kernels } from '@embpress/kernels';
 import { z } from 'zod';
 import {
   artifactParams,
@@ -35,13 +36,14 @@ import { INNER_PARAM } from '../core/registry';
 import { Rng } from '../core/rng';
 import { formatOne, parseSpec } from '../core/spec';
 import { totalRows, validateShape, type TableShape } from '../core/shape';
-import { fp16 } from './fp16';
-import { halfScanner, pqScanner, rowwiseInt8Scanner, type RangeScanner } from './ivf-scan';
+import { fp16, Fp16Table } from './fp16';
+import { kernelScanner, pqScanner, type RangeScanner } from './ivf-scan';
+import { kernelMetric, LazyPin, negate } from './kernel-tables';
 import { checkTable } from './linalg';
 import { pq, pqLayout, type PqParams } from './pq';
 import { centroidNorms, coarseKmeans, nearestCentroids } from './ivf-kmeans';
 import { sampleRows } from './pq-kmeans';
-import { rowwiseInt8 } from './rowwise';
+import { rowwiseInt8, RowwiseInt8Table } from './rowwise';
 import { planSearch, TopK } from './topk';
 
 const ID = 'ivf';
@@ -178,6 +180,8 @@ export class IvfTable implements CompressedTable {
   /** Stored position of each original id. */
   private readonly positions: Uint32Array;
   private readonly innerCodec: InnerCodec;
+  /** The centroids in kernel memory, pinned on the first search (kernel-tables.ts). */
+  private readonly pinnedCentroids: LazyPin<Float32Array>;
 
   constructor(
     readonly shape: TableShape,
@@ -197,6 +201,7 @@ export class IvfTable implements CompressedTable {
     this.ids = index.ids;
     this.lists = index.offsets.length - 1;
     this.positions = inversePermutation(index.ids);
+    this.pinnedCentroids = new LazyPin(index.centroids);
     const innerWire = inner.wire;
     if (innerWire !== undefined)
       this.wire = {
@@ -251,23 +256,18 @@ export class IvfTable implements CompressedTable {
     const ids = new Uint32Array(plan.queries * plan.k);
     const scores = new Float32Array(plan.queries * plan.k);
     const heap = new TopK(plan.k);
-    const listHeap = new TopK(nprobe);
-    const chosen = new Uint32Array(this.lists);
-    const chosenScores = new Float32Array(this.lists);
+    const listScores = new Float32Array(this.lists);
     for (let q = 0; q < plan.queries; q += 1) {
       const qo = q * dim;
       scanner.setQuery(queries, qo);
       if (nprobe === this.lists) {
         scanner.scan(0, this.rows, this.ids, heap);
       } else {
-        this.rankLists(queries, qo, l2, listHeap);
-        let count = listHeap.drain(chosen, chosenScores, 0, false);
+        let chosen = this.rankLists(queries.subarray(qo, qo + dim), metric, listScores, nprobe);
+        let count = nprobe;
         if (this.rowsIn(chosen, count) < plan.k) {
           // Rare (tiny lists, large k): rank every list and take them in order until k rows.
-          const all = new TopK(this.lists);
-          this.rankLists(queries, qo, l2, all);
-          all.drain(chosen, chosenScores, 0, false);
-          count = nprobe;
+          chosen = this.rankLists(queries.subarray(qo, qo + dim), metric, listScores, this.lists);
           while (this.rowsIn(chosen, count) < plan.k) count += 1;
         }
         for (let i = 0; i < count; i += 1) {
@@ -303,78 +303,32 @@ export class IvfTable implements CompressedTable {
   }
 
   /**
-   * Offers every list to `heap` by its centroid's score against the query (⟨q, c⟩, or −‖q − c‖²
-   * for L2). Four centroids per pass over the query: this is the fixed cost of every search.
+   * The `count` lists whose centroids score best against the query, best first (inner product:
+   * highest ⟨q, c⟩; L2: smallest ‖q − c‖²; ties: lower list): the kernels' scoreF32 over the
+   * pinned centroids, then their top-k. This is the fixed cost of every search.
    */
-  private rankLists(queries: Float32Array, qo: number, l2: boolean, heap: TopK): void {
-    const dim = this.dim;
-    const cs = this.centroids;
-    const lists = this.lists;
-    let l = 0;
-    for (; l + 4 <= lists; l += 4) {
-      const a = l * dim;
-      const b = a + dim;
-      const c = b + dim;
-      const d = c + dim;
-      let s0 = 0;
-      let s1 = 0;
-      let s2 = 0;
-      let s3 = 0;
-      if (l2) {
-        for (let j = 0; j < dim; j += 1) {
-          const x = queries[qo + j] as number;
-          const d0 = x - (cs[a + j] as number);
-          const d1 = x - (cs[b + j] as number);
-          const d2 = x - (cs[c + j] as number);
-          const d3 = x - (cs[d + j] as number);
-          s0 += d0 * d0;
-          s1 += d1 * d1;
-          s2 += d2 * d2;
-          s3 += d3 * d3;
-        }
-        heap.push(l, -s0);
-        heap.push(l + 1, -s1);
-        heap.push(l + 2, -s2);
-        heap.push(l + 3, -s3);
-      } else {
-        for (let j = 0; j < dim; j += 1) {
-          const x = queries[qo + j] as number;
-          s0 += x * (cs[a + j] as number);
-          s1 += x * (cs[b + j] as number);
-          s2 += x * (cs[c + j] as number);
-          s3 += x * (cs[d + j] as number);
-        }
-        heap.push(l, s0);
-        heap.push(l + 1, s1);
-        heap.push(l + 2, s2);
-        heap.push(l + 3, s3);
-      }
-    }
-    for (; l < lists; l += 1) {
-      const a = l * dim;
-      let s = 0;
-      if (l2) {
-        for (let j = 0; j < dim; j += 1) {
-          const diff = (queries[qo + j] as number) - (cs[a + j] as number);
-          s += diff * diff;
-        }
-        s = -s;
-      } else {
-        for (let j = 0; j < dim; j += 1) s += (queries[qo + j] as number) * (cs[a + j] as number);
-      }
-      heap.push(l, s);
-    }
+  private rankLists(
+    query: Float32Array,
+    metric: Metric,
+    scores: Float32Array,
+    count: number,
+  ): Uint32Array {
+    const k = kernels();
+    k.scoreF32(kernelMetric(metric), query, this.pinnedCentroids.get(), { out: scores });
+    if (metric === 'l2') negate(scores);
+    return k.topK(scores, count).indices;
   }
 
   private scanner(l2: boolean): RangeScanner {
     const inner = this.innerCodec;
-    const content = { method: inner.method.id, sections: this.innerSections } as ArtifactContent;
     const rows = this.rows;
     const dim = this.dim;
-    if (inner.method.id === rowwiseInt8.id)
-      return rowwiseInt8Scanner(section(content, 'rows', 'u8', rows * (dim + 4)), dim, l2);
-    if (inner.method.id === fp16.id)
-      return halfScanner(section(content, 'table', 'u16', rows * dim), dim, l2);
+    // The row codecs' scans read the inner table's own pin: one kernel copy serves the scans,
+    // the inner table's exhaustive search and its batch lookups.
+    if (this.inner instanceof RowwiseInt8Table)
+      return kernelScanner('rowwise-int8', this.inner.pinned, dim, l2);
+    if (this.inner instanceof Fp16Table) return kernelScanner('fp16', this.inner.pinned, dim, l2);
+    const content = { method: inner.method.id, sections: this.innerSections } as ArtifactContent;
     const layout = pqLayout(innerShape(rows, dim), inner.params as PqParams);
     return pqScanner(
       section(content, 'codes', 'u8', rows * layout.subvectors),

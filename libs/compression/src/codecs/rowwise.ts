@@ -6,6 +6,7 @@
 //   [codes: dim bytes (int8) | ⌈dim/2⌉ bytes (int4, element 2i in the low nibble of byte i,
 //    2i+1 in the high nibble, an odd row padded with a zero nibble)] [scale fp16 LE] [bias fp16 LE]
 // so one row is one contiguous slice of `stride` = code bytes + 4.
+import { kernels } from '@embpress/kernels';
 import { z } from 'zod';
 import { section, writeArtifact, type ArtifactContent } from '../core/artifact';
 import { describeTable } from '../core/describe';
@@ -14,8 +15,15 @@ import { HALF_TABLE, toHalf } from '../core/half';
 import { checkIds } from '../core/ids';
 import type { CodecMethod, CompressedTable, Metric, SearchHits, WireCodes } from '../core/method';
 import { totalRows, type TableShape } from '../core/shape';
+import {
+  exhaustiveSearch,
+  iota,
+  kernelMetric,
+  KERNEL_DECODE_MIN_VALUES,
+  LazyPin,
+} from './kernel-tables';
 import { checkTable } from './linalg';
-import { planSearch, TopK } from './topk';
+import { planSearch } from './topk';
 
 export type RowwiseBits = 4 | 8;
 
@@ -124,6 +132,11 @@ export function decodeRowwise(
     throw new RangeError(
       `rowwise-int${bits}: out holds ${out.length} floats, needs ${count * dim}`,
     );
+  if (count * dim >= KERNEL_DECODE_MIN_VALUES) {
+    // The kernels' gather over the rows as they came (copied in once): the same bits.
+    kernels().gatherRowwise(bytes, dim, bits, iota(count), out.subarray(0, count * dim));
+    return;
+  }
   decodeRows(bytes, null, count, dim, bits, out);
 }
 
@@ -178,6 +191,8 @@ export class RowwiseTable implements CompressedTable {
   readonly wire: WireCodes;
   protected readonly stride: number;
   protected readonly codeBytes: number;
+  /** The fused rows in kernel memory, pinned on the first search or batch lookup (kernel-tables.ts). */
+  readonly pinned: LazyPin<Uint8Array>;
 
   constructor(
     readonly shape: TableShape,
@@ -192,10 +207,16 @@ export class RowwiseTable implements CompressedTable {
     this.codeBytes = rowwiseCodeBytes(this.dim, bits);
     this.stride = this.codeBytes + 4;
     this.wire = { codec: this.spec, encode: (ids) => this.encodeRows(ids) };
+    this.pinned = new LazyPin(fused);
   }
 
   lookup(ids: Uint32Array, out: Float32Array): void {
     checkIds(ids, this.rows);
+    const values = ids.length * this.dim;
+    if (values >= KERNEL_DECODE_MIN_VALUES) {
+      kernels().gatherRowwise(this.pinned.get(), this.dim, this.bits, ids, out.subarray(0, values));
+      return;
+    }
     decodeRows(this.fused, ids, ids.length, this.dim, this.bits, out);
   }
 
@@ -278,42 +299,19 @@ export class RowwiseInt8Table extends RowwiseTable {
     super(shape, 8, fused);
   }
 
+  /**
+   * Top-k on the codes: the kernels' rowwise-int8 scores over the pinned rows (inner product
+   * factored as scale·(q·c) + bias·Σq, L2 on the decoded row; f32 sums), then top-k.
+   */
   search(queries: Float32Array, k: number, metric: Metric): SearchHits {
     const dim = this.dim;
     const plan = planSearch(this.method, queries, dim, this.rows, k, metric);
-    const ids = new Uint32Array(plan.queries * plan.k);
-    const scores = new Float32Array(plan.queries * plan.k);
-    const heap = new TopK(plan.k);
-    const fused = this.fused;
-    const half = HALF_TABLE;
-    const stride = this.stride;
-    const l2 = metric === 'l2';
-    for (let q = 0; q < plan.queries; q += 1) {
-      const qo = q * dim;
-      let qsum = 0;
-      for (let j = 0; j < dim; j += 1) qsum += queries[qo + j] as number;
-      for (let r = 0, src = 0; r < this.rows; r += 1, src += stride) {
-        const p = src + dim;
-        const scale = half[(fused[p] as number) | ((fused[p + 1] as number) << 8)] as number;
-        const bias = half[(fused[p + 2] as number) | ((fused[p + 3] as number) << 8)] as number;
-        let s = 0;
-        if (l2) {
-          for (let j = 0; j < dim; j += 1) {
-            const diff = (queries[qo + j] as number) - ((fused[src + j] as number) * scale + bias);
-            s += diff * diff;
-          }
-          s = -s;
-        } else {
-          // q·(c·scale + bias) = scale·(q·c) + bias·Σq
-          for (let j = 0; j < dim; j += 1)
-            s += (queries[qo + j] as number) * (fused[src + j] as number);
-          s = s * scale + bias * qsum;
-        }
-        heap.push(r, s);
-      }
-      heap.drain(ids, scores, q * plan.k, l2);
-    }
-    return { ids, scores };
+    const kern = kernels();
+    const table = this.pinned.get();
+    const m = kernelMetric(metric);
+    return exhaustiveSearch(kern, this.rows, dim, queries, plan, metric, (query, out) =>
+      kern.scoreRowwiseInt8(m, query, table, { out }),
+    );
   }
 }
 
