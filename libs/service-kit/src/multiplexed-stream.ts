@@ -12,6 +12,7 @@ import {
   SpanKind,
   SpanStatusCode,
   trace,
+  type Attributes,
   type Context,
 } from '@opentelemetry/api';
 import type { EmbpressError } from './errors';
@@ -31,6 +32,8 @@ export interface Envelope<In, Req, Out, Res> {
   timeoutMs(message: In): number;
   /** W3C traceparent of the client's span for this message ('' untraced). */
   traceparent(message: In): string;
+  /** Span attributes of one message's request, beside those every message gets. */
+  attributes?(request: Req): Attributes;
   response(requestId: number, answer: StreamStatus, payload: Res | undefined): Out;
 }
 
@@ -115,6 +118,7 @@ export function multiplexedHandler<In, Req, Out, Res>(
             'rpc.service': envelope.service,
             'rpc.method': envelope.method,
             'embpress.request_id': requestId,
+            ...envelope.attributes?.(payload),
           },
         },
         parent,

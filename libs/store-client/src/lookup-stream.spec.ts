@@ -70,6 +70,85 @@ describe('LookupStream client', () => {
     }
   });
 
+  it('sends Search over the stream, and falls back to unary Search with the lookups', async () => {
+    const searchOf = (k: number): store.SearchRequest => ({
+      model: 'm',
+      table: 'docs',
+      queries: undefined,
+      k,
+      metric: 1,
+      exactRerank: false,
+      version: '',
+      nprobe: 0,
+    });
+    const hits = (r: store.SearchRequest): store.SearchResponse => ({
+      model: r.model,
+      version: 'v7',
+      table: r.table,
+      results: [{ ids: Array.from({ length: r.k }, (_, i) => i), scores: [] }],
+    });
+    // A store with LookupStream: searches arrive as stream messages, never as unary calls.
+    const seen: string[] = [];
+    const streaming = await serve({
+      search: () => seen.push('unary search'),
+      lookupStream: (
+        call: ServerDuplexStream<store.LookupStreamRequest, store.LookupStreamResponse>,
+      ) =>
+        call.on('data', (m: store.LookupStreamRequest) => {
+          seen.push(m.search !== undefined ? 'stream search' : 'stream lookup');
+          call.write({
+            requestId: m.requestId,
+            statusCode: 0,
+            statusMessage: '',
+            lookup: m.lookup === undefined ? undefined : rowsFor(m.lookup),
+            search: m.search === undefined ? undefined : hits(m.search),
+          });
+        }),
+    });
+    const client = new StoreClient({ address: streaming.address, tls: {}, timeoutMs: 5000 });
+    try {
+      const [found, rows] = await Promise.all([
+        client.search(searchOf(2)),
+        client.batchLookup(request([4])),
+      ]);
+      expect(found.results[0]?.ids).toEqual([0, 1]);
+      expect(idsOf(rows)).toEqual([4]);
+      expect(seen.sort()).toEqual(['stream lookup', 'stream search']);
+    } finally {
+      client.close();
+      streaming.server.forceShutdown();
+    }
+    // A store without it: both kinds re-sent as unary calls.
+    let unarySearches = 0;
+    const old = await serve({
+      search: (
+        call: { request: store.SearchRequest },
+        cb: (e: null, r: store.SearchResponse) => void,
+      ) => {
+        unarySearches += 1;
+        cb(null, hits(call.request));
+      },
+      batchLookup: (
+        call: { request: store.BatchLookupRequest },
+        cb: (e: null, r: store.BatchLookupResponse) => void,
+      ) => cb(null, rowsFor(call.request)),
+    });
+    const fallback = new StoreClient({ address: old.address, tls: {}, timeoutMs: 5000 });
+    try {
+      const [found, rows] = await Promise.all([
+        fallback.search(searchOf(3)),
+        fallback.batchLookup(request([5])),
+      ]);
+      expect(found.results[0]?.ids).toEqual([0, 1, 2]);
+      expect(idsOf(rows)).toEqual([5]);
+      expect(fallback.streaming).toBe(false);
+      expect(unarySearches).toBe(1);
+    } finally {
+      fallback.close();
+      old.server.forceShutdown();
+    }
+  });
+
   it('fails an unanswered message with DEADLINE_EXCEEDED at its deadline, others unaffected', async () => {
     const { server, address } = await serve({
       lookupStream: (
@@ -79,6 +158,7 @@ describe('LookupStream client', () => {
           if (m.lookup?.tables[0]?.ids[0] === 666) return; // never answered
           call.write({
             requestId: m.requestId,
+            search: undefined,
             statusCode: 0,
             statusMessage: '',
             lookup: rowsFor(m.lookup as store.BatchLookupRequest),
@@ -111,6 +191,7 @@ describe('LookupStream client', () => {
         const answer = () =>
           call.write({
             requestId: m.requestId,
+            search: undefined,
             statusCode: 0,
             statusMessage: '',
             lookup: rowsFor(m.lookup as store.BatchLookupRequest),

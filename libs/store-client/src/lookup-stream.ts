@@ -1,5 +1,6 @@
-// BatchLookups over the store's LookupStream (docs/adr/0013): a few long-lived bidirectional
-// streams per store address, each message tagged with a request id and matched to its answer.
+// BatchLookups and Searches over the store's LookupStream (docs/adr/0013): a few long-lived
+// bidirectional streams per store address, each message tagged with a request id and matched to
+// its answer.
 // One unary grpc-js call costs ~360 µs of CPU (client + server) whatever its size; a message on
 // an open stream a fraction of that, which is what lets the store beat a Redis MGET at batch 512.
 //
@@ -12,7 +13,7 @@
 //   without ever answering, and calls during the backoff fail fast with UNAVAILABLE;
 // - a stream the server ended (drain on shutdown) is reopened by the next call at once;
 // - a store without LookupStream (UNIMPLEMENTED, an older build) switches this pool to unary
-//   BatchLookup for good, re-sending the messages in flight that way;
+//   BatchLookup / Search for good, re-sending the messages in flight that way;
 // - each message has its own deadline: DEADLINE_EXCEEDED when no answer came in time.
 import { status, type ClientDuplexStream, type ServiceError } from '@grpc/grpc-js';
 import {
@@ -38,15 +39,33 @@ export interface StreamPoolOptions {
   reopenMaxMs?: number;
 }
 
-type Unary = (
-  request: store.BatchLookupRequest,
-  deadline: number,
-) => Promise<store.BatchLookupResponse>;
+/** What one message asks, and the unary RPC that asks the same. */
+export type StreamRequest =
+  | { kind: 'lookup'; lookup: store.BatchLookupRequest }
+  | { kind: 'search'; search: store.SearchRequest };
+
+/** The unary calls a pool falls back to: one per kind of message. */
+export interface UnaryCalls {
+  batchLookup(
+    request: store.BatchLookupRequest,
+    deadline: number,
+  ): Promise<store.BatchLookupResponse>;
+  search(request: store.SearchRequest, deadline: number): Promise<store.SearchResponse>;
+}
+
+/** An answer of the message's kind (the field of LookupStreamResponse it came in). */
+type StreamAnswer = store.BatchLookupResponse | store.SearchResponse;
+
+function unaryAnswer(unary: UnaryCalls, request: StreamRequest, deadline: number) {
+  return request.kind === 'lookup'
+    ? unary.batchLookup(request.lookup, deadline)
+    : unary.search(request.search, deadline);
+}
 
 interface Pending {
-  request: store.BatchLookupRequest;
+  request: StreamRequest;
   deadline: number;
-  resolve: (response: store.BatchLookupResponse) => void;
+  resolve: (response: StreamAnswer) => void;
   reject: (err: ServiceError) => void;
   timer: NodeJS.Timeout;
   span: Span;
@@ -76,7 +95,7 @@ class Channel {
     return this.pending.size;
   }
 
-  send(request: store.BatchLookupRequest, deadline: number): Promise<store.BatchLookupResponse> {
+  send(request: StreamRequest, deadline: number): Promise<StreamAnswer> {
     const now = Date.now();
     // As grpc-js does for a unary call: a deadline already past is not sent at all.
     if (deadline <= now)
@@ -102,6 +121,7 @@ class Channel {
         'rpc.service': SERVICE,
         'rpc.method': 'LookupStream',
         'embpress.request_id': requestId,
+        'embpress.stream_call': request.kind === 'search' ? 'Search' : 'BatchLookup',
         'net.peer.name': this.pool.address,
       },
     });
@@ -119,7 +139,8 @@ class Channel {
       this.pending.set(requestId, { request, deadline, resolve, reject, timer, span });
       stream.write({
         requestId,
-        lookup: request,
+        lookup: request.kind === 'lookup' ? request.lookup : undefined,
+        search: request.kind === 'search' ? request.search : undefined,
         timeoutMs: Math.max(1, deadline - now),
         traceparent: carrier.traceparent ?? '',
       });
@@ -160,13 +181,15 @@ class Channel {
     this.pending.delete(response.requestId);
     clearTimeout(entry.timer);
     finishSpan(entry.span, response.statusCode, response.statusMessage);
-    if (response.statusCode === status.OK && response.lookup !== undefined)
-      entry.resolve(response.lookup);
+    const answer = entry.request.kind === 'lookup' ? response.lookup : response.search;
+    if (response.statusCode === status.OK && answer !== undefined) entry.resolve(answer);
     else
       entry.reject(
         serviceError(
           response.statusCode === status.OK ? status.INTERNAL : response.statusCode,
-          response.statusCode === status.OK ? 'answer without a lookup' : response.statusMessage,
+          response.statusCode === status.OK
+            ? `answer without a ${entry.request.kind}`
+            : response.statusMessage,
         ),
       );
   }
@@ -221,7 +244,7 @@ export class LookupStreamPool {
   constructor(
     readonly address: string,
     open: () => ClientDuplexStream<store.LookupStreamRequest, store.LookupStreamResponse>,
-    private readonly unary: Unary,
+    private readonly unary: UnaryCalls,
     private readonly options: StreamPoolOptions,
     private readonly random: () => number = Math.random,
   ) {
@@ -240,7 +263,21 @@ export class LookupStreamPool {
     request: store.BatchLookupRequest,
     deadline: number,
   ): Promise<store.BatchLookupResponse> {
-    if (this.unaryOnly) return this.unary(request, deadline);
+    return this.send(
+      { kind: 'lookup', lookup: request },
+      deadline,
+    ) as Promise<store.BatchLookupResponse>;
+  }
+
+  search(request: store.SearchRequest, deadline: number): Promise<store.SearchResponse> {
+    return this.send(
+      { kind: 'search', search: request },
+      deadline,
+    ) as Promise<store.SearchResponse>;
+  }
+
+  private send(request: StreamRequest, deadline: number): Promise<StreamAnswer> {
+    if (this.unaryOnly) return unaryAnswer(this.unary, request, deadline);
     let best = this.channels[0] as Channel;
     for (const channel of this.channels) if (channel.inFlight < best.inFlight) best = channel;
     return best.send(request, deadline);
@@ -263,7 +300,7 @@ export class LookupStreamPool {
       clearTimeout(entry.timer);
       entry.span.setAttribute('embpress.fallback', 'unary');
       entry.span.end();
-      this.unary(entry.request, entry.deadline).then(entry.resolve, entry.reject);
+      unaryAnswer(this.unary, entry.request, entry.deadline).then(entry.resolve, entry.reject);
     }
   }
 }

@@ -33,7 +33,7 @@ type Unary<Req, Res> = (
   callback: (error: ServiceError | null, response: Res) => void,
 ) => ClientUnaryCall;
 
-/** BatchLookups over this many LookupStream streams per store (0: one unary call each). */
+/** BatchLookups and Searches over this many LookupStream streams per store (0: unary calls). */
 export const DEFAULT_LOOKUP_STREAMS = 2;
 
 export class StoreClient {
@@ -63,12 +63,16 @@ export class StoreClient {
         : new LookupStreamPool(
             config.address,
             () => this.client.lookupStream(new Metadata()),
-            (request, deadline) => this.unaryOnce(this.client.batchLookup, request, deadline),
+            {
+              batchLookup: (request, deadline) =>
+                this.unaryOnce(this.client.batchLookup, request, deadline),
+              search: (request, deadline) => this.unaryOnce(this.client.search, request, deadline),
+            },
             { streams },
           );
   }
 
-  /** Whether BatchLookup goes over LookupStream (false: unary, by config or server fallback). */
+  /** Whether BatchLookup and Search go over LookupStream (false: unary, by config or fallback). */
   get streaming(): boolean {
     return this.streams !== undefined && !this.streams.usesUnary;
   }
@@ -89,7 +93,10 @@ export class StoreClient {
   }
 
   search(request: store.SearchRequest, settings: CallSettings = {}): Promise<store.SearchResponse> {
-    return this.call(this.client.search, request, settings);
+    const streams = this.streams;
+    if (streams === undefined || settings.metadata !== undefined)
+      return this.call(this.client.search, request, settings);
+    return this.withRetries(settings, (deadline) => streams.search(request, deadline));
   }
 
   describeTables(

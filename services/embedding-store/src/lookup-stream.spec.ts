@@ -13,6 +13,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
+import { registry, type CodecMethod } from '@embpress/compression';
+import { ModelRegistryDir } from '@embpress/model-registry';
 import { store } from '@embpress/proto';
 import type { RunningService } from '@embpress/service-kit';
 import { StoreClient } from '@embpress/store-client';
@@ -39,7 +41,13 @@ type RawStream = ClientDuplexStream<Buffer, store.LookupStreamResponse>;
 
 const envelope = (requestId: number, lookup: store.BatchLookupRequest, timeoutMs = 5000) =>
   Buffer.from(
-    store.LookupStreamRequest.encode({ requestId, lookup, timeoutMs, traceparent: '' }).finish(),
+    store.LookupStreamRequest.encode({
+      requestId,
+      lookup,
+      search: undefined,
+      timeoutMs,
+      traceparent: '',
+    }).finish(),
   );
 const lookupOf = (ids: number[], table = 'sparse'): store.BatchLookupRequest => ({
   model: 'ctr',
@@ -47,6 +55,21 @@ const lookupOf = (ids: number[], table = 'sparse'): store.BatchLookupRequest => 
   encoding: 1,
   version: '',
 });
+
+/** LoadVersion + ActivateVersion of a published version. */
+function activate(address: string, model: string, version: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const admin = new store.EmbeddingStoreServiceClient(address, credentials.createInsecure());
+    admin.loadVersion({ model, version }, (err) => {
+      if (err) return reject(err);
+      admin.activateVersion({ model, version }, (e) => {
+        admin.close();
+        if (e) reject(e);
+        else resolve();
+      });
+    });
+  });
+}
 
 describe('LookupStream', () => {
   let root: string;
@@ -66,20 +89,7 @@ describe('LookupStream', () => {
       }),
       pino({ level: 'silent' }),
     );
-    await new Promise<void>((resolve, reject) => {
-      const admin = new store.EmbeddingStoreServiceClient(
-        running.address,
-        credentials.createInsecure(),
-      );
-      admin.loadVersion({ model: 'ctr', version: 'v1' }, (err) => {
-        if (err) return reject(err);
-        admin.activateVersion({ model: 'ctr', version: 'v1' }, (e) => {
-          admin.close();
-          if (e) reject(e);
-          else resolve();
-        });
-      });
-    });
+    await activate(running.address, 'ctr', 'v1');
     raw = new RawStreamClient(running.address, credentials.createInsecure()) as typeof raw;
   });
   afterAll(async () => {
@@ -193,5 +203,112 @@ describe('LookupStream', () => {
     } finally {
       client.close();
     }
+  });
+
+  it('answers Search messages as the unary Search would, and is what StoreClient.search uses', async () => {
+    // A searchable (fp16) copy of the fixture's rows, as model "vec".
+    const { dim, rows } = table;
+    const all = new Float32Array(
+      rowsOf(
+        table,
+        Array.from({ length: rows }, (_, i) => i),
+      ),
+    );
+    const { method, params } = registry.resolve('fp16');
+    const fp16 = (method as CodecMethod).compress(all, { fields: [rows], dim }, params, {
+      seed: 1,
+    });
+    new ModelRegistryDir(root).writeVersion({
+      model: 'vec',
+      version: 'v1',
+      tables: [
+        {
+          name: 'docs',
+          method: fp16.method,
+          spec: fp16.spec,
+          rows,
+          dim,
+          memoryBytes: fp16.memoryBytes(),
+          bytes: fp16.encode(),
+        },
+      ],
+    });
+    await activate(running.address, 'vec', 'v1');
+    const query = new Float32Array(rowsOf(table, [7]));
+    const request = (tableName: string, k = 3): store.SearchRequest => ({
+      model: 'vec',
+      table: tableName,
+      queries: {
+        encoding: 1,
+        count: 1,
+        dim,
+        data: new Uint8Array(query.buffer.slice(0)),
+        codec: '',
+      },
+      k,
+      metric: store.Metric.METRIC_INNER_PRODUCT,
+      exactRerank: false,
+      version: '',
+      nprobe: 0,
+    });
+    const streamed = new StoreClient({ address: running.address, tls: {}, timeoutMs: 5000 });
+    const unary = new StoreClient({
+      address: running.address,
+      tls: {},
+      timeoutMs: 5000,
+      streams: 0,
+    });
+    try {
+      const viaStream = await streamed.search(request('docs'));
+      expect(streamed.streaming).toBe(true);
+      expect(viaStream).toEqual(await unary.search(request('docs')));
+      expect(viaStream.results[0]?.ids).toHaveLength(3);
+      // A failing search fails its message only, with the unary Search's code and text.
+      const unaryFailure = await unary.search(request('nope')).catch((e: unknown) => e);
+      await expect(streamed.search(request('nope'))).rejects.toMatchObject({
+        code: (unaryFailure as { code: number }).code,
+        details: (unaryFailure as { details: string }).details,
+      });
+      expect(await streamed.search(request('docs', 2))).toMatchObject({
+        results: [{ ids: viaStream.results[0]?.ids.slice(0, 2) }],
+      });
+    } finally {
+      streamed.close();
+      unary.close();
+    }
+  });
+
+  it('refuses a message that carries both a lookup and a search, alone', async () => {
+    const stream = raw.LookupStream(new Metadata());
+    const answers: store.LookupStreamResponse[] = [];
+    stream.on('data', (r: store.LookupStreamResponse) => answers.push(r));
+    stream.on('error', () => undefined);
+    const both = store.LookupStreamRequest.encode({
+      requestId: 1,
+      lookup: lookupOf([1]),
+      search: {
+        model: 'ctr',
+        table: 'sparse',
+        queries: undefined,
+        k: 1,
+        metric: 1,
+        exactRerank: false,
+        version: '',
+        nprobe: 0,
+      },
+      timeoutMs: 5000,
+      traceparent: '',
+    }).finish();
+    stream.write(Buffer.from(both));
+    stream.write(envelope(2, lookupOf([1])));
+    const deadline = Date.now() + 5000;
+    while (answers.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    stream.end();
+    const byId = new Map(answers.map((a) => [a.requestId, a]));
+    expect(byId.get(1)).toMatchObject({
+      statusCode: status.INVALID_ARGUMENT,
+      statusMessage: expect.stringContaining('a lookup or a search, not both'),
+    });
+    expect(byId.get(2)?.statusCode).toBe(status.OK);
   });
 });

@@ -76,11 +76,12 @@ export async function startStore(config: StoreConfig, logger: Logger): Promise<R
     maxReceiveBytes: config.maxReceiveBytes,
   });
   const batchLookup = batchLookupHandler(config, versions, storeMetrics);
+  const search = searchHandler(config, versions);
   host.addService<store.EmbeddingStoreServiceServer>(storeServiceDefinition(config), {
     lookup: lookupHandler(config, versions, storeMetrics),
     batchLookup,
-    lookupStream: lookupStreamServer(batchLookup, config.streamMaxInFlight),
-    search: searchHandler(config, versions),
+    lookupStream: lookupStreamServer(batchLookup, config.streamMaxInFlight, search),
+    search,
     describeTables: describeTablesHandler(versions),
     loadVersion: loadVersionHandler(config, versions),
     activateVersion: activateVersionHandler(config, versions),

@@ -9,6 +9,7 @@
 //   2^32+5 served row 5);
 // - ids land in one Uint32Array, the form the tables take, instead of a number[] copied later.
 import { InvalidArgumentError } from '@embpress/service-kit';
+import { store } from '@embpress/proto';
 
 /** What the handlers read of a LookupRequest (ts-proto's type is assignable to it). */
 export interface LookupRequestIn {
@@ -309,6 +310,8 @@ export function requestDeserializer<T>(
 export interface LookupStreamRequestIn {
   requestId: number;
   lookup: BatchLookupRequestIn | undefined;
+  /** A Search instead of a lookup (decoded by ts-proto: queries are few, ids none). */
+  search?: store.SearchRequest | undefined;
   timeoutMs: number;
   traceparent: string;
   refusal?: InvalidArgumentError;
@@ -327,6 +330,7 @@ export function decodeLookupStreamRequest(
     refusal: undefined,
   };
   let lookupBounds: [number, number] | undefined;
+  let searchBounds: [number, number] | undefined;
   while (reader.pos < reader.end) {
     const tag = reader.varint();
     const field = Math.floor(tag / 8);
@@ -335,7 +339,25 @@ export function decodeLookupStreamRequest(
     else if (field === 2 && wireType === 2) lookupBounds = reader.delimited();
     else if (field === 3 && wireType === 0) request.timeoutMs = reader.varint() >>> 0;
     else if (field === 4 && wireType === 2) request.traceparent = reader.string();
+    else if (field === 5 && wireType === 2) searchBounds = reader.delimited();
     else reader.skip(wireType);
+  }
+  if (searchBounds !== undefined) {
+    if (lookupBounds !== undefined)
+      request.refusal = new InvalidArgumentError(
+        'search',
+        'a message carries a lookup or a search, not both',
+      );
+    else
+      try {
+        request.search = store.SearchRequest.decode(bytes.subarray(...searchBounds));
+      } catch (err) {
+        request.refusal = new InvalidArgumentError(
+          'search',
+          `is not a valid SearchRequest (${(err as Error).message})`,
+        );
+      }
+    return request;
   }
   const [start, end] = lookupBounds ?? [0, 0];
   try {

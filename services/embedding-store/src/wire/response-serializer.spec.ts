@@ -77,7 +77,7 @@ describe('hand-written response serializers', () => {
     }
   });
 
-  it('LookupStreamResponse: the same bytes as ts-proto, with and without a lookup', () => {
+  it('LookupStreamResponse: the same bytes as ts-proto, with a lookup, a search or neither', () => {
     const rng = new Rng(13);
     for (let i = 0; i < 300; i += 1) {
       const lookup =
@@ -91,11 +91,28 @@ describe('hand-written response serializers', () => {
                 rows: block(rng),
               })),
             };
+      // A search answer instead, in some of the messages without a lookup.
+      const search: store.SearchResponse | undefined =
+        lookup === undefined && rng.next() < 0.5
+          ? {
+              model: pick(rng, NAMES),
+              version: pick(rng, NAMES),
+              table: pick(rng, NAMES),
+              results: Array.from({ length: rng.int(0, 3) }, () => {
+                const k = rng.int(0, 5);
+                return {
+                  ids: Array.from({ length: k }, () => pick(rng, NUMBERS)),
+                  scores: Array.from({ length: k }, () => Math.fround(rng.next() - 0.5)),
+                };
+              }),
+            }
+          : undefined;
       const message: store.LookupStreamResponse = {
         requestId: pick(rng, NUMBERS),
         statusCode: pick(rng, [0, 3, 5, 8, 14]),
         statusMessage: pick(rng, NAMES),
         lookup,
+        search,
       };
       const ours = serializeLookupStreamResponse(message);
       expect(ours.equals(Buffer.from(store.LookupStreamResponse.encode(message).finish()))).toBe(

@@ -7,7 +7,7 @@
 // Here the size is computed first, the rows blob is copied once, and nothing else is allocated.
 // Field order and default omission follow ts-proto (proto3: an empty string, 0 or empty bytes is
 // not written), so a client cannot tell which serializer answered.
-import type { common, store } from '@embpress/proto';
+import { store, type common } from '@embpress/proto';
 
 function varintSize(value: number): number {
   // Callers pass uint32 values (lengths, counts, dims) or an int32 enum; a negative int32 is
@@ -182,8 +182,8 @@ export function serializeBatchLookupResponse(message: store.BatchLookupResponse)
 }
 
 /**
- * LookupStreamResponse { 1 request_id, 2 status_code, 3 status_message, 4 lookup }, the lookup's
- * rows written once, in place.
+ * LookupStreamResponse { 1 request_id, 2 status_code, 3 status_message, 4 lookup, 5 search }, the
+ * lookup's rows written once, in place.
  */
 export function serializeLookupStreamResponse(message: store.LookupStreamResponse): Buffer {
   const messageBytes = Buffer.byteLength(message.statusMessage, 'utf8');
@@ -193,6 +193,10 @@ export function serializeLookupStreamResponse(message: store.LookupStreamRespons
   if (message.statusCode !== 0) size += 1 + varintSize(message.statusCode);
   if (messageBytes !== 0) size += delimited(messageBytes);
   if (lookup !== undefined) size += delimited(lookup.size);
+  // A Search answer is small (k ids and scores per query): ts-proto writes it.
+  const search =
+    message.search === undefined ? undefined : store.SearchResponse.encode(message.search).finish();
+  if (search !== undefined) size += delimited(search.length);
   const buf = Buffer.allocUnsafe(size);
   let at = 0;
   if (message.requestId !== 0) {
@@ -208,6 +212,12 @@ export function serializeLookupStreamResponse(message: store.LookupStreamRespons
     buf[at++] = 34;
     at = writeVarint(buf, at, lookup.size);
     at = lookup.write(buf, at);
+  }
+  if (search !== undefined) {
+    buf[at++] = 42;
+    at = writeVarint(buf, at, search.length);
+    buf.set(search, at);
+    at += search.length;
   }
   return finished(buf, at);
 }

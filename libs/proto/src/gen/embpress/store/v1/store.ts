@@ -118,6 +118,13 @@ export interface LookupStreamRequest {
   timeoutMs: number;
   /** W3C trace context of the client's span for this message (empty: untraced). */
   traceparent: string;
+  /**
+   * Instead of lookup: what a Search would carry (the retriever's path). A message sets exactly
+   * one of lookup and search. Not a oneof, so that lookup-only clients and their generated code
+   * stay as they were; a store built before this field answers such a message with
+   * INVALID_ARGUMENT (no lookup), so upgrade stores before their Search clients.
+   */
+  search: SearchRequest | undefined;
 }
 
 export interface LookupStreamResponse {
@@ -128,7 +135,9 @@ export interface LookupStreamResponse {
    */
   statusCode: number;
   statusMessage: string;
+  /** The answer of the message's kind: lookup for a lookup, search for a search. */
   lookup: BatchLookupResponse | undefined;
+  search: SearchResponse | undefined;
 }
 
 export interface SearchRequest {
@@ -884,7 +893,7 @@ export const BatchLookupResponse: MessageFns<BatchLookupResponse> = {
 };
 
 function createBaseLookupStreamRequest(): LookupStreamRequest {
-  return { requestId: 0, lookup: undefined, timeoutMs: 0, traceparent: "" };
+  return { requestId: 0, lookup: undefined, timeoutMs: 0, traceparent: "", search: undefined };
 }
 
 export const LookupStreamRequest: MessageFns<LookupStreamRequest> = {
@@ -900,6 +909,9 @@ export const LookupStreamRequest: MessageFns<LookupStreamRequest> = {
     }
     if (message.traceparent !== "") {
       writer.uint32(34).string(message.traceparent);
+    }
+    if (message.search !== undefined) {
+      SearchRequest.encode(message.search, writer.uint32(42).fork()).join();
     }
     return writer;
   },
@@ -949,6 +961,14 @@ export const LookupStreamRequest: MessageFns<LookupStreamRequest> = {
             message.traceparent = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.search = SearchRequest.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -975,6 +995,7 @@ export const LookupStreamRequest: MessageFns<LookupStreamRequest> = {
         ? globalThis.Number(object.timeout_ms)
         : 0,
       traceparent: isSet(object.traceparent) ? globalThis.String(object.traceparent) : "",
+      search: isSet(object.search) ? SearchRequest.fromJSON(object.search) : undefined,
     };
   },
 
@@ -992,6 +1013,9 @@ export const LookupStreamRequest: MessageFns<LookupStreamRequest> = {
     if (message.traceparent !== "") {
       obj.traceparent = message.traceparent;
     }
+    if (message.search !== undefined) {
+      obj.search = SearchRequest.toJSON(message.search);
+    }
     return obj;
   },
 
@@ -1006,12 +1030,15 @@ export const LookupStreamRequest: MessageFns<LookupStreamRequest> = {
       : undefined;
     message.timeoutMs = object.timeoutMs ?? 0;
     message.traceparent = object.traceparent ?? "";
+    message.search = (object.search !== undefined && object.search !== null)
+      ? SearchRequest.fromPartial(object.search)
+      : undefined;
     return message;
   },
 };
 
 function createBaseLookupStreamResponse(): LookupStreamResponse {
-  return { requestId: 0, statusCode: 0, statusMessage: "", lookup: undefined };
+  return { requestId: 0, statusCode: 0, statusMessage: "", lookup: undefined, search: undefined };
 }
 
 export const LookupStreamResponse: MessageFns<LookupStreamResponse> = {
@@ -1027,6 +1054,9 @@ export const LookupStreamResponse: MessageFns<LookupStreamResponse> = {
     }
     if (message.lookup !== undefined) {
       BatchLookupResponse.encode(message.lookup, writer.uint32(34).fork()).join();
+    }
+    if (message.search !== undefined) {
+      SearchResponse.encode(message.search, writer.uint32(42).fork()).join();
     }
     return writer;
   },
@@ -1076,6 +1106,14 @@ export const LookupStreamResponse: MessageFns<LookupStreamResponse> = {
             message.lookup = BatchLookupResponse.decode(reader, reader.uint32());
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.search = SearchResponse.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1106,6 +1144,7 @@ export const LookupStreamResponse: MessageFns<LookupStreamResponse> = {
         ? globalThis.String(object.status_message)
         : "",
       lookup: isSet(object.lookup) ? BatchLookupResponse.fromJSON(object.lookup) : undefined,
+      search: isSet(object.search) ? SearchResponse.fromJSON(object.search) : undefined,
     };
   },
 
@@ -1123,6 +1162,9 @@ export const LookupStreamResponse: MessageFns<LookupStreamResponse> = {
     if (message.lookup !== undefined) {
       obj.lookup = BatchLookupResponse.toJSON(message.lookup);
     }
+    if (message.search !== undefined) {
+      obj.search = SearchResponse.toJSON(message.search);
+    }
     return obj;
   },
 
@@ -1136,6 +1178,9 @@ export const LookupStreamResponse: MessageFns<LookupStreamResponse> = {
     message.statusMessage = object.statusMessage ?? "";
     message.lookup = (object.lookup !== undefined && object.lookup !== null)
       ? BatchLookupResponse.fromPartial(object.lookup)
+      : undefined;
+    message.search = (object.search !== undefined && object.search !== null)
+      ? SearchResponse.fromPartial(object.search)
       : undefined;
     return message;
   },
@@ -2346,9 +2391,10 @@ export const EmbeddingStoreServiceService = {
     responseDeserialize: (value: Buffer): BatchLookupResponse => BatchLookupResponse.decode(value),
   },
   /**
-   * BatchLookups multiplexed over one long-lived stream (the ranker's path; docs/adr/0013): each
-   * request message carries a client-chosen id, responses carry it back, possibly out of order,
-   * each with its own status. A failed lookup fails its message, never the stream.
+   * BatchLookups (and Searches) multiplexed over one long-lived stream (the ranker's and the
+   * retriever's path; docs/adr/0013): each request message carries a client-chosen id, responses
+   * carry it back, possibly out of order, each with its own status. A failed lookup or search
+   * fails its message, never the stream.
    */
   lookupStream: {
     path: "/embpress.store.v1.EmbeddingStoreService/LookupStream" as const,
@@ -2412,9 +2458,10 @@ export interface EmbeddingStoreServiceServer extends UntypedServiceImplementatio
   /** Rows of many tables of one model in one call. */
   batchLookup: handleUnaryCall<BatchLookupRequest, BatchLookupResponse>;
   /**
-   * BatchLookups multiplexed over one long-lived stream (the ranker's path; docs/adr/0013): each
-   * request message carries a client-chosen id, responses carry it back, possibly out of order,
-   * each with its own status. A failed lookup fails its message, never the stream.
+   * BatchLookups (and Searches) multiplexed over one long-lived stream (the ranker's and the
+   * retriever's path; docs/adr/0013): each request message carries a client-chosen id, responses
+   * carry it back, possibly out of order, each with its own status. A failed lookup or search
+   * fails its message, never the stream.
    */
   lookupStream: handleBidiStreamingCall<LookupStreamRequest, LookupStreamResponse>;
   /** Top-k rows of a dense table for each query vector. */
@@ -2461,9 +2508,10 @@ export interface EmbeddingStoreServiceClient extends Client {
     callback: (error: ServiceError | null, response: BatchLookupResponse) => void,
   ): ClientUnaryCall;
   /**
-   * BatchLookups multiplexed over one long-lived stream (the ranker's path; docs/adr/0013): each
-   * request message carries a client-chosen id, responses carry it back, possibly out of order,
-   * each with its own status. A failed lookup fails its message, never the stream.
+   * BatchLookups (and Searches) multiplexed over one long-lived stream (the ranker's and the
+   * retriever's path; docs/adr/0013): each request message carries a client-chosen id, responses
+   * carry it back, possibly out of order, each with its own status. A failed lookup or search
+   * fails its message, never the stream.
    */
   lookupStream(): ClientDuplexStream<LookupStreamRequest, LookupStreamResponse>;
   lookupStream(options: Partial<CallOptions>): ClientDuplexStream<LookupStreamRequest, LookupStreamResponse>;
