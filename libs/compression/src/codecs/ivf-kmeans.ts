@@ -2,8 +2,10 @@
 // (centroids start at distinct sample points; an empty list is re-seeded at the point farthest
 // from its centroid), and the nearest-centroid assignment of every row. Both are dominated by
 // points × centroids × dim multiply-adds (≈ 40 G for 100k rows × 1024 lists × 384), so the
-// distance kernel computes a 4-point × 2-centroid tile per pass over the dimension: eight
-// independent sums, six loads per eight multiply-adds, no allocation.
+// assignment is a matrix product on @embpress/kernels (docs/adr/0015-wasm-simd-kernels.md):
+// blocks of points times the transposed centroids, 128 centroids per call, then an argmin in
+// JavaScript over ‖c‖² − 2⟨x, c⟩.
+import { kernels } from '@embpress/kernels';
 import type { Rng } from '../core/rng';
 import { sampleRows } from './pq-kmeans';
 
@@ -18,14 +20,21 @@ export function centroidNorms(centroids: Float32Array, k: number, dim: number): 
   return norms;
 }
 
-/** Points per block: the block (32 × dim floats) stays in cache while every centroid passes. */
-const BLOCK = 32;
+/**
+ * Centroids per matmul call: their transposed block (dim × 128 floats, 192 KB at dim 384) stays
+ * in cache while a block of points passes; measured ~1.5× the GFLOP/s of one call over all 1024
+ * centroids on the dev machine (the kernel walks all of B for every 4 rows of A).
+ */
+const CENTROID_CHUNK = 128;
+/** Points per block: 1024 × dim floats in, 1024 × 128 dot products out per call. */
+const POINT_BLOCK = 1024;
 
 /**
  * For each of `count` points (row-major in `points`, dim values each): the index of the nearest
  * centroid by ‖c‖² − 2⟨x, c⟩ (= squared L2 up to ‖x‖²; ties → lowest index) into `best`, and
- * that value into `score` when given. Points go in blocks of 32; within a block, each pair of
- * centroids is scored against four points at a time (a 4 × 2 tile of independent sums).
+ * that value into `score` when given. ⟨x, c⟩ is the kernels' f32 matmul (a sum over dim in
+ * order, libs/kernels/README.md): a point within ~2^−20·dim·Σ|x·c| of two centroids may go to
+ * either, which moves no recall measurably (docs/methods/ivf.md).
  */
 export function nearestCentroids(
   points: Float32Array,
@@ -37,77 +46,43 @@ export function nearestCentroids(
   best: Uint32Array,
   score?: Float64Array,
 ): void {
-  const x = points;
-  const cs = centroids;
-  const bs = new Float64Array(BLOCK);
-  const bi = new Uint32Array(BLOCK);
-  const offer = (p: number, c: number, dot: number) => {
-    const t = (norms[c] as number) - 2 * dot;
-    if (t < (bs[p] as number)) {
-      bs[p] = t;
-      bi[p] = c;
+  const kern = kernels();
+  // The centroids transposed, chunk by chunk: B of each call is [dim × width], row-major.
+  const chunks: { first: number; width: number; transposed: Float32Array }[] = [];
+  for (let first = 0; first < k; first += CENTROID_CHUNK) {
+    const width = Math.min(CENTROID_CHUNK, k - first);
+    const transposed = new Float32Array(dim * width);
+    for (let c = 0; c < width; c += 1) {
+      const src = (first + c) * dim;
+      for (let j = 0; j < dim; j += 1) transposed[j * width + c] = centroids[src + j] as number;
     }
-  };
-  for (let p0 = 0; p0 < count; p0 += BLOCK) {
-    const size = Math.min(BLOCK, count - p0);
-    const quads = size - (size % 4);
+    chunks.push({ first, width, transposed });
+  }
+  const block = Math.min(POINT_BLOCK, count);
+  const dots = new Float32Array(block * Math.min(CENTROID_CHUNK, k));
+  const bs = new Float64Array(block);
+  const bi = new Uint32Array(block);
+  for (let p0 = 0; p0 < count; p0 += block) {
+    const size = Math.min(block, count - p0);
+    const a = points.subarray(p0 * dim, (p0 + size) * dim);
     bs.fill(Infinity);
     bi.fill(0);
-    for (let q = 0; q < k; q += 2) {
-      const u = q * dim;
-      const pair = q + 1 < k;
-      const v = pair ? u + dim : u;
-      for (let p = 0; p < quads; p += 4) {
-        const a = (p0 + p) * dim;
-        const b = a + dim;
-        const c = b + dim;
-        const d = c + dim;
-        let a0 = 0;
-        let a1 = 0;
-        let e0 = 0;
-        let e1 = 0;
-        let f0 = 0;
-        let f1 = 0;
-        let g0 = 0;
-        let g1 = 0;
-        for (let j = 0; j < dim; j += 1) {
-          const cu = cs[u + j] as number;
-          const cv = cs[v + j] as number;
-          const xa = x[a + j] as number;
-          const xb = x[b + j] as number;
-          const xc = x[c + j] as number;
-          const xd = x[d + j] as number;
-          a0 += xa * cu;
-          a1 += xa * cv;
-          e0 += xb * cu;
-          e1 += xb * cv;
-          f0 += xc * cu;
-          f1 += xc * cv;
-          g0 += xd * cu;
-          g1 += xd * cv;
+    for (const { first, width, transposed } of chunks) {
+      const out = dots.subarray(0, size * width);
+      kern.matmul(a, transposed, size, dim, width, { out });
+      for (let p = 0; p < size; p += 1) {
+        let bestScore = bs[p] as number;
+        let bestIndex = bi[p] as number;
+        for (let c = 0, o = p * width; c < width; c += 1) {
+          // Strictly smaller: on equal values the lower centroid (seen first) stays.
+          const t = (norms[first + c] as number) - 2 * (out[o + c] as number);
+          if (t < bestScore) {
+            bestScore = t;
+            bestIndex = first + c;
+          }
         }
-        offer(p, q, a0);
-        offer(p + 1, q, e0);
-        offer(p + 2, q, f0);
-        offer(p + 3, q, g0);
-        if (pair) {
-          offer(p, q + 1, a1);
-          offer(p + 1, q + 1, e1);
-          offer(p + 2, q + 1, f1);
-          offer(p + 3, q + 1, g1);
-        }
-      }
-      for (let p = quads; p < size; p += 1) {
-        const a = (p0 + p) * dim;
-        let a0 = 0;
-        let a1 = 0;
-        for (let j = 0; j < dim; j += 1) {
-          const xa = x[a + j] as number;
-          a0 += xa * (cs[u + j] as number);
-          a1 += xa * (cs[v + j] as number);
-        }
-        offer(p, q, a0);
-        if (pair) offer(p, q + 1, a1);
+        bs[p] = bestScore;
+        bi[p] = bestIndex;
       }
     }
     for (let p = 0; p < size; p += 1) {

@@ -73,13 +73,13 @@ function recall(found: Uint32Array, exact: Uint32Array, k: number): number {
 describe('ivf', () => {
   it('resolves the hybrid spec with rowwise-int8 as the default inner codec', () => {
     expect(registry.resolve('ivf(nlist=32,nprobe=4)|rowwise-int8').spec).toBe(
-      'ivf(nlist=32,nprobe=4,iterations=10,trainPerList=16)|rowwise-int8',
+      'ivf(nlist=32,nprobe=4,iterations=10,trainPerList=256)|rowwise-int8',
     );
     expect(registry.resolve('ivf').spec).toBe(
-      'ivf(nlist=256,nprobe=8,iterations=10,trainPerList=16)|rowwise-int8',
+      'ivf(nlist=256,nprobe=8,iterations=10,trainPerList=256)|rowwise-int8',
     );
     expect(registry.resolve('ivf(nlist=4)|pq(subvectors=2)').spec).toBe(
-      'ivf(nlist=4,nprobe=8,iterations=10,trainPerList=16)|pq(subvectors=2,bits=8,iterations=20,trainRows=65536)',
+      'ivf(nlist=4,nprobe=8,iterations=10,trainPerList=256)|pq(subvectors=2,bits=8,iterations=20,trainRows=65536)',
     );
   });
 

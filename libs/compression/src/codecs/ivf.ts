@@ -94,8 +94,11 @@ const params = z
     nprobe: z.number().int().min(1).max(65_536).default(8),
     /** Lloyd iterations of the coarse k-means (stops earlier when no assignment changes). */
     iterations: z.number().int().min(0).max(1000).default(10),
-    /** k-means trains on a seeded sample of trainPerList · nlist rows (all rows when fewer). */
-    trainPerList: z.number().int().min(1).max(4096).default(16),
+    /**
+     * k-means trains on a seeded sample of trainPerList · nlist rows (all rows when fewer):
+     * FAISS's max_points_per_centroid, 256 (docs/methods/ivf.md).
+     */
+    trainPerList: z.number().int().min(1).max(4096).default(256),
     /** Inner codec of the stored rows (hybrid `ivf(...)|codec`). */
     [INNER_PARAM]: z
       .string()
