@@ -5,6 +5,16 @@ import { common } from '@embpress/proto';
 
 const { RowEncoding } = common;
 
+/**
+ * Codecs whose wire codes this module decodes on the client (ask the store for
+ * ROW_ENCODING_CODES of these: fewer bytes than fp32, decoded here).
+ */
+export const CLIENT_DECODED_CODECS: ReadonlySet<string> = new Set([
+  'fp16',
+  'rowwise-int8',
+  'rowwise-int4',
+]);
+
 /** The rows of `block` as fp32 (count × dim) in `out` (allocated when not given). */
 export function decodeRows(
   block: common.VectorBlock,

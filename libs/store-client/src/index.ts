@@ -4,3 +4,4 @@ export * from './shard-map';
 export * from './sharded-client';
 export * from './lookup-stream';
 export * from './lookup-stream-envelope';
+export * from './active-versions';

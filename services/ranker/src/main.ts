@@ -2,9 +2,8 @@
 import { initBackend } from '@embpress/models';
 import { ranker } from '@embpress/proto';
 import { ServiceHost, type Logger, type RunningService } from '@embpress/service-kit';
-import { ShardedStoreClient } from '@embpress/store-client';
+import { ActiveVersions, ShardedStoreClient } from '@embpress/store-client';
 import type { RankerConfig } from './config';
-import { ActiveVersions } from './domain/active-versions';
 import { ModelCache } from './domain/model-cache';
 import { RankerMetrics } from './domain/ranker-metrics';
 import { RowCache } from './domain/row-cache';
@@ -23,12 +22,7 @@ export async function startRanker(config: RankerConfig, logger: Logger): Promise
     'tfjs backend ready',
   );
   const store = ShardedStoreClient.create(config.store, config.shardMap);
-  const versions = new ActiveVersions(config.versionTtlMs, async (model, deadline) => {
-    const shards = await store.describeTables(model, { deadline });
-    return shards.flatMap((s) =>
-      s.tables.filter((t) => t.model === model && t.active).map((t) => t.version),
-    );
-  });
+  const versions = ActiveVersions.of(store, config.versionTtlMs);
   const models = new ModelCache(config.modelCacheSize, (model, version) =>
     loadServedModel(config.registryRoot, model, version),
   );

@@ -2,10 +2,9 @@
 import { ModelRegistryDir } from '@embpress/model-registry';
 import { retriever } from '@embpress/proto';
 import { ServiceHost, type Logger, type RunningService } from '@embpress/service-kit';
-import { ShardedStoreClient } from '@embpress/store-client';
+import { ActiveVersions, ShardedStoreClient } from '@embpress/store-client';
 import type { RetrieverConfig } from './config';
 import { readCorpusVersion } from './corpus/corpus-version';
-import { ActiveVersions } from './domain/active-versions';
 import { CorpusCache } from './domain/corpus-cache';
 import { retrieveHandler } from './handlers/retrieve';
 
@@ -14,12 +13,7 @@ export async function startRetriever(
   logger: Logger,
 ): Promise<RunningService> {
   const store = ShardedStoreClient.create(config.store, config.shardMap);
-  const versions = new ActiveVersions(config.versionTtlMs, async (corpus, deadline) => {
-    const shards = await store.describeTables(corpus, { deadline });
-    return shards.flatMap((s) =>
-      s.tables.filter((t) => t.model === corpus && t.active).map((t) => t.version),
-    );
-  });
+  const versions = ActiveVersions.of(store, config.versionTtlMs, 'corpus');
   const registryDir = new ModelRegistryDir(config.registryRoot);
   const corpora = new CorpusCache(config.corpusCacheSize, (corpus, version) =>
     readCorpusVersion(registryDir, corpus, version),

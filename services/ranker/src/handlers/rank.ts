@@ -21,12 +21,13 @@ import {
   type UnaryHandler,
 } from '@embpress/service-kit';
 import {
+  CLIENT_DECODED_CODECS,
   ShardRouter,
   singleAddressShardMap,
+  type ActiveVersions,
   type ShardedStoreClient,
 } from '@embpress/store-client';
 import type { RankerConfig } from '../config';
-import type { ActiveVersions } from '../domain/active-versions';
 import { degradedRows, shardFailureOf } from '../domain/degraded-lookup';
 import type { ModelCache } from '../domain/model-cache';
 import type { RankerMetrics } from '../domain/ranker-metrics';
@@ -36,13 +37,6 @@ import { validateRankRequest } from './validate-rank';
 
 const tracer = trace.getTracer('embpress-ranker');
 const { RowEncoding } = common;
-
-/** Codecs whose wire codes the store client decodes itself (libs/store-client decode-rows). */
-export const CLIENT_DECODED_CODECS: ReadonlySet<string> = new Set([
-  'fp16',
-  'rowwise-int8',
-  'rowwise-int4',
-]);
 
 /** Runs `f` in a child span of the active one, ending it (with the error, if any) afterwards. */
 function inSpan<T>(name: string, f: (span: Span) => T): T {

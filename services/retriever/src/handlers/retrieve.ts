@@ -16,11 +16,10 @@ import {
   requireText,
   type UnaryHandler,
 } from '@embpress/service-kit';
-import type { ShardedStoreClient } from '@embpress/store-client';
+import type { ActiveVersions, ShardedStoreClient } from '@embpress/store-client';
 import type { RetrieverConfig } from '../config';
 import { CorpusError } from '../corpus/corpus';
 import type { CorpusVersion } from '../corpus/corpus-version';
-import type { ActiveVersions } from '../domain/active-versions';
 import type { CorpusCache } from '../domain/corpus-cache';
 
 export interface RetrieveDeps {
