@@ -4,16 +4,10 @@
 // stdout line is one summary object. Bad input: one clear line (exit 2 usage, 1 data).
 import { parseArgs } from 'node:util';
 import { Metadata, type ServiceError } from '@grpc/grpc-js';
-import {
-  channelCredentials,
-  channelOptions,
-  TlsConfigError,
-  validateClientTls,
-  type ClientTlsConfig,
-} from '@embpress/service-kit';
+import { TlsConfigError, validateClientTls, type ClientTlsConfig } from '@embpress/service-kit';
 import { SpecError, ArtifactError } from '@embpress/compression';
 import { ModelVersionError } from '@embpress/model-registry';
-import { store } from '@embpress/proto';
+import { StoreClient } from '@embpress/store-client';
 import { lazyRequire } from './lazy';
 import { isOptionError, UsageError } from './option-error';
 
@@ -44,25 +38,6 @@ function int(name: string, raw: string, min: number): number {
   return v;
 }
 
-function unary<Req, Res>(
-  client: store.EmbeddingStoreServiceClient,
-  method: (
-    request: Req,
-    metadata: Metadata,
-    options: { deadline: number },
-    callback: (err: ServiceError | null, res: Res) => void,
-  ) => unknown,
-  request: Req,
-  metadata: Metadata,
-  timeoutMs: number,
-): Promise<Res> {
-  return new Promise((resolve, reject) =>
-    method.call(client, request, metadata, { deadline: Date.now() + timeoutMs }, (err, res) =>
-      err ? reject(err) : resolve(res),
-    ),
-  );
-}
-
 /** LoadVersion + ActivateVersion on the store at `address` (bearer token when given). */
 async function publish(
   address: string,
@@ -71,22 +46,12 @@ async function publish(
   model: string,
   version: string,
 ) {
-  const client = new store.EmbeddingStoreServiceClient(
-    address,
-    channelCredentials(tls),
-    channelOptions(tls),
-  );
+  const client = new StoreClient({ address, tls, timeoutMs: 30_000, streams: 0 });
   const metadata = new Metadata();
   if (token !== undefined) metadata.set('authorization', `Bearer ${token}`);
   try {
-    await unary(client, client.loadVersion, { model, version }, metadata, 120_000);
-    const activated = await unary(
-      client,
-      client.activateVersion,
-      { model, version },
-      metadata,
-      30_000,
-    );
+    await client.loadVersion({ model, version }, { metadata, deadline: Date.now() + 120_000 });
+    const activated = await client.activateVersion({ model, version }, { metadata });
     return activated.previousVersion;
   } catch (err) {
     const e = err as ServiceError;

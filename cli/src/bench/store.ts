@@ -14,11 +14,10 @@ import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
 import Redis from 'ioredis';
 import { registry, SparseOptimizer, type CompressedTable } from '@embpress/compression';
 import { ModelRegistryDir } from '@embpress/model-registry';
-import { store } from '@embpress/proto';
+import { StoreClient } from '@embpress/store-client';
 import type { LoadConfig, LoadMessage, PhaseResult, RowCheck, StoreTarget } from './store-load';
 
 import { BenchSetupError } from './bench-setup-error';
@@ -416,28 +415,6 @@ function startStore(
   });
 }
 
-function unary<Req, Res>(
-  client: store.EmbeddingStoreServiceClient,
-  method: (
-    request: Req,
-    metadata: Metadata,
-    options: { deadline: number },
-    callback: (err: ServiceError | null, res: Res) => void,
-  ) => unknown,
-  request: Req,
-  timeoutMs: number,
-): Promise<Res> {
-  return new Promise((resolve, reject) =>
-    method.call(
-      client,
-      request,
-      new Metadata(),
-      { deadline: Date.now() + timeoutMs },
-      (err, res) => (err ? reject(err) : resolve(res)),
-    ),
-  );
-}
-
 /** The seeded rows: the initial table of a `full` trainable (uniform ±1/√rows). */
 function seededRows(rows: number, dim: number, seed: number): CompressedTable {
   const { method, params } = registry.resolve('full');
@@ -595,7 +572,7 @@ export async function benchStore(
   process.once('SIGTERM', onSignal);
   process.once('exit', killAll);
   let redis: RunningRedis | undefined;
-  let admin: store.EmbeddingStoreServiceClient | undefined;
+  let admin: StoreClient | undefined;
   try {
     log(`${rows} seeded rows × ${dim}: full and rowwise-int8 tables`);
     const full = seededRows(rows, dim, options.seed);
@@ -643,10 +620,12 @@ export async function benchStore(
     const running = await startStore(dir, execArgv, children);
     const storePid = running.child.pid as number;
     log(`store on 127.0.0.1:${running.port} (pid ${storePid})`);
-    admin = new store.EmbeddingStoreServiceClient(
-      `127.0.0.1:${running.port}`,
-      credentials.createInsecure(),
-    );
+    admin = new StoreClient({
+      address: `127.0.0.1:${running.port}`,
+      tls: {},
+      timeoutMs: 30_000,
+      streams: 0,
+    });
     const client = admin;
     const settledRss = async () => {
       await running.collectGarbage();
@@ -655,10 +634,13 @@ export async function benchStore(
     const loadAndMeasure = async (model: keyof typeof fileBytes): Promise<StoreMemory> => {
       const rssBeforeBytes = await settledRss();
       const started = performance.now();
-      const loaded = await unary(client, client.loadVersion, { model, version: VERSION }, 300_000);
+      const loaded = await client.loadVersion(
+        { model, version: VERSION },
+        { deadline: Date.now() + 300_000 },
+      );
       const loadSeconds = (performance.now() - started) / 1000;
       const rssPeakBytes = rssBytes(storePid, 'VmHWM');
-      await unary(client, client.activateVersion, { model, version: VERSION }, 30_000);
+      await client.activateVersion({ model, version: VERSION });
       const rssAfterBytes = await settledRss();
       const tableBytes = loaded.tables.reduce((sum, t) => sum + t.memoryBytes, 0);
       const loadGiBPerSecond = fileBytes[model] / 2 ** 30 / loadSeconds;

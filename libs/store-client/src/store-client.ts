@@ -106,6 +106,22 @@ export class StoreClient {
     return this.call(this.client.describeTables, request, settings);
   }
 
+  /** Admin: loads (and verifies) a version; pass the admin token in `settings.metadata`. */
+  loadVersion(
+    request: store.LoadVersionRequest,
+    settings: CallSettings = {},
+  ): Promise<store.LoadVersionResponse> {
+    return this.call(this.client.loadVersion, request, settings);
+  }
+
+  /** Admin: makes a loaded version the one served for its model. */
+  activateVersion(
+    request: store.ActivateVersionRequest,
+    settings: CallSettings = {},
+  ): Promise<store.ActivateVersionResponse> {
+    return this.call(this.client.activateVersion, request, settings);
+  }
+
   close(): void {
     this.streams?.close();
     this.client.close();
