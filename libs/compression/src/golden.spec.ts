@@ -62,6 +62,13 @@ function buildTable(g: Golden) {
   return method.compress(data, g.shape, params, { seed: 7 });
 }
 
+/**
+ * Golden tables whose rows are computed with f32 sums (libs/kernels' matmul) since issue #13,
+ * where the golden files were written by float64 loops: max |row − golden| allowed, relative to
+ * the probe rows' largest |value| (the per-method bound of docs/methods/tt.md and dhe.md).
+ */
+const F32_KERNEL_ROWS: Record<string, number> = { 'tt-v1': 1e-5, 'dhe-v1': 1e-5 };
+
 describe('golden artifacts', () => {
   for (const g of GOLDEN) {
     it(`${g.name} (${g.spec}) still loads and serves the same rows`, () => {
@@ -88,7 +95,17 @@ describe('golden artifacts', () => {
       expect(table.spec).toBe(expected.spec);
       const rows = new Float32Array(expected.probe.length * table.dim);
       table.lookup(Uint32Array.from(expected.probe), rows);
-      expect(Array.from(rows)).toEqual(expected.rows);
+      const tolerance = F32_KERNEL_ROWS[g.name];
+      if (tolerance === undefined) {
+        expect(Array.from(rows)).toEqual(expected.rows);
+        return;
+      }
+      // Rows computed by the kernels' f32 matmul since issue #13, written by float64 loops
+      // before: the same rows up to f32 rounding of the sums (docs/methods/<method>.md).
+      const scale = Math.max(...expected.rows.map(Math.abs));
+      rows.forEach((v, i) =>
+        expect(Math.abs(v - (expected.rows[i] as number))).toBeLessThanOrEqual(tolerance * scale),
+      );
     });
   }
 });

@@ -352,6 +352,8 @@ describe('dhe', () => {
   it('serves BatchNorm folded: forward equals the unfolded running-statistics MLP', () => {
     const t = make(small);
     const rng = new Rng(4);
+    // A forward before training: the kernels' transposed weights must follow the updates.
+    t.forward(Uint32Array.of(123), new Float32Array(8));
     for (let step = 0; step < 3; step += 1) {
       const ids = Uint32Array.from({ length: 32 }, () => rng.int(0, 305));
       t.backward(
@@ -401,7 +403,8 @@ describe('dhe', () => {
   it('serves batches of any size and mixed fields like one id at a time', () => {
     const table = make(small).toTable();
     const rng = new Rng(8);
-    const ids = Uint32Array.from({ length: 150 }, () => rng.int(0, 305));
+    // More than one chunk (1024 ids) of the serving MLP.
+    const ids = Uint32Array.from({ length: 1100 }, () => rng.int(0, 305));
     const batch = new Float32Array(ids.length * 8);
     table.lookup(ids, batch);
     const one = new Float32Array(8);

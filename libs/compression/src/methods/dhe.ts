@@ -5,10 +5,13 @@
 //
 // Train/serve split (docs/methods/dhe.md):
 //  - `forward` is inference: BatchNorm with running statistics, folded into the Linear layers,
-//    through the same code as the serving table (so serving equals forward exactly);
+//    through the same code as the serving table (so serving equals forward exactly): the ids of
+//    a request run through the MLP in chunks of up to 1024, each layer one @embpress/kernels
+//    matmul (f32 sums, bias added) followed by Mish (docs/methods/dhe.md, "Serving");
 //  - `trainForward` is the training forward (BatchNorm over the lookups of each field in the
 //    batch); `gradients` is ITS gradient and `backward` applies it, then advances the running
 //    statistics (momentum 0.1).
+import { kernels } from '@embpress/kernels';
 import { z } from 'zod';
 import {
   section,
@@ -37,8 +40,8 @@ import {
   allocFolded,
   DheMlp,
   foldedFloats,
-  inferForward,
   LINEAR_LAYERS,
+  mish,
   mlpDims,
   mlpParamNames,
   type FoldedMlp,
@@ -46,8 +49,11 @@ import {
 
 /** Size of the prime pool p_j is drawn from: the first PRIME_POOL primes ≥ m (primes.npy stand-in). */
 export const PRIME_POOL = 4096;
-/** Ids run through the serving MLP this many at a time (fixed workspace, reused weight rows). */
-const CHUNK = 32;
+/**
+ * Ids run through the serving MLP this many at a time: each layer is one kernel matmul of
+ * CHUNK × width, large enough that the kernels' 4 × 8 tiles and per-call copies amortize.
+ */
+const CHUNK = 1024;
 const MAX_BUCKETS = 2 ** 31;
 
 const params = z
@@ -266,7 +272,7 @@ function encodeId(
   normal: boolean,
   direct: boolean,
   x: number,
-  out: Float64Array,
+  out: Float64Array | Float32Array,
   at: number,
 ): void {
   const { a, b, p } = hashes;
@@ -334,11 +340,13 @@ class DheEngine {
   private readonly hasFull: boolean;
   private readonly normal: boolean;
   // Workspace for CHUNK ids (allocated on first use; lookups are synchronous, so one suffices).
-  private enc = new Float64Array(0);
-  private tmpA = new Float64Array(0);
-  private tmpB = new Float64Array(0);
-  private chunkOut = new Float64Array(0);
+  private enc = new Float32Array(0);
+  private tmpA = new Float32Array(0);
+  private tmpB = new Float32Array(0);
+  private chunkOut = new Float32Array(0);
   private readonly positions = new Uint32Array(CHUNK);
+  /** Each part's folded weights transposed to in × out (the kernels' B), made on first use. */
+  private readonly transposed = new Map<DhePart, Float32Array[]>();
 
   constructor(
     readonly shape: TableShape,
@@ -376,10 +384,10 @@ class DheEngine {
   private lookupField(part: DhePart, ids: Uint32Array, out: Float32Array): void {
     const k = this.p.hashes;
     if (this.enc.length === 0) {
-      this.enc = new Float64Array(CHUNK * k);
-      this.tmpA = new Float64Array(CHUNK * this.p.hidden);
-      this.tmpB = new Float64Array(CHUNK * this.p.hidden);
-      this.chunkOut = new Float64Array(CHUNK * this.shape.dim);
+      this.enc = new Float32Array(CHUNK * k);
+      this.tmpA = new Float32Array(CHUNK * this.p.hidden);
+      this.tmpB = new Float32Array(CHUNK * this.p.hidden);
+      this.chunkOut = new Float32Array(CHUNK * this.shape.dim);
     }
     const lo = part.offset;
     const hi = lo + part.rows;
@@ -398,23 +406,58 @@ class DheEngine {
     if (count > 0) this.flush(part, count, out);
   }
 
-  private flush(part: DhePart, count: number, out: Float32Array): void {
-    const D = this.shape.dim;
-    inferForward(
-      part.folded,
-      this.p.hashes,
-      this.p.hidden,
-      D,
-      this.enc,
-      count,
-      this.tmpA,
-      this.tmpB,
-      this.chunkOut,
-    );
-    for (let r = 0; r < count; r += 1) {
-      const dst = (this.positions[r] as number) * D;
-      for (let j = 0; j < D; j += 1) out[dst + j] = this.chunkOut[r * D + j] as number;
+  /** Forgets `part`'s transposed weights: its folded weights changed (the trainable refolds). */
+  invalidate(part: DhePart): void {
+    this.transposed.delete(part);
+  }
+
+  private weightsOf(part: DhePart): Float32Array[] {
+    let mats = this.transposed.get(part);
+    if (mats === undefined) {
+      const dims = mlpDims(this.p.hashes, this.p.hidden, this.shape.dim);
+      mats = part.folded.weights.map((w, l) => {
+        const inDim = dims[l] as number;
+        const outDim = dims[l + 1] as number;
+        const t = new Float32Array(inDim * outDim);
+        for (let o = 0; o < outDim; o += 1)
+          for (let i = 0; i < inDim; i += 1) t[i * outDim + o] = w[o * inDim + i] as number;
+        return t;
+      });
+      this.transposed.set(part, mats);
     }
+    return mats;
+  }
+
+  /**
+   * The folded MLP on `count` encoded ids: per layer one kernel matmul (x·Wᵀ + b, f32 sums over
+   * the layer's input in order), Mish in float64 rounded to f32, then the rows to their places.
+   */
+  private flush(part: DhePart, count: number, out: Float32Array): void {
+    const k = kernels();
+    const D = this.shape.dim;
+    const h = this.p.hidden;
+    const mats = this.weightsOf(part);
+    let src = this.enc.subarray(0, count * this.p.hashes);
+    let inDim = this.p.hashes;
+    let dst = this.tmpA;
+    for (let l = 0; l < LINEAR_LAYERS - 1; l += 1) {
+      const y = dst.subarray(0, count * h);
+      k.matmul(src, mats[l] as Float32Array, count, inDim, h, {
+        bias: part.folded.biases[l] as Float32Array,
+        out: y,
+      });
+      for (let i = 0; i < y.length; i += 1) y[i] = mish(y[i] as number);
+      src = y;
+      dst = dst === this.tmpA ? this.tmpB : this.tmpA;
+      inDim = h;
+    }
+    const rows = this.chunkOut.subarray(0, count * D);
+    k.matmul(src, mats[LINEAR_LAYERS - 1] as Float32Array, count, h, D, {
+      bias: part.folded.biases[LINEAR_LAYERS - 1] as Float32Array,
+      out: rows,
+    });
+    for (let r = 0; r < count; r += 1)
+      out.set(rows.subarray(r * D, (r + 1) * D), (this.positions[r] as number) * D);
   }
 }
 
@@ -484,7 +527,7 @@ export class DheTable implements CompressedTable {
         `${compressed} of ${this.shape.fields.length} fields use DHE (n_f·D > threshold' = ${dheThreshold(this.shape, this.p)} words); the others are full fp32 tables`,
         `bytes count the hash constants (3·k per DHE field as ${hashTypes(this.p.buckets).ab}/${hashTypes(this.p.buckets).p}) that the paper leaves out`,
         "bytes count the serving MLP with BatchNorm folded into the Linear layers ((k+1)h + 4(h+1)h + (h+1)D floats per field); the paper charges each DHE field threshold' = max(M(h), thr·D) words, M(h) counting 10h BN words and h last-layer biases",
-        `a lookup workspace of ${CHUNK} ids (k + 2h + D doubles each) is not counted`,
+        `a lookup workspace of ${CHUNK} ids (k + 2h + D floats each) and the transposed weights the kernels read (as many floats as the MLP) are not counted`,
       ],
     );
   }
@@ -630,7 +673,10 @@ export class DheTrainable implements TrainableEmbedding {
     for (let i = 0; i < ids.length; i += 1)
       this.present[fieldOf(this.offsets, ids[i] as number)] = true;
     this.modules.forEach((m, f) => {
-      if (m !== undefined && this.present[f] === true) m.mlp.foldInto(m.part.folded);
+      if (m !== undefined && this.present[f] === true) {
+        m.mlp.foldInto(m.part.folded);
+        this.engine.invalidate(m.part);
+      }
     });
     this.engine.lookup(ids, out, this.present);
   }

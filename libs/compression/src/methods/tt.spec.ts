@@ -58,9 +58,9 @@ describe('tt: factorisations', () => {
 
   it('counts M_f(R) = (dn0·dd0 + dn1·dd1·R + dn2·dd2)·R words', () => {
     expect(ttCoreWords([8, 8, 8], [2, 2, 2], 3)).toBe((16 + 48 + 16) * 3);
-    expect(
-      tt.paperWords({ fields: [500, 64, 3], dim: 8 }, { rank: 3, threshold: 0, }),
-    ).toBe(240 + 120 + 24);
+    expect(tt.paperWords({ fields: [500, 64, 3], dim: 8 }, { rank: 3, threshold: 0 })).toBe(
+      240 + 120 + 24,
+    );
   });
 });
 
@@ -68,7 +68,7 @@ describe('tt: rows', () => {
   it('computes e = (A·B)·C with the little-endian id split, as a plain triple sum', () => {
     const shape = { fields: [2, 30], dim: 12 }; // dd = [2,2,3]; field 1: dn = (3,3,4)
     const R = 2;
-    const t = make(shape, { rank: R, threshold: 0, });
+    const t = make(shape, { rank: R, threshold: 0 });
     const names = t.parameters().map((p) => p.name);
     expect(names).toEqual(['f0.table', 'f1.core0', 'f1.core1', 'f1.core2']);
     const rng = new Rng(3);
@@ -107,13 +107,33 @@ describe('tt: rows', () => {
     }
   });
 
+  it('batches a request per field and core slice without changing a bit (kernels, #13)', () => {
+    // Random ids with repeats over a full field and two TT fields: the grouped matmuls give
+    // each row the bits it gets alone (every element is one f32 sum over the rank, in order).
+    const shape = { fields: [3, 700, 50], dim: 16 };
+    const t = make(shape, { rank: 7, threshold: 4 });
+    const rng = new Rng(11);
+    const ids = Uint32Array.from({ length: 600 }, () => rng.int(0, 753));
+    const batched = new Float32Array(ids.length * 16);
+    t.forward(ids, batched);
+    const alone = new Float32Array(ids.length * 16);
+    for (let i = 0; i < ids.length; i += 1)
+      t.forward(ids.subarray(i, i + 1), alone.subarray(i * 16, (i + 1) * 16));
+    let differ = 0;
+    for (let i = 0; i < batched.length; i += 1) if (!Object.is(batched[i], alone[i])) differ += 1;
+    expect(differ).toBe(0);
+    const served = new Float32Array(ids.length * 16);
+    t.toTable().lookup(ids, served);
+    expect(served).toEqual(batched);
+  });
+
   it('keeps fields that TT does not shrink, or with n_f ≤ threshold, as full tables', () => {
     const shape = { fields: [500, 64, 3], dim: 8 };
     const names = (p: TtParams) =>
       make(shape, p)
         .parameters()
         .map((v) => v.name);
-    expect(names({ rank: 3, threshold: 0, })).toEqual([
+    expect(names({ rank: 3, threshold: 0 })).toEqual([
       'f0.core0',
       'f0.core1',
       'f0.core2',
@@ -122,7 +142,7 @@ describe('tt: rows', () => {
       'f1.core2',
       'f2.table',
     ]);
-    expect(names({ rank: 3, threshold: 64, })).toEqual([
+    expect(names({ rank: 3, threshold: 64 })).toEqual([
       'f0.core0',
       'f0.core1',
       'f0.core2',
@@ -130,7 +150,7 @@ describe('tt: rows', () => {
       'f2.table',
     ]);
     // Rank 10 on n = 64: (8 + 80 + 8)·10 = 960 ≥ 64·8 words → full.
-    expect(names({ rank: 10, threshold: 0, })).toEqual([
+    expect(names({ rank: 10, threshold: 0 })).toEqual([
       'f0.core0',
       'f0.core1',
       'f0.core2',
@@ -184,15 +204,15 @@ describe('tt: default init (sampled Gaussian, scaled to the full table init)', (
     const b = defaultInitBound([4096]);
     const target = (b * b) / 3;
     for (const rank of [4, 17, 64])
-      expect(rowVariance({ rank, threshold: 0, }) / target).toBeGreaterThan(0.7);
+      expect(rowVariance({ rank, threshold: 0 }) / target).toBeGreaterThan(0.7);
     for (const rank of [4, 17, 64])
-      expect(rowVariance({ rank, threshold: 0, }) / target).toBeLessThan(1.4);
+      expect(rowVariance({ rank, threshold: 0 }) / target).toBeLessThan(1.4);
     expect(ttGaussianInitSigma(17, b)).toBeCloseTo(Math.pow(target / 289, 1 / 6), 12);
     expect(rowVariance({ rank: 17, threshold: 0, init: 'hetu' }) / target).toBeGreaterThan(1000);
   });
 
   it('names init in the spec only when it is not the default', () => {
-    expect(make({ fields: [100], dim: 8 }, { rank: 3, threshold: 0, }).spec).toBe(
+    expect(make({ fields: [100], dim: 8 }, { rank: 3, threshold: 0 }).spec).toBe(
       'tt(rank=3,threshold=0)',
     );
     expect(make({ fields: [100], dim: 8 }, { rank: 3, threshold: 0, init: 'hetu' }).spec).toBe(
@@ -207,10 +227,10 @@ describe('tt: budget solver', () => {
 
   it('reproduces the spec vectors in paper words', () => {
     const c5 = ttParamsForBudget(CRITEO_SHAPE, 0.5, 'paper-words');
-    expect(c5).toEqual({ rank: 376, threshold: 0, });
+    expect(c5).toEqual({ rank: 376, threshold: 0 });
     expect(ratio(CRITEO_SHAPE, c5)).toBeCloseTo(0.4978, 4);
     const c1 = ttParamsForBudget(CRITEO_SHAPE, 0.1, 'paper-words');
-    expect(c1).toEqual({ rank: 157, threshold: 0, });
+    expect(c1).toEqual({ rank: 157, threshold: 0 });
     expect(ratio(CRITEO_SHAPE, c1)).toBeCloseTo(0.0999, 4);
     expect(ttParamsForBudget(AVAZU_SHAPE, 0.5, 'paper-words').rank).toBe(336);
     expect(ttParamsForBudget(AVAZU_SHAPE, 0.1, 'paper-words').rank).toBe(147);

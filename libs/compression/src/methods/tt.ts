@@ -3,8 +3,11 @@
 //   A(dd0 × R) · B(R × dd1·R)  → AB viewed (dd0·dd1 × R),  then  AB · C(R × dd2)  → D values,
 // where A = core0[i0], B = core1[i1], C = core2[i2] and (i0, i1, i2) is the little-endian
 // mixed-radix split of x over (dn0, dn1, dn2). Fields where TT does not save memory, or with
-// n_f ≤ threshold, keep a plain n_f × D table. Training and serving run the same `TtRows.row`
-// code (same arithmetic order), so served rows are bit-identical to trained ones.
+// n_f ≤ threshold, keep a plain n_f × D table. Training's forward and serving run the same
+// `TtRows.lookup` (the rows of a request batched through @embpress/kernels' matmul, f32 sums), so
+// served rows are bit-identical to trained ones; `TtRows.row` (float64, one row at a time) is
+// the reference the batched rows are tested against (docs/methods/tt.md, "Serving").
+import { kernels } from '@embpress/kernels';
 import { z } from 'zod';
 import { section, writeArtifact, type ArtifactContent, artifactParams } from '../core/artifact';
 import { bisect, checkBudget, type Accounting } from '../core/budget';
@@ -290,16 +293,140 @@ class TtRows {
   lookup(ids: Uint32Array, out: Float32Array): void {
     checkIds(ids, this.rows);
     const D = this.shape.dim;
+    // Full fields copy their rows; TT fields collect theirs and compute them batched per field.
+    const byField: number[][] = this.plan.fields.map(() => []);
     for (let i = 0; i < ids.length; i += 1) {
       const id = ids[i] as number;
       const f = fieldOf(this.offsets, id);
-      this.row(f, id - (this.offsets[f] as number), out, i * D);
+      const d = this.data[f] as FieldData;
+      if ('table' in d) this.row(f, id - (this.offsets[f] as number), out, i * D);
+      else (byField[f] as number[]).push(i);
+    }
+    byField.forEach((positions, f) => {
+      if (positions.length > 0) this.batchRows(f, ids, positions, out);
+    });
+  }
+
+  /** Growing workspaces of batchRows (lookups are synchronous: one set per table suffices). */
+  private work = {
+    a: new Float32Array(0),
+    ab: new Float32Array(0),
+    abByC: new Float32Array(0),
+    rows: new Float32Array(0),
+  };
+
+  private workspace(name: keyof TtRows['work'], length: number): Float32Array {
+    if (this.work[name].length < length) this.work[name] = new Float32Array(length);
+    return this.work[name].subarray(0, length);
+  }
+
+  /**
+   * The rows of one TT field's ids (at `positions` of `ids`) into `out`, batched: the rows that
+   * share a core-1 slice i1 stack their A slices into one matmul A·B[i1], then the rows that share
+   * a core-2 slice i2 stack their AB into one matmul AB·C[i2]. Every element is an f32 sum over
+   * the rank in order (libs/kernels/README.md, matmul), where row() sums in float64.
+   */
+  private batchRows(f: number, ids: Uint32Array, positions: number[], out: Float32Array): void {
+    const k = kernels();
+    const d = this.data[f] as { cores: [Float32Array, Float32Array, Float32Array] };
+    const dn = (this.plan.fields[f] as FieldPlan).dn as Triple;
+    const [c0, c1, c2] = d.cores;
+    const R = this.plan.rank;
+    const [dd0, dd1, dd2] = this.plan.dd;
+    const [L0, L1, L2] = this.L;
+    const Q = dd1 * R;
+    const P = dd0 * dd1;
+    const D = this.shape.dim;
+    const n = positions.length;
+    const base = this.offsets[f] as number;
+    const i0 = new Uint32Array(n);
+    const i1 = new Uint32Array(n);
+    const i2 = new Uint32Array(n);
+    for (let r = 0; r < n; r += 1) {
+      const x = (ids[positions[r] as number] as number) - base;
+      const y = Math.floor(x / dn[0]);
+      i0[r] = x % dn[0];
+      i1[r] = y % dn[1];
+      i2[r] = Math.floor(y / dn[1]);
+    }
+    // Stage 1, grouped by i1: A rows of the group (dd0 × R each) · B[i1] (R × Q) → AB (dd0 × Q).
+    const byI1 = groupBy(i1, dn[1]);
+    const a = this.workspace('a', n * L0);
+    for (let s = 0; s < n; s += 1) {
+      const src = (i0[byI1.order[s] as number] as number) * L0;
+      a.set(c0.subarray(src, src + L0), s * L0);
+    }
+    const ab = this.workspace('ab', n * P * R);
+    for (let g = 0; g < byI1.starts.length - 1; g += 1) {
+      const from = byI1.starts[g] as number;
+      const to = byI1.starts[g + 1] as number;
+      if (to === from) continue;
+      const slice = g * L1;
+      k.matmul(
+        a.subarray(from * L0, to * L0),
+        c1.subarray(slice, slice + L1),
+        (to - from) * dd0,
+        R,
+        Q,
+        { out: ab.subarray(from * P * R, to * P * R) },
+      );
+    }
+    // Stage 2, grouped by i2: AB rows of the group (P × R each) · C[i2] (R × dd2) → P × dd2 = D.
+    const byI2 = groupBy(i2, dn[2]);
+    // Where each row's AB is (its rank in the i1 order).
+    const rankInI1 = new Uint32Array(n);
+    for (let s = 0; s < n; s += 1) rankInI1[byI1.order[s] as number] = s;
+    const abByC = this.workspace('abByC', n * P * R);
+    for (let s = 0; s < n; s += 1) {
+      const src = (rankInI1[byI2.order[s] as number] as number) * P * R;
+      abByC.set(ab.subarray(src, src + P * R), s * P * R);
+    }
+    const rows = this.workspace('rows', n * D);
+    for (let g = 0; g < byI2.starts.length - 1; g += 1) {
+      const from = byI2.starts[g] as number;
+      const to = byI2.starts[g + 1] as number;
+      if (to === from) continue;
+      const slice = g * L2;
+      k.matmul(
+        abByC.subarray(from * P * R, to * P * R),
+        c2.subarray(slice, slice + L2),
+        (to - from) * P,
+        R,
+        dd2,
+        { out: rows.subarray(from * D, to * D) },
+      );
+    }
+    for (let s = 0; s < n; s += 1) {
+      const dst = (positions[byI2.order[s] as number] as number) * D;
+      out.set(rows.subarray(s * D, (s + 1) * D), dst);
     }
   }
 
   rowLengths(): Triple {
     return this.L;
   }
+}
+
+/**
+ * Stable counting sort of rows by key (< keys): `order` lists the rows key by key, rows of key g
+ * are order[starts[g] .. starts[g + 1]).
+ */
+function groupBy(key: Uint32Array, keys: number): { order: Uint32Array; starts: Uint32Array } {
+  const starts = new Uint32Array(keys + 1);
+  for (let r = 0; r < key.length; r += 1) {
+    const g = key[r] as number;
+    starts[g + 1] = (starts[g + 1] as number) + 1;
+  }
+  for (let g = 0; g < keys; g += 1)
+    starts[g + 1] = (starts[g + 1] as number) + (starts[g] as number);
+  const next = starts.slice(0, keys);
+  const order = new Uint32Array(key.length);
+  for (let r = 0; r < key.length; r += 1) {
+    const g = key[r] as number;
+    order[next[g] as number] = r;
+    next[g] = (next[g] as number) + 1;
+  }
+  return { order, starts };
 }
 
 function sectionsOf(data: FieldData[]): Map<string, Float32Array> {
