@@ -20,6 +20,9 @@ const ASYNC_BENCHES: Record<string, () => (args: string[]) => Promise<void>> = {
       .benchRetrievalCommand,
   train: () =>
     lazyRequire<typeof import('./train-bench')>(require.resolve('./train-bench')).benchTrainCommand,
+  search: () =>
+    lazyRequire<typeof import('./search-bench')>(require.resolve('./search-bench'))
+      .benchSearchCommand,
 };
 
 export function benchCommand(args: string[]): void {
