@@ -1,6 +1,8 @@
 // `embpress bench codecs`: in-process lookup throughput of every method on one table shape, with
 // two references measured in the same run (so ratios survive a noisy shared machine):
-//  - plain gather: the same ids gathered from a plain Float32Array with one TypedArray.set per row;
+//  - plain gather: the same ids gathered from a plain Float32Array by a tight scalar loop (one
+//    element at a time, as a decode loop writes); TypedArray.set per row, the reference before
+//    issue #13, is a memcpy per row and flattered every ratio;
 //  - sequential copy: copying the same number of output bytes from a contiguous buffer (bandwidth).
 // The table: CRITEO's 26 field cardinalities scaled to about `rows` rows, dim 16 by default.
 import { cpus } from 'node:os';
@@ -142,8 +144,9 @@ export function benchCodecs(options: CodecBenchOptions) {
     for (const name of ['uniform', 'powerLaw'] as const) {
       const rate = measure(distributions[name], options.seconds, (ids) => {
         for (let i = 0; i < ids.length; i += 1) {
-          const r = (ids[i] as number) * dim;
-          out.set(plain.subarray(r, r + dim), i * dim);
+          const src = (ids[i] as number) * dim;
+          const dst = i * dim;
+          for (let j = 0; j < dim; j += 1) out[dst + j] = plain[src + j] as number;
         }
       });
       references.plainGather[name] = Math.max(references.plainGather[name], rate);
