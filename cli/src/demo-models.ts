@@ -10,7 +10,7 @@ import { ModelRegistryDir } from '@embpress/model-registry';
 import { lazyRequire } from './lazy';
 
 type Trainer = typeof import('@embpress/trainer');
-type Retriever = typeof import('@embpress/retriever');
+type Corpus = typeof import('@embpress/corpus');
 
 /**
  * The demo DLRM's dense layers (dim 16, Criteo's 13 dense and 26 categorical fields). `reference`
@@ -122,7 +122,7 @@ export async function ensureDemoModels(
 
   const activeCorpus = dir.activeVersion(DEMO_CORPUS);
   if (activeCorpus === undefined) {
-    const r = lazyRequire<Retriever>('@embpress/retriever');
+    const r = lazyRequire<Corpus>('@embpress/corpus');
     let passages;
     try {
       passages = r.readMiniLmCorpus().passages;

@@ -11,9 +11,9 @@ import { StoreClient } from '@embpress/store-client';
 import { lazyRequire } from './lazy';
 import { isOptionError, UsageError } from './option-error';
 
-// Services are apps to the module-boundary rule: loaded with a plain require (services.ts).
-type Retriever = typeof import('@embpress/retriever');
-const retriever = (): Retriever => lazyRequire<Retriever>('@embpress/retriever');
+// Loaded when the command runs, not when the CLI starts (lazy.ts).
+type Corpus = typeof import('@embpress/corpus');
+const corpus = (): Corpus => lazyRequire<Corpus>('@embpress/corpus');
 
 export const INGEST_USAGE = `usage:
   embpress ingest (--corpus FILE.jsonl | --vectors minilm) --name CORPUS --codec SPEC
@@ -119,9 +119,9 @@ async function run(args: string[]): Promise<void> {
   if (tlsProblems.length > 0) throw new UsageError(tlsProblems.join('; '));
   const dim = int('dim', values.dim, 1);
   const seed = int('seed', values.seed, 0);
-  const r = retriever();
+  const r = corpus();
   let passages;
-  let vectors: import('@embpress/retriever').IngestVectors;
+  let vectors: import('@embpress/corpus').IngestVectors;
   if (values.corpus !== undefined) {
     passages = r.readCorpusJsonl(values.corpus);
     vectors = { kind: 'lsa', dim, seed, stopwords: !values['no-stopwords'] };
@@ -185,7 +185,7 @@ export async function ingestCommand(args: string[]): Promise<void> {
       process.exitCode = 2;
       return;
     }
-    const r = retriever();
+    const r = corpus();
     if (
       err instanceof r.CorpusError ||
       err instanceof r.EncoderError ||

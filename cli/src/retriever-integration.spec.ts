@@ -16,6 +16,7 @@ type Store = typeof import('@embpress/embedding-store');
 type Retriever = typeof import('@embpress/retriever');
 const storeService = () => lazyRequire<Store>('@embpress/embedding-store');
 const retrieverService = () => lazyRequire<Retriever>('@embpress/retriever');
+const corpus = () => lazyRequire<typeof import('@embpress/corpus')>('@embpress/corpus');
 
 /** [id, passage, a question only that passage answers]. */
 const CORPUS: ReadonlyArray<[string, string, string]> = [
@@ -268,8 +269,7 @@ describe('retriever over a real store', () => {
 
   it('searches by vector, checking its dim', async () => {
     const versionDir = tiny.versionDir as string;
-    const r = retrieverService();
-    const encoder = r.LsaEncoder.fromBytes(readFileSync(join(versionDir, 'encoder.json')));
+    const encoder = corpus().LsaEncoder.fromBytes(readFileSync(join(versionDir, 'encoder.json')));
     const [id] = CORPUS[12] as [string, string, string];
     const v = encoder.encode((CORPUS[12] as [string, string, string])[1]);
     const { err, res } = await retrieve({ corpus: 'tiny', k: 1, query: vectorQuery(v) });
@@ -341,7 +341,7 @@ describe('retriever over a real store', () => {
       TOKEN,
     ]);
     expect(minilm).toMatchObject({ rows: 778, dim: 384, spec: 'fp16', bytesPerVector: 768 });
-    const { passages, vectors } = retrieverService().readMiniLmCorpus();
+    const { passages, vectors } = corpus().readMiniLmCorpus();
     const row = 123;
     const v = vectors.slice(row * 384, (row + 1) * 384);
     const { err, res } = await retrieve({ corpus: 'fiori', k: 5, query: vectorQuery(v) });

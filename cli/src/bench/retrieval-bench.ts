@@ -24,8 +24,8 @@ import { percentile } from '@embpress/loadtest';
 import { lazyRequire } from '../lazy';
 import { isOptionError, UsageError } from '../option-error';
 
-type Retriever = typeof import('@embpress/retriever');
-const retriever = (): Retriever => lazyRequire<Retriever>('@embpress/retriever');
+type Corpus = typeof import('@embpress/corpus');
+const corpus = (): Corpus => lazyRequire<Corpus>('@embpress/corpus');
 
 export const RETRIEVAL_BENCH_USAGE = `usage:
   embpress bench retrieval [--methods fp32,fp16,int8,rowwise-int8,pq,prune,ivf] [--nprobes 8,16,32]
@@ -229,7 +229,7 @@ async function run(args: string[]): Promise<void> {
   const queryCount = int('synthetic-queries', values['synthetic-queries'], 1);
   const clusters = int('clusters', values.clusters, 1);
   const seed = int('seed', values.seed, 0);
-  const r = retriever();
+  const r = corpus();
 
   // ---- the sets -------------------------------------------------------------------------
   const minilm = r.readMiniLmCorpus();
@@ -273,7 +273,7 @@ async function run(args: string[]): Promise<void> {
   let xquad:
     | {
         set: XquadSet;
-        encoder: import('@embpress/retriever').LsaEncoder;
+        encoder: import('@embpress/corpus').LsaEncoder;
         vectors: Float32Array;
         questions: Float32Array;
       }

@@ -4,7 +4,7 @@ import { retriever } from '@embpress/proto';
 import { ServiceHost, type Logger, type RunningService } from '@embpress/service-kit';
 import { ActiveVersions, ShardedStoreClient } from '@embpress/store-client';
 import type { RetrieverConfig } from './config';
-import { readCorpusVersion } from './corpus/corpus-version';
+import { readCorpusVersion } from '@embpress/corpus';
 import { CorpusCache } from './domain/corpus-cache';
 import { retrieveHandler } from './handlers/retrieve';
 

@@ -1,6 +1,6 @@
 // Corpus versions (passages + encoder) in memory, least recently used evicted first. Versions are
 // immutable, so a cached one never goes stale; concurrent first requests share one read.
-import type { CorpusVersion } from '../corpus/corpus-version';
+import type { CorpusVersion } from '@embpress/corpus';
 
 export class CorpusCache {
   private readonly entries = new Map<string, CorpusVersion>();

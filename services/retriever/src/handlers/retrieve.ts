@@ -18,8 +18,7 @@ import {
 } from '@embpress/service-kit';
 import type { ActiveVersions, ShardedStoreClient } from '@embpress/store-client';
 import type { RetrieverConfig } from '../config';
-import { CorpusError } from '../corpus/corpus';
-import type { CorpusVersion } from '../corpus/corpus-version';
+import { CorpusError, type CorpusVersion } from '@embpress/corpus';
 import type { CorpusCache } from '../domain/corpus-cache';
 
 export interface RetrieveDeps {
