@@ -60,11 +60,11 @@ export abstract class CheckedKernels implements Kernels {
   ): void;
   protected abstract runMatmul(
     a: Float32Array,
-    b: Float32Array,
+    b: TableArg,
     m: number,
     k: number,
     n: number,
-    bias: Float32Array | undefined,
+    bias: TableArg | undefined,
     relu: boolean,
     out: Float32Array,
   ): void;
@@ -203,7 +203,7 @@ export abstract class CheckedKernels implements Kernels {
 
   matmul(
     a: Float32Array,
-    b: Float32Array,
+    b: Float32Array | PinnedBytes,
     m: number,
     k: number,
     n: number,
@@ -213,8 +213,12 @@ export abstract class CheckedKernels implements Kernels {
     size('k', k, 0);
     size('n', n, 0);
     expectLength('a', a, m * k);
-    expectLength('b', b, k * n);
-    if (options.bias !== undefined) expectLength('bias', options.bias, n);
+    isA(b, Float32Array);
+    expectFloats('b', b, k * n);
+    if (options.bias !== undefined) {
+      isA(options.bias, Float32Array);
+      expectFloats('bias', options.bias, n);
+    }
     const result = output(options.out, m * n);
     if (result.length > 0)
       this.runMatmul(a, b, m, k, n, options.bias, options.relu === true, result);
@@ -247,6 +251,12 @@ function size(name: string, value: number, min: number): void {
 function expectLength(name: string, array: ArrayLike<number>, length: number): void {
   if (array.length !== length)
     throw new RangeError(`kernels: ${name} has ${array.length} values, expected ${length}`);
+}
+
+/** A float32 argument, or its pin, holds exactly `length` floats. */
+function expectFloats(name: string, arg: TableArg, length: number): void {
+  if (arg.byteLength !== length * 4)
+    throw new RangeError(`kernels: ${name} has ${arg.byteLength / 4} values, expected ${length}`);
 }
 
 function output(out: Float32Array | undefined, length: number): Float32Array {

@@ -61,6 +61,28 @@ describe('matmul', () => {
     }
   });
 
+  it('takes B and the bias pinned, with the same bits as unpinned', () => {
+    const random = rng(77);
+    const [m, k, n] = [6, 19, 11];
+    const a = randomF32(random, m * k, 2);
+    const b = randomF32(random, k * n, 2);
+    const bias = randomF32(random, n, 1);
+    for (const kernels of [wasm, scalar]) {
+      const pb = kernels.pin(b);
+      const pbias = kernels.pin(bias);
+      const plain = kernels.matmul(a, b, m, k, n, { bias, relu: true });
+      expectSameBits(kernels.matmul(a, pb, m, k, n, { bias: pbias, relu: true }), plain, 'pinned');
+      expectSameBits(kernels.matmul(a, pb, m, k, n, { bias, relu: true }), plain, 'pinned B');
+      expect(() => kernels.matmul(a, pb, m, k, n + 1)).toThrow(/b has .* values, expected/);
+      pb.dispose();
+      expect(() => kernels.matmul(a, pb, m, k, n)).toThrow(/disposed/);
+      pbias.dispose();
+    }
+    // A pin belongs to the kernels that made it.
+    const foreign = scalar.pin(b);
+    expect(() => wasm.matmul(a, foreign, m, k, n)).toThrow(/pinned by the scalar kernels/);
+  });
+
   it('checks its arguments', () => {
     for (const k of [wasm, scalar]) {
       expect(() => k.matmul(new Float32Array(6), new Float32Array(6), 2, 3, 3)).toThrow(

@@ -351,14 +351,16 @@ export class ScalarKernels extends CheckedKernels {
 
   protected runMatmul(
     a: Float32Array,
-    b: Float32Array,
+    bArg: TableArg,
     m: number,
     k: number,
     n: number,
-    bias: Float32Array | undefined,
+    biasArg: TableArg | undefined,
     relu: boolean,
     out: Float32Array,
   ): void {
+    const b = this.view(bArg, Float32Array);
+    const bias = biasArg === undefined ? undefined : this.view(biasArg, Float32Array);
     out.fill(0);
     for (let i = 0; i < m; i += 1) {
       const c = i * n;

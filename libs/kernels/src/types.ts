@@ -25,8 +25,8 @@ export interface ScoreOptions {
 }
 
 export interface MatmulOptions {
-  /** Added to every row of the product (length n). */
-  bias?: Float32Array;
+  /** Added to every row of the product (length n); pinned when it is reused across calls. */
+  bias?: Float32Array | PinnedBytes;
   /** max(0, ·) after the bias (NaN and −0 give +0). */
   relu?: boolean;
   /** Where C goes (length m·n); a new array when absent. */
@@ -116,10 +116,13 @@ export interface Kernels {
     out?: Float32Array,
   ): Float32Array;
 
-  /** C[m, n] = A[m, k]·B[k, n] (+ bias) (then ReLU), all row-major. */
+  /**
+   * C[m, n] = A[m, k]·B[k, n] (+ bias) (then ReLU), all row-major. B (a layer's weights, say) may
+   * be pinned: then it is not copied into the kernels' memory on every call.
+   */
   matmul(
     a: Float32Array,
-    b: Float32Array,
+    b: Float32Array | PinnedBytes,
     m: number,
     k: number,
     n: number,

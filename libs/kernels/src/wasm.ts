@@ -236,18 +236,23 @@ export class WasmKernels extends CheckedKernels {
 
   protected runMatmul(
     a: Float32Array,
-    b: Float32Array,
+    b: TableArg,
     m: number,
     k: number,
     n: number,
-    bias: Float32Array | undefined,
+    bias: TableArg | undefined,
     relu: boolean,
     out: Float32Array,
   ): void {
-    const inputs = bias === undefined ? [a, b] : [a, b, bias];
-    this.scratch(inputs, out, ([ap, bp, biasp], op) =>
-      this.exports.matmul(ap as number, bp as number, biasp ?? 0, op, m, k, n, relu ? 1 : 0),
-    );
+    // B and the bias are read where they are pinned (a layer's weights, reused by every call).
+    this.withTable(b, 0, b.byteLength, (bp) => {
+      const run = (biasp: number) =>
+        this.scratch([a], out, ([ap], op) =>
+          this.exports.matmul(ap as number, bp, biasp, op, m, k, n, relu ? 1 : 0),
+        );
+      if (bias === undefined) run(0);
+      else this.withTable(bias, 0, bias.byteLength, run);
+    });
   }
 
   protected runTopK(scores: Float32Array, k: number, out: TopKResult): void {

@@ -1,6 +1,7 @@
 // DLRM logits for inference on the wasm/cpu backends, without tfjs: the dense layers and the dot
 // interaction run on @embpress/kernels (WebAssembly SIMD, or its scalar twin) over plain typed
-// arrays, with the weights copied out of the tfjs variables once per weight update.
+// arrays, with the weights copied out of the tfjs variables and pinned in the kernels' memory
+// once per weight update.
 //
 // Why: the ranker scores ~100 candidates per request, where tfjs's fixed cost per operation
 // (tensor bookkeeping, kernel dispatch, a custom op's tape plumbing, copies in and out of its
@@ -10,28 +11,32 @@
 //
 // Same function as DlrmNet.logits, summed in another order (SIMD lanes, float32 accumulators):
 // equal within 1e-5 relative (dlrm-serving.spec.ts), not bit for bit.
-import { kernels, type Kernels } from '@embpress/kernels';
+import { kernels, type Kernels, type PinnedBytes } from '@embpress/kernels';
 import type { Mlp } from './layers';
 import type { DlrmNet } from './networks';
 
 interface DenseLayer {
-  weight: Float32Array;
-  bias: Float32Array | undefined;
+  /** Weights and bias pinned in the kernels' memory: not copied in on every call. */
+  weight: PinnedBytes;
+  bias: PinnedBytes | undefined;
   inSize: number;
   outSize: number;
   relu: boolean;
+  /** This layer's output of the last call, reused (the next layer's input). */
+  out: Float32Array;
 }
 
-/** The layers of an MLP as typed arrays: ReLU after each, except the last unless `reluOnLast`. */
-function layersOf(mlp: Mlp, reluOnLast: boolean): DenseLayer[] {
+/** The layers of an MLP, pinned: ReLU after each, except the last unless `reluOnLast`. */
+function layersOf(k: Kernels, mlp: Mlp, reluOnLast: boolean): DenseLayer[] {
   const last = mlp.layers.length - 1;
   return mlp.layers.map((layer, i) => ({
-    // Copies: a backend may hand out views of its own memory, which later operations reuse.
-    weight: (layer.weight.dataSync() as Float32Array).slice(),
-    bias: (layer.bias?.dataSync() as Float32Array | undefined)?.slice(),
+    // pin() copies: the tfjs views may be reused by later tfjs operations.
+    weight: k.pin(layer.weight.dataSync() as Float32Array),
+    bias: layer.bias === undefined ? undefined : k.pin(layer.bias.dataSync() as Float32Array),
     inSize: layer.inSize,
     outSize: layer.outSize,
     relu: i < last || reluOnLast,
+    out: new Float32Array(0),
   }));
 }
 
@@ -57,8 +62,8 @@ export class DlrmServing {
     this.numDense = numDense;
     this.F = numFields;
     this.D = dim;
-    this.bottom = net.bottom === undefined ? undefined : layersOf(net.bottom, true);
-    this.top = layersOf(net.top, false);
+    this.bottom = net.bottom === undefined ? undefined : layersOf(this.k, net.bottom, true);
+    this.top = layersOf(this.k, net.top, false);
     this.n = numFields + (this.bottom === undefined ? 0 : 1);
   }
 
@@ -97,13 +102,24 @@ export class DlrmServing {
     return this.mlp(this.top, topIn.subarray(0, B * width), B, width).slice();
   }
 
+  /** Frees the pinned weights now (a dropped instance's pins are freed when collected). */
+  dispose(): void {
+    for (const layer of [...(this.bottom ?? []), ...this.top]) {
+      layer.weight.dispose();
+      layer.bias?.dispose();
+    }
+  }
+
   private mlp(layers: readonly DenseLayer[], x: Float32Array, B: number, inSize: number) {
     let h = x;
     let width = inSize;
     for (const layer of layers) {
+      const length = B * layer.outSize;
+      if (layer.out.length < length) layer.out = new Float32Array(length);
       h = this.k.matmul(h, layer.weight, B, width, layer.outSize, {
         ...(layer.bias === undefined ? {} : { bias: layer.bias }),
         relu: layer.relu,
+        out: layer.out.subarray(0, length),
       });
       width = layer.outSize;
     }

@@ -179,6 +179,12 @@ export class CtrModel {
     return this.net.logits(d, r).dataSync();
   }
 
+  /** The serving path's copy of the weights is stale once they change: freed, rebuilt on use. */
+  private dropServing(): void {
+    this.serving?.dispose();
+    this.serving = undefined;
+  }
+
   /** Copies of the dense weights, in a stable order with stable names. */
   exportWeights(): WeightTensor[] {
     return this.store.params.map((p) => ({
@@ -212,7 +218,7 @@ export class CtrModel {
       const w = byName.get(p.name) as WeightTensor;
       tf.tidy(() => p.variable.assign(tf.tensor(w.values, p.shape, 'float32')));
     }
-    this.serving = undefined;
+    this.dropServing();
   }
 
   /** Dense optimizer state (Adam m/v, Adagrad accumulators, step) for checkpoints. */
@@ -227,6 +233,7 @@ export class CtrModel {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    this.dropServing();
     this.optimizer.dispose();
     this.net.dispose();
     this.store.dispose();
@@ -273,7 +280,7 @@ export class CtrModel {
       const weightGrads = grads.slice(1);
       if (update) {
         this.optimizer.apply(weightGrads);
-        this.serving = undefined;
+        this.dropServing();
         return { loss, rowGrads, logits };
       }
       return {
