@@ -8,10 +8,12 @@
 //   is valid for as long as that version is asked for; a request pins one version, so it never
 //   mixes versions, and the rows of a version no longer served are never asked for again and age
 //   out like any cold row.
-// - Storage: one Float32Array of `capacity` slots of `stride` floats (the widest row seen; a wider
-//   table empties the cache once and re-lays it out), the slots' keys and counters in typed arrays,
-//   and an open-addressing index (linear probing, load <= 1/2, backward-shift deletion). No JS
-//   object per row: the garbage collector never walks the cache.
+// - Storage: one Uint32Array of `capacity` slot records, each [id, namespace, last-probe stamp,
+//   frequency, then the row's `stride` words] (the widest row seen; a wider table empties the
+//   cache once and re-lays it out), and an open-addressing index (linear probing, load <= 1/2,
+//   backward-shift deletion). A hit touches the index and one record (2-3 cache lines) rather
+//   than six arrays (the keys and counters apart from the rows cost ~2x per probe). No JS object
+//   per row: the garbage collector never walks the cache.
 // - Eviction: CLOCK with a 2-bit frequency per slot (new rows enter at 0, each hit adds one up to
 //   3, the hand takes one off as it passes and evicts at 0). A row read once (a scan, a cold tail
 //   id) is the first to go, while a Zipf head row survives three sweeps without a hit. O(1)
@@ -20,8 +22,9 @@
 //   went in (a NaN payload included).
 // - Rows of a failed (degraded) lookup are never inserted: the caller decides what is cacheable.
 
-/** Bytes of bookkeeping per slot: namespace, id, last-probe stamp (4 B each) and the counter. */
-const SLOT_OVERHEAD_BYTES = 13;
+/** Words of a slot record before its row: id, namespace, last-probe stamp, frequency. */
+const HEADER_WORDS = 4;
+const SLOT_OVERHEAD_BYTES = HEADER_WORDS * 4;
 /** Bytes per index bucket (the slot number + 1, 0 = empty). */
 const BUCKET_BYTES = 4;
 const MAX_FREQUENCY = 3;
@@ -95,11 +98,10 @@ export class RowCache {
   private stride = 0;
   private capacity = 0;
   private data = new Float32Array(0);
-  private bits = new Uint32Array(0);
-  private slotNs = new Uint32Array(0);
-  private slotId = new Uint32Array(0);
-  private slotStamp = new Uint32Array(0);
-  private frequency = new Uint8Array(0);
+  /** capacity × (HEADER_WORDS + stride) words: [id, ns, stamp, frequency, row...] per slot. */
+  private records = new Uint32Array(0);
+  /** Words per record. */
+  private width = HEADER_WORDS;
   private index = new Int32Array(0);
   private mask = 0;
   private used = 0;
@@ -133,14 +135,7 @@ export class RowCache {
    * counted: a probe's dedup set (24-48 B per id of the request; at most 3 MiB of it kept).
    */
   get byteLength(): number {
-    return (
-      this.data.byteLength +
-      this.slotNs.byteLength +
-      this.slotId.byteLength +
-      this.slotStamp.byteLength +
-      this.frequency.byteLength +
-      this.index.byteLength
-    );
+    return this.records.byteLength + this.index.byteLength;
   }
 
   /**
@@ -194,14 +189,14 @@ export class RowCache {
     const missingAt = new Int32Array(ids.length);
     this.stamp = this.stamp >= 0xffffffff ? 1 : this.stamp + 1;
     if (this.stamp === 1) {
-      this.slotStamp.fill(0);
+      for (let r = 2; r < this.records.length; r += this.width) this.records[r] = 0;
       this.scratchStamps.fill(0);
     }
     const stamp = this.stamp;
     const { keys: sKeys, values: sValues, stamps: sStamps } = this.scratch(ids.length);
     const sMask = sKeys.length - 1;
     // The hot loop reads the arrays through locals and inlines `find` (no property loads per id).
-    const { bits, stride, index, mask, slotId, slotNs, slotStamp, frequency } = this;
+    const { records, width, index, mask } = this;
     const nsId = ns.id;
     const empty = this.capacity === 0;
     let hits = 0;
@@ -214,7 +209,8 @@ export class RowCache {
         for (let b = hash(nsId, id) & mask; ; b = (b + 1) & mask) {
           const entry = index[b] as number;
           if (entry === 0) break;
-          if (slotId[entry - 1] === id && slotNs[entry - 1] === nsId) {
+          const r = (entry - 1) * width;
+          if (records[r] === id && records[r + 1] === nsId) {
             slot = entry - 1;
             break;
           }
@@ -222,15 +218,16 @@ export class RowCache {
       }
       if (slot >= 0) {
         missingAt[i] = -1;
-        if (slotStamp[slot] !== stamp) {
-          slotStamp[slot] = stamp;
+        const r = slot * width;
+        if (records[r + 2] !== stamp) {
+          records[r + 2] = stamp;
           hits += 1;
-          const f = frequency[slot] as number;
-          if (f < MAX_FREQUENCY) frequency[slot] = f + 1;
+          const f = records[r + 3] as number;
+          if (f < MAX_FREQUENCY) records[r + 3] = f + 1;
         }
-        const from = slot * stride;
+        const from = r + HEADER_WORDS;
         const to = i * dim;
-        for (let j = 0; j < dim; j += 1) outBits[to + j] = bits[from + j] as number;
+        for (let j = 0; j < dim; j += 1) outBits[to + j] = records[from + j] as number;
         continue;
       }
       let b = hash(0, id) & sMask;
@@ -281,13 +278,14 @@ export class RowCache {
       let slot = this.find(ns.id, id);
       if (slot < 0) {
         slot = this.victim();
-        this.slotNs[slot] = ns.id;
-        this.slotId[slot] = id;
-        this.frequency[slot] = 0;
-        this.slotStamp[slot] = 0;
+        const r = slot * this.width;
+        this.records[r] = id;
+        this.records[r + 1] = ns.id;
+        this.records[r + 2] = 0;
+        this.records[r + 3] = 0;
         this.link(slot);
       }
-      copyWords(rowBits, i * dim, this.bits, slot * this.stride, dim);
+      copyWords(rowBits, i * dim, this.records, slot * this.width + HEADER_WORDS, dim);
     }
   }
 
@@ -297,12 +295,8 @@ export class RowCache {
     const { capacity, buckets } = rowCacheLayout(this.budgetBytes, stride);
     this.stride = stride;
     this.capacity = capacity;
-    this.data = new Float32Array(capacity * stride);
-    this.bits = new Uint32Array(this.data.buffer);
-    this.slotNs = new Uint32Array(capacity);
-    this.slotId = new Uint32Array(capacity);
-    this.slotStamp = new Uint32Array(capacity);
-    this.frequency = new Uint8Array(capacity);
+    this.width = HEADER_WORDS + stride;
+    this.records = new Uint32Array(capacity * this.width);
     this.index = new Int32Array(buckets);
     this.mask = buckets - 1;
     this.used = 0;
@@ -339,13 +333,20 @@ export class RowCache {
       const entry = this.index[b] as number;
       if (entry === 0) return -1;
       const slot = entry - 1;
-      if (this.slotId[slot] === id && this.slotNs[slot] === ns) return slot;
+      const r = slot * this.width;
+      if (this.records[r] === id && this.records[r + 1] === ns) return slot;
       b = (b + 1) & this.mask;
     }
   }
 
+  /** The hash of a slot's key (namespace, id). */
+  private home(slot: number): number {
+    const r = slot * this.width;
+    return hash(this.records[r + 1] as number, this.records[r] as number);
+  }
+
   private link(slot: number): void {
-    let b = hash(this.slotNs[slot] as number, this.slotId[slot] as number) & this.mask;
+    let b = this.home(slot) & this.mask;
     while (this.index[b] !== 0) b = (b + 1) & this.mask;
     this.index[b] = slot + 1;
   }
@@ -353,13 +354,13 @@ export class RowCache {
   /** Removes `slot` from the index, shifting back the entries that probed past it. */
   private unlink(slot: number): void {
     const mask = this.mask;
-    let b = hash(this.slotNs[slot] as number, this.slotId[slot] as number) & mask;
+    let b = this.home(slot) & mask;
     while (this.index[b] !== slot + 1) b = (b + 1) & mask;
     this.index[b] = 0;
     let hole = b;
     for (let j = (b + 1) & mask; this.index[j] !== 0; j = (j + 1) & mask) {
       const other = (this.index[j] as number) - 1;
-      const home = hash(this.slotNs[other] as number, this.slotId[other] as number) & mask;
+      const home = this.home(other) & mask;
       // The entry at j may move into the hole unless its home lies cyclically in (hole, j].
       const stays = hole <= j ? home > hole && home <= j : home > hole || home <= j;
       if (!stays) {
@@ -380,12 +381,13 @@ export class RowCache {
     for (;;) {
       const slot = this.hand;
       this.hand = slot + 1 === this.capacity ? 0 : slot + 1;
-      const f = this.frequency[slot] as number;
+      const r = slot * this.width + 3;
+      const f = this.records[r] as number;
       if (f === 0) {
         this.unlink(slot);
         return slot;
       }
-      this.frequency[slot] = f - 1;
+      this.records[r] = f - 1;
     }
   }
 }
