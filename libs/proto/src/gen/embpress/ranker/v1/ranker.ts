@@ -42,7 +42,10 @@ export interface Candidate {
 /**
  * One feature of every candidate, one value per candidate in candidate order: the tensor form
  * of model-serving protocols (KServe v2, TF Serving), cheaper to encode, decode and map than one
- * Feature message per value. Exactly one of the two lists is set.
+ * Feature message per value. Exactly one of the two lists is set. A column overrides a context
+ * feature of the same name for every candidate, its missing markers included (a missing value in
+ * a column is missing, not the context's value); in the rows form a candidate that leaves a
+ * feature out keeps the context's.
  */
 export interface FeatureColumn {
   name: string;
