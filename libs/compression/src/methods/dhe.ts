@@ -333,20 +333,28 @@ interface DhePart {
   readonly folded: FoldedMlp;
 }
 
+/**
+ * An engine's lookup workspace (CHUNK ids; lookups are synchronous, so one per engine suffices)
+ * and each part's folded weights transposed to in × out (the kernels' B). Kept in a WeakMap, off
+ * the engine's own fields: the trainer checkpoints a trainable field by field
+ * (services/trainer/src/domain/object-state.ts), and these are caches (megabytes, and a Map).
+ */
+interface EngineScratch {
+  enc: Float32Array;
+  tmpA: Float32Array;
+  tmpB: Float32Array;
+  chunkOut: Float32Array;
+  transposed: Map<DhePart, Float32Array[]>;
+}
+const SCRATCH = new WeakMap<DheEngine, EngineScratch>();
+
 /** The lookup shared by the serving table and the trainable's (inference) forward. */
 class DheEngine {
   readonly rows: number;
   private readonly offsets: Float64Array;
   private readonly hasFull: boolean;
   private readonly normal: boolean;
-  // Workspace for CHUNK ids (allocated on first use; lookups are synchronous, so one suffices).
-  private enc = new Float32Array(0);
-  private tmpA = new Float32Array(0);
-  private tmpB = new Float32Array(0);
-  private chunkOut = new Float32Array(0);
   private readonly positions = new Uint32Array(CHUNK);
-  /** Each part's folded weights transposed to in × out (the kernels' B), made on first use. */
-  private readonly transposed = new Map<DhePart, Float32Array[]>();
 
   constructor(
     readonly shape: TableShape,
@@ -383,12 +391,7 @@ class DheEngine {
 
   private lookupField(part: DhePart, ids: Uint32Array, out: Float32Array): void {
     const k = this.p.hashes;
-    if (this.enc.length === 0) {
-      this.enc = new Float32Array(CHUNK * k);
-      this.tmpA = new Float32Array(CHUNK * this.p.hidden);
-      this.tmpB = new Float32Array(CHUNK * this.p.hidden);
-      this.chunkOut = new Float32Array(CHUNK * this.shape.dim);
-    }
+    const { enc } = this.scratch();
     const lo = part.offset;
     const hi = lo + part.rows;
     let count = 0;
@@ -396,7 +399,7 @@ class DheEngine {
       const id = ids[i] as number;
       if (id < lo || id >= hi) continue;
       this.positions[count] = i;
-      encodeId(part.hashes, this.p.buckets, this.normal, part.direct, id - lo, this.enc, count * k);
+      encodeId(part.hashes, this.p.buckets, this.normal, part.direct, id - lo, enc, count * k);
       count += 1;
       if (count === CHUNK) {
         this.flush(part, count, out);
@@ -406,13 +409,29 @@ class DheEngine {
     if (count > 0) this.flush(part, count, out);
   }
 
+  private scratch(): EngineScratch {
+    let scratch = SCRATCH.get(this);
+    if (scratch === undefined) {
+      scratch = {
+        enc: new Float32Array(CHUNK * this.p.hashes),
+        tmpA: new Float32Array(CHUNK * this.p.hidden),
+        tmpB: new Float32Array(CHUNK * this.p.hidden),
+        chunkOut: new Float32Array(CHUNK * this.shape.dim),
+        transposed: new Map(),
+      };
+      SCRATCH.set(this, scratch);
+    }
+    return scratch;
+  }
+
   /** Forgets `part`'s transposed weights: its folded weights changed (the trainable refolds). */
   invalidate(part: DhePart): void {
-    this.transposed.delete(part);
+    SCRATCH.get(this)?.transposed.delete(part);
   }
 
   private weightsOf(part: DhePart): Float32Array[] {
-    let mats = this.transposed.get(part);
+    const cache = this.scratch().transposed;
+    let mats = cache.get(part);
     if (mats === undefined) {
       const dims = mlpDims(this.p.hashes, this.p.hidden, this.shape.dim);
       mats = part.folded.weights.map((w, l) => {
@@ -423,7 +442,7 @@ class DheEngine {
           for (let i = 0; i < inDim; i += 1) t[i * outDim + o] = w[o * inDim + i] as number;
         return t;
       });
-      this.transposed.set(part, mats);
+      cache.set(part, mats);
     }
     return mats;
   }
@@ -437,9 +456,10 @@ class DheEngine {
     const D = this.shape.dim;
     const h = this.p.hidden;
     const mats = this.weightsOf(part);
-    let src = this.enc.subarray(0, count * this.p.hashes);
+    const { enc, tmpA, tmpB, chunkOut } = this.scratch();
+    let src = enc.subarray(0, count * this.p.hashes);
     let inDim = this.p.hashes;
-    let dst = this.tmpA;
+    let dst = tmpA;
     for (let l = 0; l < LINEAR_LAYERS - 1; l += 1) {
       const y = dst.subarray(0, count * h);
       k.matmul(src, mats[l] as Float32Array, count, inDim, h, {
@@ -448,10 +468,10 @@ class DheEngine {
       });
       for (let i = 0; i < y.length; i += 1) y[i] = mish(y[i] as number);
       src = y;
-      dst = dst === this.tmpA ? this.tmpB : this.tmpA;
+      dst = dst === tmpA ? tmpB : tmpA;
       inDim = h;
     }
-    const rows = this.chunkOut.subarray(0, count * D);
+    const rows = chunkOut.subarray(0, count * D);
     k.matmul(src, mats[LINEAR_LAYERS - 1] as Float32Array, count, h, D, {
       bias: part.folded.biases[LINEAR_LAYERS - 1] as Float32Array,
       out: rows,

@@ -217,6 +217,20 @@ export function ttInitSigma(dn: Triple): number {
 /** One field's storage: three cores, or a full table. */
 type FieldData = { cores: [Float32Array, Float32Array, Float32Array] } | { table: Float32Array };
 
+/**
+ * batchRows' workspaces per TtRows, in a WeakMap rather than own fields: the trainer checkpoints
+ * a trainable field by field (services/trainer/src/domain/object-state.ts) and these are
+ * megabytes of scratch.
+ */
+interface TtWork {
+  a: Float32Array;
+  ab: Float32Array;
+  abByC: Float32Array;
+  rows: Float32Array;
+}
+const WORK = new WeakMap<object, TtWork>();
+const EMPTY = new Float32Array(0);
+
 /** The row computation shared by training and serving (identical arithmetic). */
 class TtRows {
   readonly offsets: Float64Array;
@@ -307,17 +321,15 @@ class TtRows {
     });
   }
 
-  /** Growing workspaces of batchRows (lookups are synchronous: one set per table suffices). */
-  private work = {
-    a: new Float32Array(0),
-    ab: new Float32Array(0),
-    abByC: new Float32Array(0),
-    rows: new Float32Array(0),
-  };
-
-  private workspace(name: keyof TtRows['work'], length: number): Float32Array {
-    if (this.work[name].length < length) this.work[name] = new Float32Array(length);
-    return this.work[name].subarray(0, length);
+  /** A growing workspace of batchRows (lookups are synchronous: one set per table suffices). */
+  private workspace(name: keyof TtWork, length: number): Float32Array {
+    let work = WORK.get(this);
+    if (work === undefined) {
+      work = { a: EMPTY, ab: EMPTY, abByC: EMPTY, rows: EMPTY };
+      WORK.set(this, work);
+    }
+    if (work[name].length < length) work[name] = new Float32Array(length);
+    return work[name].subarray(0, length);
   }
 
   /**
