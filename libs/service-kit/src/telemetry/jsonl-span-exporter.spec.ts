@@ -5,7 +5,7 @@ import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/ap
 import { ExportResultCode } from '@opentelemetry/core';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { JsonlSpanExporter } from './jsonl-span-exporter';
+import { JsonlSpanExporter, toJsonlLine, toJsonlSpanRecord } from './jsonl-span-exporter';
 import type { JsonlSpanRecord } from './jsonl-span-exporter';
 
 const readRecords = (file: string): JsonlSpanRecord[] =>
@@ -74,6 +74,43 @@ describe('JsonlSpanExporter', () => {
     });
     expect(parentRec?.status).not.toHaveProperty('message');
 
+    await provider.shutdown();
+  });
+
+  it('writes each line as JSON.stringify of its record (the resource serialized once)', async () => {
+    const spans: Parameters<typeof toJsonlLine>[0][] = [];
+    const provider = new BasicTracerProvider({
+      resource: resourceFromAttributes({ 'service.name': 'unit', 'host.name': 'h"1' }),
+      spanProcessors: [
+        new SimpleSpanProcessor({
+          export: (batch, done) => {
+            spans.push(...batch);
+            done({ code: ExportResultCode.SUCCESS });
+          },
+          shutdown: async () => undefined,
+        }),
+      ],
+    });
+    const tracer = provider.getTracer('test');
+    // Nanoseconds that need zero padding, an epoch-0 time, events, status, attributes.
+    const a = tracer.startSpan('a', { startTime: [1_700_000_000, 5], attributes: { n: 1 } });
+    a.addEvent('e', { x: 'y' }, [1_700_000_000, 42_000]);
+    a.setStatus({ code: SpanStatusCode.ERROR, message: 'no' });
+    a.end([1_700_000_001, 999_999_999]);
+    tracer.startSpan('b', { startTime: [0, 7] }).end([0, 9]);
+    await provider.forceFlush();
+    expect(spans).toHaveLength(2);
+    for (const span of spans) {
+      const line = toJsonlLine(span);
+      expect(line).toBe(JSON.stringify(toJsonlSpanRecord(span)));
+      expect(toJsonlLine(span)).toBe(line);
+    }
+    expect(JSON.parse(toJsonlLine(spans[0] as (typeof spans)[number]))).toMatchObject({
+      startTimeUnixNano: '1700000000000000005',
+      endTimeUnixNano: '1700000001999999999',
+      events: [{ timeUnixNano: '1700000000000042000' }],
+    });
+    expect(JSON.parse(toJsonlLine(spans[1] as (typeof spans)[number])).startTimeUnixNano).toBe('7');
     await provider.shutdown();
   });
 

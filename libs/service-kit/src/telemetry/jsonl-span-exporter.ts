@@ -24,9 +24,18 @@ export interface JsonlSpanRecord {
   resource: Record<string, unknown>;
 }
 
-const hrTimeToNanos = (time: HrTime): bigint => BigInt(time[0]) * 1_000_000_000n + BigInt(time[1]);
+/** Nanoseconds since the epoch as decimal text, without BigInt arithmetic (hot: 2 per span). */
+function hrTimeToNanos(time: HrTime): string {
+  const [seconds, nanos] = time;
+  return seconds === 0 ? String(nanos) : `${seconds}${String(nanos).padStart(9, '0')}`;
+}
 
 export function toJsonlSpanRecord(span: ReadableSpan): JsonlSpanRecord {
+  return { ...spanFields(span), resource: { ...span.resource.attributes } };
+}
+
+/** Every field of the record but the resource, in the record's order. */
+function spanFields(span: ReadableSpan): Omit<JsonlSpanRecord, 'resource'> {
   const { traceId, spanId } = span.spanContext();
   const status: JsonlSpanRecord['status'] = { code: SpanStatusCode[span.status.code] };
   if (span.status.message) status.message = span.status.message;
@@ -36,18 +45,35 @@ export function toJsonlSpanRecord(span: ReadableSpan): JsonlSpanRecord {
     parentSpanId: span.parentSpanContext?.spanId ?? null,
     name: span.name,
     kind: SpanKind[span.kind],
-    startTimeUnixNano: hrTimeToNanos(span.startTime).toString(),
-    endTimeUnixNano: hrTimeToNanos(span.endTime).toString(),
+    startTimeUnixNano: hrTimeToNanos(span.startTime),
+    endTimeUnixNano: hrTimeToNanos(span.endTime),
     durationMs: span.duration[0] * 1e3 + span.duration[1] / 1e6,
     status,
     attributes: span.attributes,
     events: span.events.map((event) => ({
       name: event.name,
-      timeUnixNano: hrTimeToNanos(event.time).toString(),
+      timeUnixNano: hrTimeToNanos(event.time),
       attributes: event.attributes ?? {},
     })),
-    resource: { ...span.resource.attributes },
   };
+}
+
+/** A process's resource is the same object on every span: its JSON is built once. */
+const resourceJson = new WeakMap<object, string>();
+
+/**
+ * `JSON.stringify(toJsonlSpanRecord(span))`, the same text, with the resource (the record's last
+ * field, a dozen attributes repeated on every line) serialized once per resource.
+ */
+export function toJsonlLine(span: ReadableSpan): string {
+  let resource = resourceJson.get(span.resource);
+  if (resource === undefined) {
+    resource = JSON.stringify({ ...span.resource.attributes });
+    // A resource whose detectors are still running may gain attributes: not cached until done.
+    if (span.resource.asyncAttributesPending !== true) resourceJson.set(span.resource, resource);
+  }
+  const body = JSON.stringify(spanFields(span));
+  return `${body.slice(0, -1)},"resource":${resource}}`;
 }
 
 /** Buffering of a JsonlSpanExporter; without it every span is written as it ends. */
@@ -105,11 +131,11 @@ export class JsonlSpanExporter implements SpanExporter {
     try {
       if (this.buffering === undefined) {
         for (const span of spans) {
-          appendFileSync(this.fd, `${JSON.stringify(toJsonlSpanRecord(span))}\n`);
+          appendFileSync(this.fd, `${toJsonlLine(span)}\n`);
         }
       } else {
         for (const span of spans) {
-          const line = `${JSON.stringify(toJsonlSpanRecord(span))}\n`;
+          const line = `${toJsonlLine(span)}\n`;
           this.lines.push(line);
           this.bufferedBytes += line.length;
         }
