@@ -242,7 +242,7 @@ describe('LookupStream', () => {
         encoding: 1,
         count: 1,
         dim,
-        data: new Uint8Array(query.buffer.slice(0)),
+        data: Buffer.from(query.buffer.slice(0)),
         codec: '',
       },
       k,
