@@ -76,7 +76,9 @@ describe('Search', () => {
   let running: RunningService;
   let client: store.EmbeddingStoreServiceClient;
   let root: string;
-  const ivf = compress('ivf(nlist=20,nprobe=3)|rowwise-int8');
+  // k-means on 16 rows per list (not the default 256): lists coarse enough that nprobe visibly
+  // matters on this small data set (the test below checks that one list misses hits).
+  const ivf = compress('ivf(nlist=20,nprobe=3,trainPerList=16)|rowwise-int8');
   const plain = compress('rowwise-int8');
 
   beforeAll(async () => {
