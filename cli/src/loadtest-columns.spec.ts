@@ -19,7 +19,7 @@ import {
 import { ModelRegistryDir } from '@embpress/model-registry';
 import { ranker } from '@embpress/proto';
 import { lazyRequire } from './lazy';
-import { readyPort, runCli, type CliProcess } from './testing/cli-process';
+import { readyPort, runCli, type CliProcess, stopCli } from './testing/cli-process';
 
 jest.setTimeout(120_000);
 
@@ -51,14 +51,6 @@ function rank(port: number, request: ranker.RankRequest): Promise<ranker.RankRes
 /** Scores by candidate id: the ranked order of equal scores is not what is compared. */
 const scoresById = (response: ranker.RankResponse): Record<string, number> =>
   Object.fromEntries(response.ranked.map((r) => [r.id, r.score]));
-
-async function stop(proc: CliProcess | undefined): Promise<void> {
-  if (proc === undefined || proc.child.exitCode !== null || proc.child.signalCode !== null) return;
-  proc.child.kill('SIGTERM');
-  const timer = setTimeout(() => proc.child.kill('SIGKILL'), 10_000);
-  await proc.exit;
-  clearTimeout(timer);
-}
 
 describe('loadtest ranker-rank: rows and columns score alike on a real ranker', () => {
   let dir: string;
@@ -119,7 +111,7 @@ describe('loadtest ranker-rank: rows and columns score alike on a real ranker', 
   });
 
   afterAll(async () => {
-    await Promise.all([stop(rankerProc), stop(store)]);
+    await Promise.all([stopCli(rankerProc), stopCli(store)]);
     if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
   });
 

@@ -16,7 +16,7 @@ import { ModelRegistryDir } from '@embpress/model-registry';
 import { ranker } from '@embpress/proto';
 import { lazyRequire } from './lazy';
 import { readRawRows, rowColumns, rowFeatures, type RawRows } from './bench/ranker-rows';
-import { readyPort, runCli, type CliProcess } from './testing/cli-process';
+import { readyPort, runCli, type CliProcess, stopCli } from './testing/cli-process';
 
 jest.setTimeout(120_000);
 
@@ -59,14 +59,6 @@ function rank(
 function ok(result: ServiceError | ranker.RankResponse): ranker.RankResponse {
   if (result instanceof Error) throw new Error(`Rank failed: ${result.code} ${result.details}`);
   return result;
-}
-
-async function stop(proc: CliProcess | undefined): Promise<void> {
-  if (proc === undefined || proc.child.exitCode !== null || proc.child.signalCode !== null) return;
-  proc.child.kill('SIGTERM');
-  const timer = setTimeout(() => proc.child.kill('SIGKILL'), 10_000);
-  await proc.exit;
-  clearTimeout(timer);
 }
 
 describe('ranker over a real store', () => {
@@ -141,7 +133,12 @@ describe('ranker over a real store', () => {
   });
 
   afterAll(async () => {
-    await Promise.all([stop(rankerProc), stop(degradedProc), stop(uncachedProc), stop(store)]);
+    await Promise.all([
+      stopCli(rankerProc),
+      stopCli(degradedProc),
+      stopCli(uncachedProc),
+      stopCli(store),
+    ]);
     if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
   });
 
@@ -225,7 +222,7 @@ describe('ranker over a real store', () => {
   });
 
   it('answers UNAVAILABLE once the store is gone, or degraded scores when configured', async () => {
-    await stop(store);
+    await stopCli(store);
     const request = {
       model: 'ctr',
       candidates: test.rows.slice(0, 5).map((row, i) => ({
@@ -255,7 +252,7 @@ describe('ranker over a real store', () => {
 
   it('traces a Rank call: ranker span → store lookup span (table, method, ids, bytes) → store', async () => {
     // Graceful stops flush the spans (the store already stopped).
-    await Promise.all([stop(rankerProc), stop(degradedProc), stop(uncachedProc)]);
+    await Promise.all([stopCli(rankerProc), stopCli(degradedProc), stopCli(uncachedProc)]);
     const spans: SpanLine[] = readFileSync(spansFile(), 'utf8')
       .trim()
       .split('\n')

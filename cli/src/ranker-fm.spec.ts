@@ -11,7 +11,7 @@ import { ModelRegistryDir } from '@embpress/model-registry';
 import { ranker } from '@embpress/proto';
 import { lazyRequire } from './lazy';
 import { readRawRows, rowColumns, rowFeatures, type RawRows } from './bench/ranker-rows';
-import { readyPort, runCli, type CliProcess } from './testing/cli-process';
+import { readyPort, runCli, type CliProcess, stopCli } from './testing/cli-process';
 
 jest.setTimeout(120_000);
 
@@ -36,14 +36,6 @@ function rank(port: number, request: Partial<ranker.RankRequest>): Promise<ranke
       },
     );
   });
-}
-
-async function stop(proc: CliProcess | undefined): Promise<void> {
-  if (proc === undefined || proc.child.exitCode !== null || proc.child.signalCode !== null) return;
-  proc.child.kill('SIGTERM');
-  const timer = setTimeout(() => proc.child.kill('SIGKILL'), 10_000);
-  await proc.exit;
-  clearTimeout(timer);
 }
 
 describe('an FM served by the ranker over a real store', () => {
@@ -97,7 +89,7 @@ describe('an FM served by the ranker over a real store', () => {
   });
 
   afterAll(async () => {
-    await Promise.all([stop(rankerProc), stop(store)]);
+    await Promise.all([stopCli(rankerProc), stopCli(store)]);
     if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
   });
 

@@ -82,3 +82,12 @@ export function isAlive(pid: number): boolean {
     return false;
   }
 }
+
+/** Stops a CLI child that is still running: SIGTERM, then SIGKILL after 10 s; waits for its exit. */
+export async function stopCli(proc: CliProcess | undefined): Promise<void> {
+  if (proc === undefined || proc.child.exitCode !== null || proc.child.signalCode !== null) return;
+  proc.child.kill('SIGTERM');
+  const timer = setTimeout(() => proc.child.kill('SIGKILL'), 10_000);
+  await proc.exit;
+  clearTimeout(timer);
+}
