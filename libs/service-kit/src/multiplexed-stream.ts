@@ -64,8 +64,6 @@ export function multiplexedHandler<In, Req, Out, Res>(
         stream.close();
       }
     };
-    const waiting: { message: In; bytes: number; requestId: number; arrived: number }[] = [];
-    let scheduled = false;
     const respond = (requestId: number, answer: StreamStatus, payload?: Res) => {
       if (closed || call.cancelled) return;
       call.write(envelope.response(requestId, answer, payload), () => {
@@ -96,36 +94,16 @@ export function multiplexedHandler<In, Req, Out, Res>(
         });
         return;
       }
-      // Served one per turn of the event loop rather than all at once: a read that brings many
-      // messages then has its first answers written (and the client working on them) while the
-      // rest are served, instead of the two processes taking turns (docs/adr/0013).
-      waiting.push({ message, bytes, requestId, arrived: Date.now() });
-      if (!scheduled) {
-        scheduled = true;
-        setImmediate(serveNext);
-      }
-    });
-    const serveNext = () => {
-      scheduled = false;
-      const next = waiting.shift();
-      if (waiting.length > 0) {
-        scheduled = true;
-        setImmediate(serveNext);
-      }
-      if (next !== undefined) serve(next.message, next.bytes, next.requestId, next.arrived);
-    };
-    const serve = (message: In, bytes: number, requestId: number, arrived: number) => {
-      if (draining) {
-        respond(requestId, { code: status.UNAVAILABLE, details: 'server is shutting down' });
-        return;
-      }
       const payload = envelope.payload(message);
       if (payload instanceof Error) {
         respond(requestId, { code: payload.code, details: payload.message });
         return;
       }
       const timeoutMs = envelope.timeoutMs(message);
-      const started = stream.startMessage(bytes, timeoutMs > 0 ? arrived + timeoutMs : undefined);
+      const started = stream.startMessage(
+        bytes,
+        timeoutMs > 0 ? Date.now() + timeoutMs : undefined,
+      );
       if (!('ctx' in started)) {
         respond(requestId, started);
         return;
@@ -161,7 +139,7 @@ export function multiplexedHandler<In, Req, Out, Res>(
             respond(requestId, answer);
           },
         );
-    };
+    });
     call.on('end', () => {
       halfClosed = true;
       closeWhenAnswered();
