@@ -1,6 +1,5 @@
-// IEEE binary16 → f32 for every one of the 65,536 bit patterns, the same values as
-// libs/compression/src/core/half.ts (exact: every half is an f32). Kept here rather than
-// imported because libs/compression is to depend on this library, not the other way round.
+// IEEE binary16 → f32 for every one of the 65,536 bit patterns (exact: every half is an f32).
+// The one table of the repository: libs/compression's fromHalf reads it too.
 export const HALF_TO_F32: Float32Array = (() => {
   const table = new Float32Array(65536);
   for (let h = 0; h < 65536; h += 1) {

@@ -1,4 +1,5 @@
 // IEEE-754 binary16 <-> binary32, round to nearest even (subnormals, inf and NaN kept).
+import { HALF_TO_F32 } from '@embpress/kernels';
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
 
@@ -27,18 +28,8 @@ export function toHalf(value: number): number {
   return sign | half;
 }
 
-const HALF_TO_FLOAT = (() => {
-  const table = new Float32Array(65536);
-  for (let h = 0; h < 65536; h += 1) {
-    const sign = h & 0x8000 ? -1 : 1;
-    const exp = (h >>> 10) & 0x1f;
-    const mant = h & 0x3ff;
-    if (exp === 0) table[h] = sign * mant * 2 ** -24;
-    else if (exp === 0x1f) table[h] = mant === 0 ? sign * Infinity : NaN;
-    else table[h] = sign * (1 + mant / 1024) * 2 ** (exp - 15);
-  }
-  return table;
-})();
+// Every half's f32 value, one table for the process: the kernels' (their gathers decode with it).
+const HALF_TO_FLOAT = HALF_TO_F32;
 
 export function fromHalf(half: number): number {
   return HALF_TO_FLOAT[half & 0xffff] as number;
