@@ -25,7 +25,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { registry as codecs } from '@embpress/compression';
 import { encodeBatch, synthSplit, Vocabulary } from '@embpress/data';
-import { ModelRegistryDir } from '@embpress/model-registry';
+import { CTR_MODEL_FILES, ModelRegistryDir } from '@embpress/model-registry';
 import { initBackend, loadModel } from '@embpress/models';
 import { percentile, type OpenLoopResult } from '@embpress/loadtest';
 import { ARCHITECTURES, trainDemoRanker, type ArchName } from '../demo-models';
@@ -169,15 +169,16 @@ async function offlineScores(
   data: RawRows,
 ): Promise<{ scores: Map<number, number>; manifest: Record<string, unknown> }> {
   await initBackend('wasm');
-  const version = new ModelRegistryDir(registryRoot).readVersion(MODEL, VERSION);
-  const dir = version.dir;
+  const registry = new ModelRegistryDir(registryRoot);
+  const version = registry.readVersion(MODEL, VERSION);
+  const file = (name: string) => registry.readVersionFile(MODEL, VERSION, name, version.manifest);
   const vocabulary = Vocabulary.fromJSON(
-    JSON.parse(readFileSync(join(dir, 'vocabulary.json'), 'utf8')),
+    JSON.parse(new TextDecoder().decode(file(CTR_MODEL_FILES.vocabulary))),
   );
   const entry = version.manifest.tables[0];
   if (entry === undefined) throw new Error('the demo model has no table');
   const table = codecs.load(version.tables.get(entry.name) as Uint8Array);
-  const net = loadModel(new Uint8Array(readFileSync(join(dir, 'dense.weights'))));
+  const net = loadModel(file(CTR_MODEL_FILES.denseWeights));
   const scores = new Map<number, number>();
   try {
     const nd = data.denseNames.length;

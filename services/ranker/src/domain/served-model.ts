@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Vocabulary } from '@embpress/data';
 import {
+  CTR_MODEL_FILES,
   manifestSchema,
   ModelRegistryDir,
   ModelVersionError,
@@ -83,7 +84,10 @@ export function loadServedModel(root: string, model: string, version: string): S
   const vocabulary = (() => {
     try {
       return Vocabulary.fromJSON(
-        parseJson(verifiedFile(registry, manifest, 'vocabulary.json'), `${where} vocabulary.json`),
+        parseJson(
+          verifiedFile(registry, manifest, CTR_MODEL_FILES.vocabulary),
+          `${where} ${CTR_MODEL_FILES.vocabulary}`,
+        ),
         `${where} vocabulary.json`,
       );
     } catch (err) {
@@ -98,7 +102,7 @@ export function loadServedModel(root: string, model: string, version: string): S
       `no table has the vocabulary's ${vocabulary.size} rows (tables: ${manifest.tables.map((t) => `${t.name} ${t.rows}`).join(', ')})`,
     );
   const mapping = new FeatureMapping(dense as string[], vocabulary);
-  const weights = verifiedFile(registry, manifest, 'dense.weights');
+  const weights = verifiedFile(registry, manifest, CTR_MODEL_FILES.denseWeights);
   let net: CtrModel;
   try {
     net = loadModel(weights);

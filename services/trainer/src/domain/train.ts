@@ -18,7 +18,7 @@ import {
   type TableShape,
 } from '@embpress/compression';
 import { type PreparedDataset } from '@embpress/data';
-import { ModelRegistryDir, type Manifest } from '@embpress/model-registry';
+import { CTR_MODEL_FILES, ModelRegistryDir, type Manifest } from '@embpress/model-registry';
 import {
   createModel,
   initBackend,
@@ -807,8 +807,11 @@ export async function train(given: TrainOptions): Promise<TrainResult> {
       },
     ],
     files: new Map<string, Uint8Array>([
-      ['dense.weights', best.dense],
-      ['vocabulary.json', new TextEncoder().encode(JSON.stringify(ds.vocabulary.toJSON()))],
+      [CTR_MODEL_FILES.denseWeights, best.dense],
+      [
+        CTR_MODEL_FILES.vocabulary,
+        new TextEncoder().encode(JSON.stringify(ds.vocabulary.toJSON())),
+      ],
     ]),
     extra: {
       architecture,
