@@ -1,27 +1,10 @@
 // Micro-benchmark of the kernels: `npx tsx libs/kernels/bench/kernels-bench.ts [--rounds 3]`.
-// Per case: ms per call of the wasm kernels, the scalar fallback and, where one exists, the
-// JavaScript this library is to replace (libs/models/src/interaction.ts's triangleForward /
-// triangleBackward; a tight scalar loop for gather + decode and for scores; a plain i-k-j loop
-// for matmul). Each figure is the median of `rounds` rounds, a round being as many calls as fit
+// Per case: ms per call of the wasm kernels, the scalar fallback and, where one exists, a plain
+// JavaScript loop of the kind the kernels replaced (a tight scalar loop for gather + decode and
+// for scores; a plain i-k-j loop for matmul; the dot interaction's is the scalar fallback). Each figure is the median of `rounds` rounds, a round being as many calls as fit
 // in ~250 ms after a warm-up. Prints one JSON object.
-import { join } from 'node:path';
 import { createKernels } from '../src/index';
 import { HALF_TO_F32 } from '../src/half';
-
-interface Interaction {
-  triangleForward(z: Float32Array, B: number, n: number, D: number): Float32Array;
-  triangleBackward(
-    z: Float32Array,
-    dy: Float32Array,
-    B: number,
-    n: number,
-    D: number,
-  ): Float32Array;
-}
-// A computed path: Nx would otherwise record kernels → models, and models is to use kernels.
-const interaction = require(
-  join(__dirname, '..', '..', 'models', 'src', 'interaction'),
-) as Interaction;
 
 const roundsArg = process.argv.indexOf('--rounds');
 const ROUNDS = roundsArg > 0 ? Number(process.argv[roundsArg + 1]) : 3;
@@ -75,12 +58,10 @@ for (const B of [1024, 100]) {
   record(`dotInteraction B=${B}`, `B=${B} n=${n} D=${D}`, {
     wasm: () => wasm.dotInteraction(z, B, n, D),
     scalar: () => scalar.dotInteraction(z, B, n, D),
-    js: () => interaction.triangleForward(z, B, n, D),
   });
   record(`dotInteractionBackward B=${B}`, `B=${B} n=${n} D=${D}`, {
     wasm: () => wasm.dotInteractionBackward(z, dy, B, n, D),
     scalar: () => scalar.dotInteractionBackward(z, dy, B, n, D),
-    js: () => interaction.triangleBackward(z, dy, B, n, D),
   });
 }
 

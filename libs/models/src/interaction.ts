@@ -4,8 +4,7 @@
 //
 // Two implementations with the same results:
 //  - 'js' (wasm, cpu): a custom op whose forward and backward run on @embpress/kernels
-//    (WebAssembly SIMD, ~10x the plain JavaScript loops below, which stay as the reference the
-//    kernels are measured against). On wasm the tensor formulation costs ~5x more: batched matMul over B tiny 27×16 matrices, a
+//    (WebAssembly SIMD; ~6-8x the plain JavaScript loops they replaced). On wasm the tensor formulation costs ~5x more: batched matMul over B tiny 27×16 matrices, a
 //    gather for the triangle (wasm's gather is slow, and its stock gradient needs
 //    UnsortedSegmentSum), and a split for the gradient of the [bottom; rows] concat.
 //  - 'tensor' (tensorflow backend, where data should stay on the device): batched matMul + a
@@ -36,100 +35,6 @@ export function inverseTriangleIndices(n: number): Int32Array {
     out[flat] = k;
   });
   return out;
-}
-
-/** Plain-loop forward: z is [B, n, D] row-major; returns [B, T]. */
-export function triangleForward(z: Float32Array, B: number, n: number, D: number): Float32Array {
-  const T = triangleSize(n);
-  const out = new Float32Array(B * T);
-  const nD = n * D;
-  for (let s = 0; s < B; s += 1) {
-    const zs = s * nD;
-    let o = s * T;
-    for (let i = 1; i < n; i += 1) {
-      const zi = zs + i * D;
-      for (let j = 0; j < i; j += 1) {
-        const zj = zs + j * D;
-        // Four partial sums: ~30% faster than one in V8 (independent multiply-adds).
-        let a0 = 0;
-        let a1 = 0;
-        let a2 = 0;
-        let a3 = 0;
-        let d = 0;
-        for (; d + 4 <= D; d += 4) {
-          a0 += (z[zi + d] as number) * (z[zj + d] as number);
-          a1 += (z[zi + d + 1] as number) * (z[zj + d + 1] as number);
-          a2 += (z[zi + d + 2] as number) * (z[zj + d + 2] as number);
-          a3 += (z[zi + d + 3] as number) * (z[zj + d + 3] as number);
-        }
-        for (; d < D; d += 1) a0 += (z[zi + d] as number) * (z[zj + d] as number);
-        out[o++] = a0 + a1 + a2 + a3;
-      }
-    }
-  }
-  return out;
-}
-
-/**
- * Plain-loop backward: dz_i = Σ_{j≠i} S_ij z_j with S the symmetric n×n matrix holding dy_ij
- * off the diagonal; returns [B, n, D]. Per sample, S and z are copied into float64 scratch and
- * each output row is built four coordinates at a time in local variables: no store in the inner
- * loop (the earlier dz_i += g z_j, dz_j += g z_i form did two read-modify-writes per product and
- * ran ~2x slower at D = 16).
- */
-export function triangleBackward(
-  z: Float32Array,
-  dy: Float32Array,
-  B: number,
-  n: number,
-  D: number,
-): Float32Array {
-  const T = triangleSize(n);
-  const nD = n * D;
-  const dz = new Float32Array(B * nD);
-  const zl = new Float64Array(nD);
-  const S = new Float64Array(n * n); // the diagonal stays 0
-  const D4 = D - (D % 4);
-  for (let s = 0; s < B; s += 1) {
-    const zs = s * nD;
-    for (let k = 0; k < nD; k += 1) zl[k] = z[zs + k] as number;
-    let o = s * T;
-    for (let i = 1; i < n; i += 1)
-      for (let j = 0; j < i; j += 1) {
-        const g = dy[o++] as number;
-        S[i * n + j] = g;
-        S[j * n + i] = g;
-      }
-    for (let i = 0; i < n; i += 1) {
-      const si = i * n;
-      const out = zs + i * D;
-      let d = 0;
-      for (; d < D4; d += 4) {
-        let a0 = 0;
-        let a1 = 0;
-        let a2 = 0;
-        let a3 = 0;
-        for (let j = 0; j < n; j += 1) {
-          const g = S[si + j] as number;
-          const zj = j * D + d;
-          a0 += g * (zl[zj] as number);
-          a1 += g * (zl[zj + 1] as number);
-          a2 += g * (zl[zj + 2] as number);
-          a3 += g * (zl[zj + 3] as number);
-        }
-        dz[out + d] = a0;
-        dz[out + d + 1] = a1;
-        dz[out + d + 2] = a2;
-        dz[out + d + 3] = a3;
-      }
-      for (; d < D; d += 1) {
-        let a = 0;
-        for (let j = 0; j < n; j += 1) a += (S[si + j] as number) * (zl[j * D + d] as number);
-        dz[out + d] = a;
-      }
-    }
-  }
-  return dz;
 }
 
 /** [B, D] bottom vectors and [B, F, D] rows → z = [B, F+1, D] with the bottom vector first. */
