@@ -19,7 +19,7 @@ import {
 import { ModelRegistryDir } from '@embpress/model-registry';
 import { ranker } from '@embpress/proto';
 import { lazyRequire } from './lazy';
-import { readyPort, runCli, type CliProcess, stopCli } from './testing/cli-process';
+import { type CliProcess, stopCli, serveStoreAndRanker } from './testing/cli-process';
 
 jest.setTimeout(120_000);
 
@@ -94,20 +94,11 @@ describe('loadtest ranker-rank: rows and columns score alike on a real ranker', 
       version: 'v1',
     });
     new ModelRegistryDir(registryRoot).setActiveVersion('ctr', 'v1');
-    const common = { EMBPRESS_SPANS_FILE: join(dir, 'spans.jsonl'), EMBPRESS_LOG_LEVEL: 'warn' };
-    store = runCli(['serve', 'store'], {
-      ...common,
-      EMBPRESS_STORE_PORT: '0',
-      EMBPRESS_STORE_REGISTRY_ROOT: registryRoot,
-    });
-    const storePort = await readyPort(store, 60_000);
-    rankerProc = runCli(['serve', 'ranker'], {
-      ...common,
-      EMBPRESS_RANKER_PORT: '0',
-      EMBPRESS_RANKER_STORE_ADDRESS: `127.0.0.1:${storePort}`,
-      EMBPRESS_RANKER_REGISTRY_ROOT: registryRoot,
-    });
-    rankerPort = await readyPort(rankerProc, 60_000);
+    ({
+      store,
+      ranker: rankerProc,
+      rankerPort,
+    } = await serveStoreAndRanker(registryRoot, join(dir, 'spans.jsonl')));
   });
 
   afterAll(async () => {

@@ -11,7 +11,7 @@ import { ModelRegistryDir } from '@embpress/model-registry';
 import { ranker } from '@embpress/proto';
 import { lazyRequire } from './lazy';
 import { readRawRows, rowColumns, rowFeatures, type RawRows } from './bench/ranker-rows';
-import { readyPort, runCli, type CliProcess, stopCli } from './testing/cli-process';
+import { type CliProcess, stopCli, serveStoreAndRanker } from './testing/cli-process';
 
 jest.setTimeout(120_000);
 
@@ -71,21 +71,13 @@ describe('an FM served by the ranker over a real store', () => {
     if (range === undefined) throw new Error('no test split');
     test = await readRawRows(`criteo:${file}`, range);
 
-    const common = { EMBPRESS_LOG_LEVEL: 'warn' };
-    store = runCli(['serve', 'store'], {
-      ...common,
-      EMBPRESS_STORE_PORT: '0',
-      EMBPRESS_STORE_REGISTRY_ROOT: registryRoot,
-    });
-    const storePort = await readyPort(store, 60_000);
-    rankerProc = runCli(['serve', 'ranker'], {
-      ...common,
-      EMBPRESS_RANKER_PORT: '0',
-      EMBPRESS_RANKER_STORE_ADDRESS: `127.0.0.1:${storePort}`,
-      EMBPRESS_RANKER_REGISTRY_ROOT: registryRoot,
+    ({
+      store,
+      ranker: rankerProc,
+      rankerPort,
+    } = await serveStoreAndRanker(registryRoot, join(dir, 'spans.jsonl'), {
       EMBPRESS_RANKER_WORKERS: '1',
-    });
-    rankerPort = await readyPort(rankerProc, 60_000);
+    }));
   });
 
   afterAll(async () => {

@@ -91,3 +91,36 @@ export async function stopCli(proc: CliProcess | undefined): Promise<void> {
   await proc.exit;
   clearTimeout(timer);
 }
+
+/**
+ * A store and a ranker serving `registryRoot`, as two `embpress serve` children on 127.0.0.1:0
+ * (spans to `spansFile`, never the default under the working directory). Stop both with stopCli.
+ */
+export async function serveStoreAndRanker(
+  registryRoot: string,
+  spansFile: string,
+  rankerEnv: NodeJS.ProcessEnv = {},
+): Promise<{ store: CliProcess; ranker: CliProcess; rankerPort: number }> {
+  const common = { EMBPRESS_SPANS_FILE: spansFile, EMBPRESS_LOG_LEVEL: 'warn' };
+  const store = runCli(['serve', 'store'], {
+    ...common,
+    EMBPRESS_STORE_PORT: '0',
+    EMBPRESS_STORE_REGISTRY_ROOT: registryRoot,
+  });
+  let ranker: CliProcess | undefined;
+  try {
+    const storePort = await readyPort(store, 60_000);
+    ranker = runCli(['serve', 'ranker'], {
+      ...common,
+      EMBPRESS_RANKER_PORT: '0',
+      EMBPRESS_RANKER_STORE_ADDRESS: `127.0.0.1:${storePort}`,
+      EMBPRESS_RANKER_REGISTRY_ROOT: registryRoot,
+      ...rankerEnv,
+    });
+    return { store, ranker, rankerPort: await readyPort(ranker, 60_000) };
+  } catch (err) {
+    // Neither child outlives a failed start (the caller has no handle to stop them).
+    await Promise.all([stopCli(ranker), stopCli(store)]);
+    throw err;
+  }
+}
