@@ -9,7 +9,7 @@ import { generateSynthetic } from '@embpress/data';
 import { ModelRegistryDir } from '@embpress/model-registry';
 import { lazyRequire } from './lazy';
 
-type Trainer = typeof import('@embpress/trainer');
+type Trainer = typeof import('@embpress/training');
 type Corpus = typeof import('@embpress/corpus');
 
 /**
@@ -53,7 +53,7 @@ export async function trainDemoRanker(
     await generateSynthetic({ rows: o.rows, seed: o.seed, out: dataFile });
   }
   o.log(`training the demo DLRM (${o.method}) into ${o.registryRoot}`);
-  const { train } = lazyRequire<Trainer>('@embpress/trainer');
+  const { train } = lazyRequire<Trainer>('@embpress/training');
   const result = await train({
     data: `criteo:${dataFile}`,
     model: 'dlrm',

@@ -23,9 +23,9 @@ import { type CliProcess, stopCli, serveStoreAndRanker } from './testing/cli-pro
 
 jest.setTimeout(120_000);
 
-type Trainer = typeof import('@embpress/trainer');
+type Trainer = typeof import('@embpress/training');
 // Services are loaded, not imported, by the CLI (module boundaries).
-const { train } = lazyRequire<Trainer>('@embpress/trainer');
+const { train } = lazyRequire<Trainer>('@embpress/training');
 
 /** Enough rows for a vocabulary holding the scenario's frequent values and "" of sparse fields. */
 const ROWS = 1200;

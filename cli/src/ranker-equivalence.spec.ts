@@ -20,10 +20,10 @@ import { readyPort, runCli, type CliProcess, stopCli } from './testing/cli-proce
 
 jest.setTimeout(120_000);
 
-type Trainer = typeof import('@embpress/trainer');
-type TrainResult = import('@embpress/trainer').TrainResult;
+type Trainer = typeof import('@embpress/training');
+type TrainResult = import('@embpress/training').TrainResult;
 // Services are loaded, not imported, by the CLI (module boundaries).
-const { train } = lazyRequire<Trainer>('@embpress/trainer');
+const { train } = lazyRequire<Trainer>('@embpress/training');
 
 const ROWS = 3000;
 

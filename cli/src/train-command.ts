@@ -25,11 +25,11 @@ import { isOptionError } from './option-error';
 
 // Services are apps to the module-boundary rule: the CLI loads them with a plain require, as
 // services.ts does (types through `typeof import`, which the rule allows).
-type Trainer = typeof import('@embpress/trainer');
-type TrainOptimizer = import('@embpress/trainer').TrainOptimizer;
-type TrainPreset = import('@embpress/trainer').TrainPreset;
-type LrSchedule = import('@embpress/trainer').LrSchedule;
-const trainer = (): Trainer => lazyRequire<Trainer>('@embpress/trainer');
+type Trainer = typeof import('@embpress/training');
+type TrainOptimizer = import('@embpress/training').TrainOptimizer;
+type TrainPreset = import('@embpress/training').TrainPreset;
+type LrSchedule = import('@embpress/training').LrSchedule;
+const trainer = (): Trainer => lazyRequire<Trainer>('@embpress/training');
 
 export const TRAIN_USAGE = `usage:
   embpress train --data KIND:PATH|DIR [--test KIND:PATH] [--schema FILE] --model dlrm|wdl|dcn|deepfm|fm

@@ -1,7 +1,7 @@
 // The progress output of `embpress train`: a redrawn bar on a terminal, plain lines elsewhere.
 import { formatDuration, progressBar, progressLine, TrainProgressView } from './train-progress';
 
-type TrainProgress = import('@embpress/trainer').TrainProgress;
+type TrainProgress = import('@embpress/training').TrainProgress;
 
 const ESC = String.fromCharCode(27);
 /** Carriage return + erase line: the bar is redrawn over itself. */

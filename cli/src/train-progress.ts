@@ -2,7 +2,7 @@
 // (part, a bar over the run, rows/s, loss, best validation AUC so far, ETA) with the per-part log
 // lines scrolling above it. Elsewhere (a pipe, a log file, CI): the plain log lines only, one per
 // event, so logs stay greppable and free of control characters.
-type TrainProgress = import('@embpress/trainer').TrainProgress;
+type TrainProgress = import('@embpress/training').TrainProgress;
 
 /** `42s`, `3m07s`, `2h05m`; `?` when unknown. */
 export function formatDuration(seconds: number): string {

@@ -5,8 +5,8 @@
 import { join } from 'node:path';
 import type { BackendChoice } from '@embpress/models';
 
-type Trainer = typeof import('@embpress/trainer');
-type TrainOptimizer = import('@embpress/trainer').TrainOptimizer;
+type Trainer = typeof import('@embpress/training');
+type TrainOptimizer = import('@embpress/training').TrainOptimizer;
 
 export const DEFAULT_METHODS = [
   'full',

@@ -26,10 +26,10 @@ import {
 } from '@embpress/models';
 import { BenchSetupError } from './bench-setup-error';
 
-type Trainer = typeof import('@embpress/trainer');
-type ScheduleChoice = import('@embpress/trainer').ScheduleChoice;
-type ResolvedSchedule = import('@embpress/trainer').ResolvedSchedule;
-type TrainPreset = import('@embpress/trainer').TrainPreset;
+type Trainer = typeof import('@embpress/training');
+type ScheduleChoice = import('@embpress/training').ScheduleChoice;
+type ResolvedSchedule = import('@embpress/training').ResolvedSchedule;
+type TrainPreset = import('@embpress/training').TrainPreset;
 
 export const VS_PYTORCH_SCRIPT = join(__dirname, 'torch_reference.py');
 

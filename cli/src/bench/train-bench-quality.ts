@@ -9,8 +9,8 @@ import { generateSynthetic, type SynthReport } from '@embpress/data';
 import type { BackendChoice, FmOptimizerKind } from '@embpress/models';
 import { trainFm, type FmResult } from './train-bench-fm';
 
-type Trainer = typeof import('@embpress/trainer');
-type TrainOptimizer = import('@embpress/trainer').TrainOptimizer;
+type Trainer = typeof import('@embpress/training');
+type TrainOptimizer = import('@embpress/training').TrainOptimizer;
 
 export interface QualityOptions {
   rows: number[];

@@ -1,6 +1,6 @@
 // `embpress bench train --what throughput`: samples/s of the trainer's step loop on the Criteo
 // shape (13 dense, 26 sparse fields, dim D) for a few methods. The loop body is the trainer's
-// (services/trainer/src/domain/train.ts): sparse optimizer step, rows of the batch from the
+// (libs/training/src/train.ts): sparse optimizer step, rows of the batch from the
 // trainable table, model.step (forward, one backward pass, dense update), trainable.backward
 // (lazy sparse update). Batches are generated up front (Zipf ids over the synthetic Criteo
 // profile's cardinalities), so the figure is the step loop's, not data preparation's.
@@ -15,7 +15,7 @@ import {
 } from '@embpress/models';
 import { loadavg } from 'node:os';
 
-type Trainer = typeof import('@embpress/trainer');
+type Trainer = typeof import('@embpress/training');
 
 export interface ThroughputOptions {
   methods: string[];

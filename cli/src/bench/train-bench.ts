@@ -25,10 +25,10 @@ import { benchQuality } from './train-bench-quality';
 import { benchThroughput } from './train-bench-throughput';
 import { benchVsPytorch } from './train-bench-pytorch';
 
-type Trainer = typeof import('@embpress/trainer');
-type TrainOptimizer = import('@embpress/trainer').TrainOptimizer;
-type TrainPreset = import('@embpress/trainer').TrainPreset;
-type LrSchedule = import('@embpress/trainer').LrSchedule;
+type Trainer = typeof import('@embpress/training');
+type TrainOptimizer = import('@embpress/training').TrainOptimizer;
+type TrainPreset = import('@embpress/training').TrainPreset;
+type LrSchedule = import('@embpress/training').LrSchedule;
 
 export const TRAIN_BENCH_USAGE = `usage:
   embpress bench train --what quality [--rows 100000,400000,1000000] [--scale 0.001]
@@ -161,7 +161,7 @@ export async function benchTrainCommand(args: string[]): Promise<void> {
       ? 'vs-pytorch'
       : oneOf('what', values.what ?? '', ['quality', 'methods', 'throughput'] as const);
   const log = (line: string) => process.stderr.write(`${line}\n`);
-  const trainer = lazyRequire<Trainer>('@embpress/trainer');
+  const trainer = lazyRequire<Trainer>('@embpress/training');
   const seed = int('seed', values.seed, 0);
   const backend = oneOf<BackendChoice>('backend', values.backend, BACKEND_CHOICES);
   const budget = num('budget', values.budget, (v) => v > 0 && v <= 1, 'a fraction in (0, 1]');

@@ -5,4 +5,3 @@ export {
   type TrainerConfig,
 } from './config';
 export { startTrainer } from './main';
-export * from './domain';

@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { trainer } from '@embpress/proto';
 import { ServiceHost, type Logger, type RunningService } from '@embpress/service-kit';
 import type { TrainerConfig } from './config';
-import { Trainings } from './domain/trainings';
+import { Trainings } from './trainings';
 import { trainerHandlers } from './handlers/handlers';
 import { TrainingJobs } from './runner/training-jobs';
 

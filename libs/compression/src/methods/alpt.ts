@@ -4,7 +4,7 @@
 // re-quantized rows ŵ = clamp(round(w'/δ))·δ, (iii) writes Q = clamp(⌊w'/δ_new + u⌋) with stochastic
 // rounding. The reference takes ∂L/∂ŵ from a SECOND forward of the dense model on ŵ, which this
 // method never sees: it exposes the two calls alptFirstPass / alptStepSize, and the trainer's step
-// (services/trainer/src/domain/train-step.ts) runs them around that second forward. backward() is
+// (libs/training/src/train-step.ts) runs them around that second forward. backward() is
 // the one-pass approximation (∂L/∂ŵ ≈ the row gradients of this step) for callers without a dense
 // model. See docs/methods/alpt.md.
 import { z } from 'zod';

@@ -337,7 +337,7 @@ interface DhePart {
  * An engine's lookup workspace (CHUNK ids; lookups are synchronous, so one per engine suffices)
  * and each part's folded weights transposed to in × out (the kernels' B). Kept in a WeakMap, off
  * the engine's own fields: the trainer checkpoints a trainable field by field
- * (services/trainer/src/domain/object-state.ts), and these are caches (megabytes, and a Map).
+ * (libs/training/src/object-state.ts), and these are caches (megabytes, and a Map).
  */
 interface EngineScratch {
   enc: Float32Array;

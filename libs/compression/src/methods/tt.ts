@@ -219,7 +219,7 @@ type FieldData = { cores: [Float32Array, Float32Array, Float32Array] } | { table
 
 /**
  * batchRows' workspaces per TtRows, in a WeakMap rather than own fields: the trainer checkpoints
- * a trainable field by field (services/trainer/src/domain/object-state.ts) and these are
+ * a trainable field by field (libs/training/src/object-state.ts) and these are
  * megabytes of scratch.
  */
 interface TtWork {

@@ -9,7 +9,7 @@ import { generateSynthetic } from '@embpress/data';
 import { ModelRegistryDir } from '@embpress/model-registry';
 import { trainer } from '@embpress/proto';
 import { ServiceHost } from '@embpress/service-kit';
-import { Trainings } from '../domain/trainings';
+import { Trainings } from '../trainings';
 import { TrainingJobs } from '../runner/training-jobs';
 import { trainerHandlers } from './handlers';
 

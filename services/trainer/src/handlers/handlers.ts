@@ -2,7 +2,7 @@
 // these handlers validate, start, cancel, and read or stream the trainings' records.
 import { trainer } from '@embpress/proto';
 import { NotFoundError, requireText, type Handlers } from '@embpress/service-kit';
-import type { Trainings } from '../domain/trainings';
+import type { Trainings } from '../trainings';
 import type { TrainingJobs } from '../runner/training-jobs';
 import { validateTrainingSpec } from './validate-spec';
 

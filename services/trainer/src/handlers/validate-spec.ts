@@ -10,9 +10,9 @@ import { registry, SPARSE_OPTIMIZER_KINDS, type OptimizerKind } from '@embpress/
 import type { ModelKind, BackendChoice } from '@embpress/models';
 import type { trainer } from '@embpress/proto';
 import { InvalidArgumentError, requireIntInRange, requireName } from '@embpress/service-kit';
-import { LR_SCHEDULES, type LrSchedule } from '../domain/lr-schedule';
-import { OPTIMIZER_KINDS, type TrainOptimizer } from '../domain/train';
-import { TRAIN_PRESETS, type TrainPreset } from '../domain/training-defaults';
+import { LR_SCHEDULES, type LrSchedule } from '@embpress/training';
+import { OPTIMIZER_KINDS, type TrainOptimizer } from '@embpress/training';
+import { TRAIN_PRESETS, type TrainPreset } from '@embpress/training';
 import type { TrainJobOptions } from '../runner/protocol';
 
 export const DATA_KINDS = ['criteo', 'avazu', 'csv'] as const;

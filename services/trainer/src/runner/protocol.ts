@@ -1,7 +1,7 @@
 // The messages between TrainerService and the child process that runs one training (IPC with
 // the 'advanced' serialization, so NaN and typed arrays survive). Parent → child: one `start`.
 // Child → parent: `progress` events, then exactly one `result` or `error`, then it exits.
-import type { TrainOptions, TrainProgress, TrainProblem } from '../domain';
+import type { TrainOptions, TrainProgress, TrainProblem } from '@embpress/training';
 
 /** TrainOptions without the callbacks: what crosses the process boundary. */
 export type TrainJobOptions = Omit<TrainOptions, 'onProgress' | 'hooks'>;

@@ -1,7 +1,7 @@
 // Entry of the child process that runs one training for TrainerService: training is CPU-bound
 // for minutes to hours, so it runs here and never on the service's event loop. It waits for one
 // `start` message, trains, reports progress and the result over IPC, and exits.
-import { train, TrainError } from '../domain';
+import { train, TrainError } from '@embpress/training';
 import type { ChildMessage, StartMessage } from './protocol';
 
 function send(message: ChildMessage): Promise<void> {

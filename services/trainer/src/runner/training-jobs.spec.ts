@@ -3,7 +3,7 @@
 import { join } from 'node:path';
 import pino from 'pino';
 import { trainer } from '@embpress/proto';
-import { Trainings } from '../domain/trainings';
+import { Trainings } from '../trainings';
 import { progressOf, TrainingJobs } from './training-jobs';
 
 const { TrainingState } = trainer;

@@ -7,8 +7,8 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { trainer } from '@embpress/proto';
 import { ResourceExhaustedError, type Logger } from '@embpress/service-kit';
-import { CheckpointRun, defaultVersion, type TrainProgress } from '../domain';
-import type { Trainings } from '../domain/trainings';
+import { CheckpointRun, defaultVersion, type TrainProgress } from '@embpress/training';
+import type { Trainings } from '../trainings';
 import type { ChildMessage, JobSummary, StartMessage, TrainJobOptions } from './protocol';
 
 const { TrainingState } = trainer;
