@@ -8,6 +8,7 @@ export * from './core/errors';
 export * from './core/half';
 export * from './core/ids';
 export type * from './core/method';
+export * from './core/staged';
 export * from './core/optim';
 export * from './core/registry';
 export * from './core/rng';

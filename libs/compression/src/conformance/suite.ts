@@ -10,6 +10,7 @@ import type {
   TrainableMethod,
 } from '../core/method';
 import { SparseOptimizer } from '../core/optim';
+import { isStagedMethod, type StageContext, type StagedTrainable } from '../core/staged';
 import { registry } from '../methods';
 import { Rng } from '../core/rng';
 import { totalRows, type TableShape } from '../core/shape';
@@ -35,6 +36,16 @@ export interface CodecCase {
 }
 
 const optimizer = () => new SparseOptimizer({ kind: 'adam', lr: 0.01 });
+
+/**
+ * Power-law training counts for `rows` global ids (what frequency-aware methods get from the
+ * engine): id i is seen about 1000 / (1 + (i·7919 mod rows)) times, some ids never.
+ */
+export function syntheticFrequencies(rows: number): Uint32Array {
+  return Uint32Array.from({ length: rows }, (_, i) =>
+    Math.floor(1000 / (1 + ((i * 7919) % rows))),
+  );
+}
 
 function randomIds(rng: Rng, count: number, rows: number): Uint32Array {
   const ids = new Uint32Array(count);
@@ -134,8 +145,13 @@ export function describeTrainableConformance(c: TrainableCase): void {
   const method = resolved.method as TrainableMethod;
   const rows = totalRows(c.shape);
   const dim = c.shape.dim;
+  const frequencies = syntheticFrequencies(rows);
   const make = (seed = 1) =>
-    method.createTrainable(c.shape, resolved.params, { seed, optimizer: optimizer() });
+    method.createTrainable(c.shape, resolved.params, {
+      seed,
+      optimizer: optimizer(),
+      frequencies,
+    });
 
   describe(`conformance: ${resolved.spec}`, () => {
     it('is trainable and its spec round-trips', () => {
@@ -280,6 +296,88 @@ export function describeTrainableConformance(c: TrainableCase): void {
     table: make().toTable(),
     estimate: method.estimateBytes(c.shape, resolved.params),
   }));
+
+  if (isStagedMethod(method)) describeStages(c, frequencies);
+}
+
+/**
+ * Staged methods: every stage is entered in order (as the engine does, with a few training steps
+ * between), and in every stage the table serves what it trains and its serving table round-trips
+ * through its artifact. The fake `evaluate` scores a lookup by a fixed random projection of its
+ * rows, so a search stage sees different scores for different candidates.
+ */
+function describeStages(c: TrainableCase, frequencies: Uint32Array): void {
+  const resolved = registry.resolve(c.spec);
+  if (!isStagedMethod(resolved.method)) return;
+  const method = resolved.method;
+  const rows = totalRows(c.shape);
+  const dim = c.shape.dim;
+  const stages = method.stages(resolved.params);
+
+  describe(`conformance: ${resolved.spec}: stages`, () => {
+    it('declares at least one stage, each with a name', () => {
+      expect(stages.length).toBeGreaterThan(0);
+      for (const s of stages) expect(s.name.length).toBeGreaterThan(0);
+    });
+
+    it('serves what it trains in every stage, and each stage serving table round-trips', async () => {
+      const opt = optimizer();
+      const t: StagedTrainable = method.createTrainable(c.shape, resolved.params, {
+        seed: 1,
+        optimizer: opt,
+        frequencies,
+      });
+      const rng = new Rng(17);
+      const projection = new Float32Array(dim).map(() => rng.normal());
+      const trainSome = (stage: (typeof stages)[number]) => {
+        if (stage.end.kind === 'none') return;
+        for (let step = 0; step < 4; step += 1) {
+          opt.nextStep();
+          const ids = randomIds(rng, 32, rows);
+          t.backward(ids, new Float32Array(ids.length * dim).map(() => 0.1 * rng.normal()));
+          if (stage.validationStep === true && t.validationStep !== undefined) {
+            const v = randomIds(rng, 32, rows);
+            t.validationStep(v, new Float32Array(v.length * dim).map(() => 0.1 * rng.normal()));
+          }
+        }
+      };
+      const all = Uint32Array.from({ length: Math.min(rows, 512) }, (_, i) => i);
+      for (let index = 0; index < stages.length; index += 1) {
+        const stage = stages[index] as (typeof stages)[number];
+        if (index > 0) {
+          const context: StageContext = {
+            index,
+            stage,
+            seed: 1,
+            optimizer: opt,
+            frequencies,
+            evaluate: async (lookup) => {
+              const ids = randomIds(new Rng(23), 64, rows);
+              const out = new Float32Array(ids.length * dim);
+              lookup(ids, out);
+              let score = 0;
+              for (let i = 0; i < out.length; i += 1)
+                score += (out[i] as number) * (projection[i % dim] as number);
+              return { auc: 0.5 + Math.tanh(score) / 4, logloss: 0.69 };
+            },
+            log: () => undefined,
+          };
+          await t.enterStage(context);
+        }
+        trainSome(stage);
+        if (stage.end.kind === 'target') expect(typeof t.stageDone?.()).toBe('boolean');
+        if (stage.keep === 'meets-budget') expect(typeof t.meetsBudget?.()).toBe('boolean');
+        const trained = lookupAll(t, all, dim);
+        const table = t.toTable();
+        const served = lookupAll(table, all, dim);
+        if ((c.serveTolerance ?? 0) === 0) expect(served).toEqual(trained);
+        else expect(maxAbsDiff(served, trained)).toBeLessThanOrEqual(c.serveTolerance as number);
+        const loaded = registry.load(table.encode());
+        expect(lookupAll(loaded, all, dim)).toEqual(served);
+        expect(loaded.memoryBytes()).toBe(table.memoryBytes());
+      }
+    });
+  });
 }
 
 /** N(0, 0.01²) rows, as the reference's post-training compressor tests. */

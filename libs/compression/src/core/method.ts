@@ -123,6 +123,12 @@ export interface TrainableEmbedding {
 export interface TrainOptions {
   seed: number;
   optimizer: SparseOptimizer;
+  /**
+   * Training-split occurrence counts per global id (docs/methods/reference.md#frequencies):
+   * given to methods with `usesFrequencies` (mgqe, adapt, autosrh), which refuse to build without
+   * them.
+   */
+  frequencies?: Uint32Array;
 }
 
 export interface CompressOptions {
@@ -137,6 +143,8 @@ interface MethodBase<P extends object> {
   readonly title: string;
   /** The paper the method comes from. */
   readonly paper: string;
+  /** Needs the training split's id counts (TrainOptions.frequencies) to build its table. */
+  readonly usesFrequencies?: boolean;
   /** Parameters with defaults; parses spec-string values. */
   readonly params: z.ZodType<P, z.ZodTypeDef, unknown>;
   /** Bytes the table will hold; pure, and exactly memoryBytes() of the built table. */
