@@ -22,7 +22,10 @@ export type StageEnd =
    * reached). No early stopping.
    */
   | { kind: 'target' }
-  /** No training steps: `enterStage` of the NEXT stage does the work (OptEmbed's evolution). */
+  /**
+   * No training steps: the stage's own `enterStage` does its work (OptEmbed's evolutionary
+   * search, calling `evaluate`), then the engine goes on to the next stage.
+   */
   | { kind: 'none' };
 
 export interface StageSpec {
