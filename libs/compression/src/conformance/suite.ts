@@ -349,6 +349,7 @@ function describeStages(c: TrainableCase, frequencies: Uint32Array): void {
             index,
             stage,
             seed: 1,
+            plannedSteps: stage.end.kind === 'none' ? 0 : 4,
             optimizer: opt,
             frequencies,
             evaluate: async (lookup) => {

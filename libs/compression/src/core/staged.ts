@@ -67,6 +67,11 @@ export interface StageContext {
   readonly stage: StageSpec;
   /** The run's seed (tables derive their stage's randomness from it, never from Math.random). */
   readonly seed: number;
+  /**
+   * Training steps this stage takes at most (its part budget × batches per part; 0 for a 'none'
+   * stage): schedules inside a stage (DeepLight's sparsity ramp) scale to it.
+   */
+  readonly plannedSteps: number;
   /** The rows' optimizer. A stage with `optimizer: 'reset'` means new slots for the table too. */
   readonly optimizer: SparseOptimizer;
   /** Training-split occurrence counts per global id (docs/methods/reference.md#frequencies). */
