@@ -16,7 +16,8 @@ function countAtLeast(counts: ArrayLike<number>, threshold: number): number {
  * to mid, when < T the upper end moves down to mid; an exact hit returns mid, otherwise the
  * search stops at width 1 and returns the lower end. So the high set is the smallest
  * "count ≥ κ" set with at least T members (ties at κ all included), or exactly T members when
- * some κ gives that.
+ * some κ gives that. (When counts have gaps, several κ give the same set; which one is returned
+ * follows the bisection's path — compare sets, not κ.)
  *
  * `counts` are one field's TRAINING-split counts (local ids in order); throws SpecError for an
  * empty field, a topPercent outside (0, 1], or a negative / non-integer count.
