@@ -19,7 +19,7 @@
 // Progress goes to stderr; with --json the last stdout line is one JSON object.
 import { fork, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -31,8 +31,8 @@ import { percentile, type OpenLoopResult } from '@embpress/loadtest';
 import { ARCHITECTURES, trainDemoRanker, type ArchName } from '../demo-models';
 import type { RankerLoadConfig, RankerLoadMessage, SampledRequest } from './ranker-load';
 import { readRawRows, type RawRows } from './ranker-rows';
+import { serve, stopChild } from './serve-child';
 
-const MAIN = join(__dirname, '..', 'main.ts');
 const LOAD_GENERATOR = join(__dirname, 'ranker-load.ts');
 const MODEL = 'demo';
 
@@ -211,59 +211,6 @@ async function offlineScores(
 }
 
 // ---- processes ------------------------------------------------------------------------------
-
-/** `embpress serve <name>` on 127.0.0.1:0; resolves with its port once it reports SERVING. */
-function serve(
-  name: 'store' | 'ranker',
-  env: Record<string, string>,
-  execArgv: string[],
-  children: ChildProcess[],
-  logFile: string,
-): Promise<{ child: ChildProcess; port: number }> {
-  const prefix = `EMBPRESS_${name.toUpperCase()}_`;
-  const childEnv: NodeJS.ProcessEnv = { ...process.env };
-  // The user's settings for this service must not change what is measured.
-  for (const key of Object.keys(childEnv)) if (key.startsWith(prefix)) delete childEnv[key];
-  Object.assign(childEnv, { [`${prefix}HOST`]: '127.0.0.1', [`${prefix}PORT`]: '0' }, env);
-  const child = fork(MAIN, ['serve', name], {
-    execArgv,
-    env: childEnv,
-    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-  });
-  children.push(child);
-  let output = '';
-  const keep = (chunk: Buffer) => {
-    output += chunk.toString();
-    appendFileSync(logFile, chunk);
-  };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`${name} not ready within 60 s:\n${output}`)),
-      60_000,
-    );
-    child.on('message', (message: { type?: string; port?: number }) => {
-      if (message.type === 'ready' && typeof message.port === 'number') {
-        clearTimeout(timer);
-        resolve({ child, port: message.port });
-      }
-    });
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`${name} exited (${code ?? signal}) before it was ready:\n${output}`));
-    });
-  });
-}
-
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-  await exited;
-  clearTimeout(timer);
-}
 
 const CLOCK_TICKS = 100;
 

@@ -3,7 +3,10 @@
 // budget-driven. A budget-driven method whose table exceeds budget × the fp32 table, or a
 // method that fails to train, makes the benchmark fail after it has printed its report.
 import { join } from 'node:path';
+import { parseDataSource, synthSplit, TabularReader } from '@embpress/data';
 import type { BackendChoice } from '@embpress/models';
+import { readRawRows } from './ranker-rows';
+import { serveAndCompare, type ServedModel, type ServingRow } from './serve-methods';
 
 type Trainer = typeof import('@embpress/training');
 type TrainOptimizer = import('@embpress/training').TrainOptimizer;
@@ -38,6 +41,11 @@ export interface MethodsOptions {
   seed: number;
   backend: BackendChoice;
   workDir: string;
+  /**
+   * Serve every trained version through a real store + ranker and rank up to this many test
+   * rows per method against the trainer's predictions (serve-methods.ts). Undefined: no serving.
+   */
+  serveRows?: number;
   trainer: Trainer;
   log: (line: string) => void;
 }
@@ -77,11 +85,25 @@ export interface MethodsReport {
   failures: MethodFailure[];
   /** Budget-driven methods over their budget. */
   overBudget: string[];
+  /** --serve: each method's version served through a store + ranker (null without --serve). */
+  serving: ServingRow[] | null;
+}
+
+/** The test rows the trainer scored: the separate test file, or the Criteo file's test split. */
+async function testRowsOf(data: string, test: string | undefined) {
+  if (test !== undefined) return readRawRows(test);
+  if (!data.startsWith('criteo:'))
+    throw new Error(`--serve needs --test for ${data} (only a Criteo file's split is known here)`);
+  const reader = await TabularReader.open(parseDataSource(data));
+  const range = synthSplit('criteo', await reader.countRows()).test;
+  if (range === undefined) throw new Error(`${data}: no test split`);
+  return readRawRows(data, range);
 }
 
 export async function benchMethods(o: MethodsOptions): Promise<MethodsReport> {
   const results: MethodRow[] = [];
   const failures: MethodFailure[] = [];
+  const served: ServedModel[] = [];
   let backend = '';
   for (const method of o.methods) {
     o.log(`${method}: training`);
@@ -133,11 +155,29 @@ export async function benchMethods(o: MethodsOptions): Promise<MethodsReport> {
         `${r.spec}: ${r.memoryBytes} of ${r.fullBytes} bytes (${(row.ratio * 100).toFixed(1)}%)${withinBudget === false ? ' OVER BUDGET' : ''}, val AUC ${row.valAuc.toFixed(4)}, test AUC ${row.testAuc.toFixed(4)}, logloss ${row.testLogloss.toFixed(4)}, ${Math.round(row.samplesPerSec)} samples/s`,
       );
       results.push(row);
+      served.push({
+        method: r.spec,
+        model: r.manifest.model,
+        version: r.manifest.version,
+        predictions: r.test.predictions,
+      });
     } catch (err) {
       const error = err instanceof Error ? err.message : String(err);
       o.log(`${method}: FAILED: ${error}`);
       failures.push({ method, error });
     }
+  }
+  let serving: ServingRow[] | null = null;
+  if (o.serveRows !== undefined && served.length > 0) {
+    o.log(`serving ${served.length} versions through a store + ranker`);
+    serving = await serveAndCompare({
+      registryRoot: join(o.workDir, 'models'),
+      models: served,
+      test: await testRowsOf(o.data, o.test),
+      maxRows: o.serveRows,
+      workDir: o.workDir,
+      log: o.log,
+    });
   }
   return {
     what: 'methods',
@@ -148,5 +188,6 @@ export async function benchMethods(o: MethodsOptions): Promise<MethodsReport> {
     results,
     failures,
     overBudget: results.filter((r) => r.withinBudget === false).map((r) => r.spec),
+    serving,
   };
 }

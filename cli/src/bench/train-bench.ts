@@ -36,7 +36,9 @@ export const TRAIN_BENCH_USAGE = `usage:
                        [--fm-l2 0.001] [common options]
   embpress bench train --what methods --data criteo:PATH [--test criteo:PATH]
                        [--methods full,hash,qr,int8,rowwise-int8,tt,dhe,robe,mde,alpt]
-                       [--budget 0.25] [common options]
+                       [--budget 0.25] [--serve ROWS] [common options]
+      --serve: each trained version served by a store + ranker; up to ROWS test rows ranked and
+      compared with the trainer's predictions (fails above 1e-5)
   embpress bench train --what throughput [--methods full,hash,int8] [--steps 30] [--warmup 3]
                        [--scale 0.01] [--budget 0.25] [common options]
   embpress bench train --vs pytorch [--data KIND:PATH [--test KIND:PATH] | --rows 200000 --scale 0.001]
@@ -140,6 +142,7 @@ export async function benchTrainCommand(args: string[]): Promise<void> {
         seed: { type: 'string', default: '123' },
         backend: { type: 'string', default: 'wasm' },
         'work-dir': { type: 'string' },
+        serve: { type: 'string' },
         json: { type: 'boolean', default: false },
         help: { type: 'boolean', default: false },
       },
@@ -279,12 +282,18 @@ export async function benchTrainCommand(args: string[]): Promise<void> {
         seed,
         backend,
         workDir,
+        ...(values.serve === undefined ? {} : { serveRows: int('serve', values.serve, 1) }),
         trainer,
         log,
       });
       report = { ...r };
       const problems = [
         ...r.failures.map((f) => `${f.method} failed: ${f.error}`),
+        ...(r.serving ?? [])
+          .filter((s) => s.error !== undefined || !(s.maxScoreDiff <= 1e-5))
+          .map(
+            (s) => `${s.method} served ${s.error ?? `scores ${s.maxScoreDiff} from the trainer's`}`,
+          ),
         ...r.overBudget.map((s) => `${s} is over its budget of ${budget} x the fp32 table`),
       ];
       if (problems.length > 0) failure = problems.join('; ');
