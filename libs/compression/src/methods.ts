@@ -9,6 +9,7 @@ import { robe } from './methods/robe';
 import { dhe } from './methods/dhe';
 import { tt } from './methods/tt';
 import { mde } from './methods/mde';
+import { dedup } from './methods/dedup';
 import { pq } from './codecs/pq';
 import { fp16 } from './codecs/fp16';
 import { rowwiseInt8, rowwiseInt4 } from './codecs/rowwise';
@@ -25,6 +26,7 @@ export const registry = new Registry([
   tt,
   dhe,
   mde,
+  dedup,
   int8,
   int16,
   alpt,
