@@ -9,6 +9,7 @@ import { robe } from './methods/robe';
 import { dhe } from './methods/dhe';
 import { tt } from './methods/tt';
 import { mde } from './methods/mde';
+import { autodim } from './methods/autodim';
 import { dedup } from './methods/dedup';
 import { pq } from './codecs/pq';
 import { fp16 } from './codecs/fp16';
@@ -26,6 +27,7 @@ export const registry = new Registry([
   tt,
   dhe,
   mde,
+  autodim,
   dedup,
   int8,
   int16,
