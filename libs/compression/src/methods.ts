@@ -10,6 +10,8 @@ import { dhe } from './methods/dhe';
 import { tt } from './methods/tt';
 import { mde } from './methods/mde';
 import { autodim } from './methods/autodim';
+import { dpq } from './methods/dpq';
+import { mgqe } from './methods/mgqe';
 import { dedup } from './methods/dedup';
 import { pq } from './codecs/pq';
 import { fp16 } from './codecs/fp16';
@@ -28,6 +30,8 @@ export const registry = new Registry([
   dhe,
   mde,
   autodim,
+  dpq,
+  mgqe,
   dedup,
   int8,
   int16,
