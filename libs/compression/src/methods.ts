@@ -9,6 +9,8 @@ import { robe } from './methods/robe';
 import { dhe } from './methods/dhe';
 import { tt } from './methods/tt';
 import { mde } from './methods/mde';
+import { pep } from './methods/pep';
+import { autosrh } from './methods/autosrh';
 import { autodim } from './methods/autodim';
 import { dpq } from './methods/dpq';
 import { mgqe } from './methods/mgqe';
@@ -29,6 +31,8 @@ export const registry = new Registry([
   tt,
   dhe,
   mde,
+  pep,
+  autosrh,
   autodim,
   dpq,
   mgqe,
