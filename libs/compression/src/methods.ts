@@ -14,6 +14,7 @@ import { autosrh } from './methods/autosrh';
 import { autodim } from './methods/autodim';
 import { dpq } from './methods/dpq';
 import { mgqe } from './methods/mgqe';
+import { adapt } from './methods/adapt';
 import { dedup } from './methods/dedup';
 import { pq } from './codecs/pq';
 import { fp16 } from './codecs/fp16';
@@ -36,6 +37,7 @@ export const registry = new Registry([
   autodim,
   dpq,
   mgqe,
+  adapt,
   dedup,
   int8,
   int16,
