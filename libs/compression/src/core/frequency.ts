@@ -1,5 +1,5 @@
 // Frequency statistics shared by the frequency-aware methods (mgqe, adapt):
-// docs/methods/reference.md#frequencies and docs/methods/mgqe.md#high-frequency-ids.
+// docs/methods/reference.md#data and docs/methods/mgqe.md#high-frequency-ids.
 import { SpecError } from './errors';
 
 /** How many of `counts` are ≥ `threshold`. */

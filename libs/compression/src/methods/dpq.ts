@@ -54,7 +54,7 @@ function infoOf(shape: TableShape, p: DpqParams): CodebookTableInfo {
     paperWords: paperWords(shape, p),
     notes: [
       `codes: ${p.parts} × ${codeBytes(p.choices)} byte(s) per row; codebooks: ${p.parts} × ${p.choices} × ${l.partDim} float32`,
-      `ratio reached ${(fullBytes(shape) / bytes).toPrecision(4)} (not budget-driven: set by parts P and choices K)`,
+      `compression ratio reached ${(fullBytes(shape) / bytes).toPrecision(4)}× (${(bytes / fullBytes(shape)).toPrecision(4)} of the fp32 bytes; not budget-driven: set by parts P and choices K)`,
       `training form also holds the query table Q (${n * shape.dim * 4} bytes, training only: neither served nor counted)`,
       `paper words count each code as a word (n·P) plus K·D codebook words; the codes really need ⌈log2 K⌉ = ${Math.ceil(Math.log2(p.choices))} bits`,
       'ids never seen in training keep code 0 in every part',

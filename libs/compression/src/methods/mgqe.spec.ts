@@ -4,7 +4,8 @@ import { highFrequencyMask } from '../core/frequency';
 import type { TrainableEmbedding, TrainOptions } from '../core/method';
 import { SparseOptimizer } from '../core/optim';
 import { Rng } from '../core/rng';
-import { totalRows, type TableShape } from '../core/shape';
+import { AVAZU_SHAPE, CRITEO_SHAPE } from '../core/datasets';
+import { fullBytes, totalRows, type TableShape } from '../core/shape';
 import type { CodebookTable } from './dpq-core';
 import { mgqe, type MgqeParams } from './mgqe';
 
@@ -173,6 +174,19 @@ describe('mgqe: per-field layout and accounting', () => {
       1000 + 256 * 16 + (100 * 4 * 8) / 32 + (900 * 4 * 6) / 32,
       9,
     );
+  });
+
+  it("reproduces the reference helper's word ratios: 0.160 (P=8), 0.111 (P=4), 0.087 (P=2)", () => {
+    for (const s of [CRITEO_SHAPE, AVAZU_SHAPE]) {
+      const nD = totalRows(s) * s.dim;
+      const ratio = (parts: number) => mgqe.paperWords(s, mgqe.params.parse({ parts })) / nD;
+      expect(ratio(8)).toBeCloseTo(0.16, 2);
+      expect(ratio(4)).toBeCloseTo(0.111, 3);
+      expect(ratio(2)).toBeCloseTo(0.087, 3);
+    }
+    // Bytes: one byte per code, so about P/(4·D) of the fp32 table plus the small full fields.
+    const bytes = mgqe.estimateBytes(CRITEO_SHAPE, mgqe.params.parse({ parts: 4 }));
+    expect(bytes / fullBytes(CRITEO_SHAPE)).toBeCloseTo(0.0626, 4);
   });
 
   it('refuses low > high and parts that do not divide the dimension', () => {

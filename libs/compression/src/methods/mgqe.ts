@@ -99,7 +99,7 @@ function infoOf(shape: TableShape, p: MgqeParams): CodebookTableInfo {
         (full.length > 0
           ? `; full fp32 tables for fields ${full.join(',')} (codebooks would not pay off)`
           : ''),
-      `ratio reached ${(fullBytes(shape) / layoutBytes(l)).toPrecision(4)} (not budget-driven: set by parts P and high K)`,
+      `compression ratio reached ${(fullBytes(shape) / layoutBytes(l)).toPrecision(4)}× (${(layoutBytes(l) / fullBytes(shape)).toPrecision(4)} of the fp32 bytes; not budget-driven: set by parts P and high K)`,
       `training form also holds the query tables Q (${qRows * shape.dim * 4} bytes) and high-frequency flags (${qRows} bytes): training only, neither served nor counted`,
       `low-frequency codes (< ${p.low}) are stored in the same ${codeBytes(p.high)}-byte codes; paper words count ⌈log2 K⌉ bits per code, n_f flag words per field, and n_high = topPercent·n_f`,
       'ids never seen in training keep code 0 in every part',
