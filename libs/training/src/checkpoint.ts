@@ -1,11 +1,13 @@
-// Training checkpoints (docs/adr/0009): after each part the engine writes everything an exact
-// resume needs into `<registryRoot>/.checkpoints/<model>/<version>/part-NNNNNN/`:
-//   checkpoint.json    position, counters, best-so-far, metrics history, options fingerprint, and
-//                      the size and SHA-256 of every other file (written last)
+// Training checkpoints (docs/adr/0009, docs/adr/0016): after each part the engine writes
+// everything an exact resume needs into `<registryRoot>/.checkpoints/<model>/<version>/part-NNNNNN/`
+// (NNNNNN: parts done in the whole run, over all stages):
+//   checkpoint.json    position (stage, part within it), counters, best-so-far, metrics history,
+//                      options fingerprint, and the size and SHA-256 of every other file (last)
 //   table.state        the trainable table's full state + sparse optimizer (object-state.ts)
 //   dense.ckpt         dense weights + dense optimizer state (libs/models weights file)
-//   best-table.emb     the best part's serving table (artifact v1)
-//   best-dense.weights the best part's dense weights
+//   kept-table.state   the state the stage keeps so far (its `keep` rule), when it keeps one
+//   kept-dense.ckpt    its dense weights + optimizer state
+//   kept-dense.weights its dense weights alone (what is exported)
 // A checkpoint is built in a temp directory and renamed into place, so a kill -9 leaves either the
 // whole checkpoint or none. The two newest are kept: a damaged newest one falls back to the one
 // before (with a log line naming the file).
@@ -30,7 +32,8 @@ import { join } from 'node:path';
 import { TrainError } from './train-errors';
 
 export const CHECKPOINT_FORMAT = 'embpress-train-checkpoint';
-export const CHECKPOINT_FORMAT_VERSION = 1;
+/** 2: stages (the kept state is a trainable state, no longer a serving snapshot). */
+export const CHECKPOINT_FORMAT_VERSION = 2;
 const META = 'checkpoint.json';
 const KEEP = 2;
 const PART_DIR = /^part-(\d{6})$/;
@@ -46,15 +49,34 @@ export interface CheckpointState {
   version: string;
   /** Options that decide the result: a resume must use the same. */
   fingerprint: Record<string, unknown>;
-  /** Parts completed (the next part to train, 0-based). */
+  /** Parts completed in the whole run, over all stages (names the directory). */
   partsDone: number;
+  /** The stage in progress: its index in the method's stages, its name, its parts done. */
+  stageIndex: number;
+  stage: string;
+  stagePartsDone: number;
+  /** The stage has ended after its last part (budget, early stop, target): a resume hands on. */
+  stageOver: boolean;
+  /** How the stage ended (when over). */
+  stageEnd: 'budget' | 'early-stop' | 'target' | 'none' | null;
+  /** The finished stages' reports. */
+  stages: {
+    name: string;
+    parts: number;
+    keptPart: number;
+    keptValAuc: number | null;
+    end: 'budget' | 'early-stop' | 'target' | 'none';
+  }[];
+  /** Batches the run's validation cursor has handed out (validationStep stages). */
+  validationCursor: number;
   sinceBest: number;
   samplesTrained: number;
   stepSeconds: number;
   loopSeconds: number;
-  /** The current training stage (stage hooks); '' when none. */
-  stage: string;
-  best: { part: number; auc: number | null; logloss: number | null; rows: number };
+  /** The stage's best validation score so far (early stopping), null before one counts. */
+  best: { part: number; auc: number | null; logloss: number | null; rows: number } | null;
+  /** The score of the part the stage keeps so far (its files are kept-*), null when none. */
+  kept: { part: number; auc: number | null; logloss: number | null; rows: number } | null;
   history: Record<string, unknown>[];
   createdAt: string;
 }
@@ -200,7 +222,7 @@ export class CheckpointRun {
     if (meta.format !== CHECKPOINT_FORMAT || meta.formatVersion !== CHECKPOINT_FORMAT_VERSION)
       throw new TrainError(
         'bad-argument',
-        `checkpoint ${metaPath} is not a ${CHECKPOINT_FORMAT} v${CHECKPOINT_FORMAT_VERSION} file`,
+        `checkpoint ${metaPath} is not a ${CHECKPOINT_FORMAT} v${CHECKPOINT_FORMAT_VERSION} file${meta.format === CHECKPOINT_FORMAT ? ` (v${meta.formatVersion}: written by an older build; train again without --resume)` : ''}`,
       );
     const files = new Map<string, Uint8Array>();
     for (const [name, entry] of Object.entries(meta.files ?? {})) {

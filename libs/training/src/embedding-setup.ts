@@ -4,12 +4,16 @@
 // snapshot at export time.
 import {
   fullBytes,
+  isStagedMethod,
   registry,
+  SINGLE_STAGE,
   SparseOptimizer,
   totalRows,
   type CodecMethod,
   type CompressedTable,
+  type Accounting,
   type OptimizerKind,
+  type StageSpec,
   type TableShape,
   type TrainableEmbedding,
 } from '@embpress/compression';
@@ -25,6 +29,10 @@ export interface EmbeddingSetup {
   budgetApplied: number | null;
   trainable: TrainableEmbedding;
   optimizer: SparseOptimizer;
+  /** The method's stages ([SINGLE_STAGE] for unstaged methods and codecs). */
+  stages: readonly StageSpec[];
+  /** A new trainable of the same spec, shape, seed and optimizer (resume rebuilds with it). */
+  rebuild(): TrainableEmbedding;
   /** The serving table of a trained snapshot (`trainable.toTable()`): itself, or compressed. */
   finalize(snapshot: CompressedTable): CompressedTable;
 }
@@ -38,6 +46,10 @@ export interface EmbeddingSetupOptions {
   lr: number;
   /** L2 penalty on the touched embedding rows (0: none). */
   sparseL2?: number;
+  /** How `budget` is counted (default bytes). */
+  accounting?: Accounting;
+  /** Training-split counts per global id, for methods that use them (frequencies.ts). */
+  frequencies?: Uint32Array;
   log: (line: string) => void;
 }
 
@@ -66,10 +78,12 @@ export function setupEmbedding(options: EmbeddingSetupOptions): EmbeddingSetup {
         `method ${resolved.method.id} is not budget-driven: --budget ${options.budget} ignored (memory follows from ${resolved.spec})`,
       );
     } else {
-      const derived = derive.call(resolved.method, shape, options.budget) as Record<
-        string,
-        unknown
-      >;
+      const derived = derive.call(
+        resolved.method,
+        shape,
+        options.budget,
+        options.accounting ?? 'bytes',
+      ) as Record<string, unknown>;
       // The budget sets the size parameters; the spec's other parameters (tt's init, qr's
       // aggregator, ...) are kept. Round-trip through the registry so the exported spec is
       // canonical and validated.
@@ -86,22 +100,31 @@ export function setupEmbedding(options: EmbeddingSetupOptions): EmbeddingSetup {
     l2: options.sparseL2 ?? 0,
   });
   const method = resolved.method;
+  const trainOptions = {
+    seed,
+    optimizer,
+    ...(options.frequencies === undefined ? {} : { frequencies: options.frequencies }),
+  };
   if (method.kind === 'trainable') {
-    const trainable = method.createTrainable(shape, resolved.params, { seed, optimizer });
+    const params = resolved.params;
+    const create = () => method.createTrainable(shape, params, trainOptions);
     return {
       spec: resolved.spec,
       method: method.id,
       kind: 'trainable',
       budgetApplied,
-      trainable,
+      trainable: create(),
       optimizer,
+      stages: isStagedMethod(method) ? method.stages(params) : [SINGLE_STAGE],
+      rebuild: create,
       finalize: (snapshot) => snapshot,
     };
   }
   const full = registry.resolve('full');
   if (full.method.kind !== 'trainable')
     throw new TrainError('unsupported', 'the full method is not trainable in this build');
-  const trainable = full.method.createTrainable(shape, full.params, { seed, optimizer });
+  const fullMethod = full.method;
+  const create = () => fullMethod.createTrainable(shape, full.params, trainOptions);
   const codec = method as CodecMethod;
   const params = resolved.params;
   log(
@@ -112,8 +135,10 @@ export function setupEmbedding(options: EmbeddingSetupOptions): EmbeddingSetup {
     method: method.id,
     kind: 'codec',
     budgetApplied,
-    trainable,
+    trainable: create(),
     optimizer,
+    stages: [SINGLE_STAGE],
+    rebuild: create,
     finalize: (snapshot) => codec.compress(denseRows(snapshot), shape, params, { seed }),
   };
 }

@@ -16,17 +16,22 @@ export {
   type LrScheduleSpec,
 } from './lr-schedule';
 export {
+  BUDGET_ACCOUNTINGS,
   defaultVersion,
   OPTIMIZER_KINDS,
   partBatches,
-  train,
+  type BudgetAccounting,
   type PartProgress,
+  type StageReport,
   type TrainMetrics,
   type TrainOptimizer,
   type TrainOptions,
   type TrainProgress,
   type TrainResult,
-} from './train';
+} from './options';
+export { train } from './train';
+export { countFrequencies } from './frequencies';
+export { needsFrequencies } from './run-setup';
 export { TrainError, type TrainProblem } from './train-errors';
 export {
   AUTO_POLICY,
@@ -39,5 +44,10 @@ export {
   type ScheduleSource,
   type TrainPreset,
 } from './training-defaults';
-export type { PartEndContext, StageChange, StageContext, StageHooks } from './stage-hooks';
 export { makeTrainStep, type StepInput, type StepOutput, type TrainStep } from './train-step';
+export {
+  ARCHITECTURES,
+  trainDemoRanker,
+  type ArchName,
+  type DemoRankerOptions,
+} from './demo-ranker';

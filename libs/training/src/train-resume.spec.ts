@@ -1,4 +1,4 @@
-// Checkpoints, resume and stage hooks of the training engine on a small synthetic Criteo file.
+// Checkpoints and resume of the training engine on a small synthetic Criteo file.
 // A crash is simulated by a progress listener that throws after a part's checkpoint is written
 // (the engine writes it before it reports the part); the resumed run must end exactly where an
 // uninterrupted run ends.
@@ -8,13 +8,7 @@ import { join } from 'node:path';
 import { generateSynthetic } from '@embpress/data';
 import { ModelRegistryDir } from '@embpress/model-registry';
 import { CheckpointRun } from './checkpoint';
-import {
-  train,
-  type PartProgress,
-  type TrainOptions,
-  type TrainProgress,
-  type TrainResult,
-} from './train';
+import { train, type TrainOptions, type TrainProgress, type TrainResult } from './train';
 
 const TINY = { dim: 4, bottom: [8], top: [8] };
 
@@ -196,34 +190,5 @@ describe('checkpoints and --resume', () => {
     await expect(train(options({ resume: true, version: 'r4' }))).rejects.toThrow(
       `checkpoint ${meta} is unreadable`,
     );
-  });
-});
-
-describe('stage hooks', () => {
-  it('can start a new stage that forgets the earlier best, and stop the run', async () => {
-    const seen: string[] = [];
-    const parts: PartProgress[] = [];
-    const result = await train(
-      options({
-        version: 'h1',
-        checkpoints: false,
-        onProgress: (e) => e.kind === 'part' && parts.push(e),
-        hooks: {
-          beforePart: (c) => {
-            seen.push(`before ${c.part} ${c.stage}`);
-            return c.part === 3 ? { stage: 'finetune', resetBest: true } : undefined;
-          },
-          onPartEnd: (c) => (c.part === 4 ? { stop: true } : undefined),
-        },
-      }),
-    );
-    expect(seen).toEqual(['before 1 ', 'before 2 ', 'before 3 ', 'before 4 finetune']);
-    expect(result.partsRun).toBe(4);
-    expect(result.stoppedEarly).toBe(true);
-    // Part 3 is the first of the new stage: the best, whatever parts 1-2 scored.
-    expect(parts.map((p) => p.stage)).toEqual(['', '', 'finetune', 'finetune']);
-    expect(parts[2]?.improved).toBe(true);
-    expect(result.bestPart).toBeGreaterThanOrEqual(3);
-    expect(existsSync(join(dir, 'models', '.checkpoints', 'ctr', 'h1'))).toBe(false);
   });
 });

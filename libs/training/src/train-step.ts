@@ -6,6 +6,10 @@
 // the table computes the optimizer's new rows w' without writing them and re-quantizes them with
 // the current step δ (ŵ); the dense model, already updated, is run again on ŵ for d(loss)/d(ŵ)
 // (no weight change), and that gradient trains δ before the codes are written.
+//
+// A stage with a FROZEN dense model (docs/adr/0016-staged-training.md) takes the row gradients
+// from `model.gradients` (nothing of the dense model changes, its optimizer's step included) and
+// trains the table alone.
 import {
   isAlptTrainable,
   type SparseOptimizer,
@@ -33,6 +37,7 @@ export function makeTrainStep(
   optimizer: SparseOptimizer,
   model: CtrModel,
   batchSize: number,
+  dense: 'train' | 'frozen' = 'train',
 ): TrainStep {
   const width = trainable.shape.fields.length * trainable.shape.dim;
   const rows = new Float32Array(batchSize * width);
@@ -40,6 +45,15 @@ export function makeTrainStep(
   const rowsOf = (trainable.trainForward ?? trainable.forward).bind(trainable);
   const fit = (buffer: Float32Array, n: number) =>
     buffer.length === n * width ? buffer : buffer.subarray(0, n * width);
+  if (dense === 'frozen')
+    return ({ sparse, dense: denseIn, labels }) => {
+      const n = labels.length;
+      optimizer.nextStep();
+      rowsOf(sparse, fit(rows, n));
+      const r = model.gradients(denseIn, fit(rows, n), labels);
+      trainable.backward(sparse, r.rowGrads);
+      return { loss: r.loss, logits: r.logits };
+    };
   if (isAlptTrainable(trainable)) {
     const requantized = new Float32Array(batchSize * width);
     return ({ sparse, dense, labels }) => {

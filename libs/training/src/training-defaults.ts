@@ -5,7 +5,7 @@
 // defaults are fixed. Explicit values always win, one by one. The policy and the reference's
 // settings of `--preset paper` are described in docs/models.md#training-defaults.
 import type { LrSchedule } from './lr-schedule';
-import type { TrainOptimizer } from './train';
+import type { TrainOptimizer } from './options';
 
 export const TRAIN_PRESETS = ['auto', 'paper'] as const;
 export type TrainPreset = (typeof TRAIN_PRESETS)[number];

@@ -4,7 +4,7 @@
 import type { TrainOptions, TrainProgress, TrainProblem } from '@embpress/training';
 
 /** TrainOptions without the callbacks: what crosses the process boundary. */
-export type TrainJobOptions = Omit<TrainOptions, 'onProgress' | 'hooks'>;
+export type TrainJobOptions = Omit<TrainOptions, 'onProgress'>;
 
 export interface StartMessage {
   type: 'start';
