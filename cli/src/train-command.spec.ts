@@ -157,6 +157,9 @@ describe('embpress train', () => {
     ]);
     expect(sched.code).toBe(2);
     expect(sched.stderr).toContain('--lr-schedule must be one of constant, cosine, linear');
+    const acc = await runTrain(['--data', 'criteo:x', '--method', 'qr', '--accounting', 'words']);
+    expect(acc.code).toBe(2);
+    expect(acc.stderr).toContain('--accounting must be one of bytes, paper, got "words"');
   });
 
   it('names a missing data file', async () => {

@@ -19,9 +19,8 @@ import {
   type BackendChoice,
   type ModelKind,
 } from '@embpress/models';
-import { lazyRequire } from './lazy';
+import { isOptionError, lazyRequire } from '@embpress/service-kit/config';
 import { TrainProgressView } from './train-progress';
-import { isOptionError } from './option-error';
 
 // Services are apps to the module-boundary rule: the CLI loads them with a plain require, as
 // services.ts does (types through `typeof import`, which the rule allows).
@@ -29,11 +28,12 @@ type Trainer = typeof import('@embpress/training');
 type TrainOptimizer = import('@embpress/training').TrainOptimizer;
 type TrainPreset = import('@embpress/training').TrainPreset;
 type LrSchedule = import('@embpress/training').LrSchedule;
+type BudgetAccounting = import('@embpress/training').BudgetAccounting;
 const trainer = (): Trainer => lazyRequire<Trainer>('@embpress/training');
 
 export const TRAIN_USAGE = `usage:
   embpress train --data KIND:PATH|DIR [--test KIND:PATH] [--schema FILE] --model dlrm|wdl|dcn|deepfm|fm
-                 --method SPEC [--budget R] [--preset auto|paper] [--epochs N] [--batch-size B] [--lr L]
+                 --method SPEC [--budget R] [--accounting bytes|paper] [--preset auto|paper] [--epochs N] [--batch-size B] [--lr L]
                  [--optimizer sgd|adagrad|adam] [--amsgrad] [--sparse-optimizer KIND] [--sparse-lr L] [--sparse-l2 W]
                  [--dropout P] [--lr-schedule constant|cosine|linear] [--warmup-steps N] [--parts P] [--early-stop K] [--seed S]
                  [--dim D] [--bottom N,N,..] [--top N,N,..] [--backend auto|wasm|cpu|tensorflow]
@@ -41,7 +41,10 @@ export const TRAIN_USAGE = `usage:
                  [--json]
       Trains in parts (a validation pass after each), keeps the best part by validation AUC,
       stops after K parts without improvement, scores the test split once, and writes
-      REGISTRY_ROOT/MODEL/VERSION. Raw data is prepared once under REGISTRY_ROOT/.datasets.
+      REGISTRY_ROOT/MODEL/VERSION. Multi-stage methods (deeplight, pep, autodim, ...) run their
+      stages in order, each with up to the run's parts (docs/adr/0016-staged-training.md).
+      --accounting paper turns --budget into parameters counting the paper's 32-bit words
+      (reproduces its parameters, e.g. qr's collisions); bytes (default) counts our real bytes. Raw data is prepared once under REGISTRY_ROOT/.datasets.
       A checkpoint is written after each part under REGISTRY_ROOT/.checkpoints/MODEL/VERSION;
       --resume continues the newest run of MODEL (or --version V) after its last complete
       part, with the same options (--no-checkpoints: none are written). --bottom/--top set
@@ -110,6 +113,7 @@ async function run(args: string[]): Promise<void> {
       model: { type: 'string', default: 'dlrm' },
       method: { type: 'string' },
       budget: { type: 'string' },
+      accounting: { type: 'string' },
       // Unset schedule flags are chosen from the data (services/trainer training-defaults.ts).
       preset: { type: 'string', default: 'auto' },
       epochs: { type: 'string' },
@@ -162,6 +166,15 @@ async function run(args: string[]): Promise<void> {
     },
     method: required('method', values.method),
     ...(budget === undefined ? {} : { budget }),
+    ...(values.accounting === undefined
+      ? {}
+      : {
+          accounting: oneOf<BudgetAccounting>(
+            'accounting',
+            values.accounting,
+            trainer().BUDGET_ACCOUNTINGS,
+          ),
+        }),
     preset: oneOf<TrainPreset>('preset', values.preset, trainer().TRAIN_PRESETS),
     ...(values.epochs === undefined ? {} : { epochs: pos('epochs', values.epochs) }),
     ...(values['batch-size'] === undefined
@@ -254,6 +267,10 @@ async function run(args: string[]): Promise<void> {
       bestPart: result.bestPart,
       stoppedEarly: result.stoppedEarly,
     },
+    // Multi-stage methods: each stage's parts, kept part and how it ended.
+    ...(result.stages.length > 1 || (result.stages[0]?.name ?? '') !== ''
+      ? { stages: result.stages }
+      : {}),
   };
   if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
   else

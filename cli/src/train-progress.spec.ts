@@ -39,6 +39,7 @@ const part: TrainProgress = {
   partsWithoutImprovement: 1,
   samplesTrained: 5120,
   stage: '',
+  stageIndex: 0,
   elapsedSeconds: 20,
 };
 
@@ -74,6 +75,33 @@ describe('progressLine', () => {
       'part 2/4 (epoch 1): 2560 rows at 9000 rows/s, loss 0.5000, train AUC 0.6000, val AUC 0.7000, val logloss 0.4500 (best 0.7100 at part 1), ETA 20s',
     );
     expect(progressLine(batch)).toBeUndefined();
+  });
+
+  it('names the stage of a multi-stage method: its start, its parts, a resume into it', () => {
+    expect(progressLine({ kind: 'stage', index: 1, name: 'prune', stages: 2 })).toBe(
+      'stage 2/2: prune',
+    );
+    expect(progressLine({ ...part, stage: 'prune', stageIndex: 1 })).toMatch(
+      /^part 2\/4 \(epoch 1, stage prune\): /,
+    );
+    expect(
+      progressLine({
+        kind: 'resume',
+        part: 7,
+        checkpoint: '/c/part-000007',
+        stage: 'prune',
+        stagePart: 3,
+      }),
+    ).toBe('resuming after part 7 from /c/part-000007 (stage prune, part 3)');
+    expect(
+      progressLine({
+        kind: 'resume',
+        part: 2,
+        checkpoint: '/c/part-000002',
+        stage: '',
+        stagePart: 2,
+      }),
+    ).toBe('resuming after part 2 from /c/part-000002');
   });
 });
 

@@ -23,7 +23,9 @@ export function progressLine(e: TrainProgress): string | undefined {
     case 'batch':
       return undefined;
     case 'resume':
-      return `resuming after part ${e.part} from ${e.checkpoint}`;
+      return `resuming after part ${e.part} from ${e.checkpoint}${e.stage === '' ? '' : ` (stage ${e.stage}, part ${e.stagePart})`}`;
+    case 'stage':
+      return `stage ${e.index + 1}/${e.stages}: ${e.name}`;
     case 'part': {
       const eta = (e.elapsedSeconds / e.part) * (e.parts - e.part);
       return `part ${e.part}/${e.parts} (epoch ${e.epoch}${e.stage === '' ? '' : `, stage ${e.stage}`}): ${e.samples} rows at ${Math.round(e.samplesPerSec)} rows/s, loss ${fixed(e.loss, 4)}, train AUC ${fixed(e.trainAuc, 4)}, val AUC ${fixed(e.valAuc, 4)}, val logloss ${fixed(e.valLogloss, 4)}${e.improved ? ' (best)' : ` (best ${fixed(e.bestValAuc, 4)} at part ${e.bestPart})`}, ETA ${formatDuration(eta)}`;

@@ -176,6 +176,34 @@ describe('train', () => {
     expect(table.spec).toBe(result.spec);
   });
 
+  it("turns a budget into the paper's parameters with accounting 'paper'", async () => {
+    // robe counts its seeds in bytes, the paper's words do not: on this vocabulary the two
+    // accountings give different array sizes at 0.24 (robe.spec checks the word formula itself).
+    const result = await train(
+      options({
+        version: 'paper',
+        method: 'robe',
+        budget: 0.24,
+        accounting: 'paper',
+        checkpoints: false,
+      }),
+    );
+    const manifest = result.manifest as unknown as {
+      feature: { cardinalities: number[]; dim: number };
+      accounting?: string;
+    };
+    const shape = { fields: manifest.feature.cardinalities, dim: manifest.feature.dim };
+    const robe = registry.resolve('robe').method;
+    const paper = registry.format('robe', robe.paramsForBudget?.(shape, 0.24, 'paper-words') ?? {});
+    const bytes = registry.format('robe', robe.paramsForBudget?.(shape, 0.24, 'bytes') ?? {});
+    expect(paper).not.toBe(bytes);
+    expect(result.spec).toBe(paper);
+    expect(manifest.accounting).toBe('paper');
+    await expect(
+      train(options({ version: 'paper-bad', accounting: 'words' as never })),
+    ).rejects.toThrow(/accounting must be one of bytes, paper/);
+  });
+
   it('applies a codec to the best trained fp32 snapshot', async () => {
     const result = await train(options({ version: 'v4', method: 'rowwise-int8' }));
     expect(result.spec).toBe('rowwise-int8');
