@@ -18,12 +18,20 @@ import { defaultInitBound, Rng } from '../core/rng';
 import { fieldOf, fieldOffsets, totalRows, validateShape, type TableShape } from '../core/shape';
 import type { StageContext, StagedMethod, StagedTrainable, StageSpec } from '../core/staged';
 import {
+  alphaGradient,
+  candidateBatch,
+  candidateGradients,
+  distinct,
+  gumbel,
+  mixtureWeights,
+  type CandidateBatch,
+} from './autodim-search';
+import {
   AutodimRetrainTable,
   AutodimSearchTable,
   autodimCandidates,
   autodimParams,
   autodimSpec,
-  BN_EPS,
   BN_MOMENTUM,
   loadAutodimTable,
   retrainRow,
@@ -36,74 +44,9 @@ import {
 } from './autodim-tables';
 
 export { autodimCandidates, type AutodimParams } from './autodim-tables';
+export { mixtureWeights } from './autodim-search';
 
 const TAU_MIN = 0.01;
-
-/**
- * p_{f,c} = softmax_c((log_softmax(α_f) + g_{f,c})/τ) (noise g omitted: inference), F × |C|,
- * rounded to f32 once so that every user of the weights sees the same values.
- */
-export function mixtureWeights(
-  alpha: Float32Array,
-  C: number,
-  tau: number,
-  noise?: Float64Array,
-): Float32Array {
-  const F = alpha.length / C;
-  const out = new Float32Array(alpha.length);
-  const v = new Float64Array(C);
-  for (let f = 0; f < F; f += 1) {
-    let max = -Infinity;
-    for (let c = 0; c < C; c += 1) max = Math.max(max, alpha[f * C + c] as number);
-    let sum = 0;
-    for (let c = 0; c < C; c += 1) sum += Math.exp((alpha[f * C + c] as number) - max);
-    const lse = max + Math.log(sum);
-    let vmax = -Infinity;
-    for (let c = 0; c < C; c += 1) {
-      const u = (alpha[f * C + c] as number) - lse + (noise?.[f * C + c] ?? 0);
-      v[c] = u / tau;
-      vmax = Math.max(vmax, v[c] as number);
-    }
-    let z = 0;
-    for (let c = 0; c < C; c += 1) z += Math.exp((v[c] as number) - vmax);
-    for (let c = 0; c < C; c += 1) out[f * C + c] = Math.exp((v[c] as number) - vmax) / z;
-  }
-  return out;
-}
-
-/** Gumbel(0, 1) = −log(−log U), U uniform in the open interval (0, 1). */
-function gumbel(rng: Rng): number {
-  const u = (rng.nextU32() + 0.5) / 4294967296;
-  return -Math.log(-Math.log(u));
-}
-
-/** Batch-statistics BatchNorm output of one candidate over a batch (training forward). */
-interface CandidateBatch {
-  /** x̂ = (z − μ)/√(σ² + ε), N × D. */
-  xhat: Float64Array;
-  mean: Float64Array;
-  /** Biased batch variance (running statistics use the unbiased one). */
-  variance: Float64Array;
-  invStd: Float64Array;
-}
-
-/** Distinct ids of a batch in first-seen order, and each position's slot among them. */
-function distinct(ids: Uint32Array): { rows: number[]; slotOf: Uint32Array } {
-  const index = new Map<number, number>();
-  const rows: number[] = [];
-  const slotOf = new Uint32Array(ids.length);
-  for (let i = 0; i < ids.length; i += 1) {
-    const id = ids[i] as number;
-    let k = index.get(id);
-    if (k === undefined) {
-      k = rows.length;
-      index.set(id, k);
-      rows.push(id);
-    }
-    slotOf[i] = k;
-  }
-  return { rows, slotOf };
-}
 
 const SEARCH = 0;
 const RETRAIN = 1;
@@ -251,7 +194,8 @@ export class AutodimTrainable implements StagedTrainable {
     const D = this.shape.dim;
     const C = this.cands.length;
     const fields = this.fieldsOf(ids);
-    const batch = this.cands.map((_, ci) => this.candidateBatch(ids, fields, ci));
+    const a = this.arrays;
+    const batch = this.cands.map((_, ci) => candidateBatch(a, ids, fields, ci, D));
     for (let i = 0; i < ids.length; i += 1) {
       const f = fields[i] as number;
       for (let j = 0; j < D; j += 1) {
@@ -291,57 +235,18 @@ export class AutodimTrainable implements StagedTrainable {
   validationStep(ids: Uint32Array, rowGrads: Float32Array): void {
     checkIds(ids, this.rows);
     if (this.stageIndex !== SEARCH) return;
-    const grad = this.alphaGradient(ids, rowGrads);
+    const grad = alphaGradient(
+      this.arrays,
+      this.alpha,
+      this.inferenceMix(),
+      this.temperature(),
+      ids,
+      this.fieldsOf(ids),
+      rowGrads,
+      this.shape.dim,
+    );
     for (let k = 0; k < this.alpha.length; k += 1)
       this.alpha[k] = (this.alpha[k] as number) - this.p.alphaLr * (grad[k] as number);
-  }
-
-  /** dL/dα of `forward` for row gradients `rowGrads` (F × |C|). */
-  alphaGradient(ids: Uint32Array, rowGrads: Float32Array): Float64Array {
-    const D = this.shape.dim;
-    const C = this.cands.length;
-    const F = this.shape.fields.length;
-    const tau = this.temperature();
-    const mix = this.inferenceMix();
-    const a = this.arrays;
-    // dL/dp_{f,c} = Σ_{i in f} g_i · y_c(i), y_c the candidate's inference output.
-    const dp = new Float64Array(F * C);
-    const one = new Float32Array(F * C);
-    const y = new Float32Array(D);
-    const acc = new Float64Array(D);
-    for (let i = 0; i < ids.length; i += 1) {
-      const id = ids[i] as number;
-      const f = fieldOf(this.offsets, id);
-      for (let ci = 0; ci < C; ci += 1) {
-        one.fill(0);
-        one[f * C + ci] = 1;
-        searchRow(a, one, D, f, id, y, 0, acc);
-        let s = 0;
-        for (let j = 0; j < D; j += 1) s += (rowGrads[i * D + j] as number) * (y[j] as number);
-        dp[f * C + ci] = (dp[f * C + ci] as number) + s;
-      }
-    }
-    // p = softmax(u/τ), u = α − logsumexp(α): dL/du = p⊙(dp − p·dp)/τ, dL/dα = dL/du − q·Σ dL/du.
-    const out = new Float64Array(F * C);
-    for (let f = 0; f < F; f += 1) {
-      let pdp = 0;
-      for (let c = 0; c < C; c += 1) pdp += (mix[f * C + c] as number) * (dp[f * C + c] as number);
-      let sumDu = 0;
-      let max = -Infinity;
-      for (let c = 0; c < C; c += 1) {
-        const du = ((mix[f * C + c] as number) * ((dp[f * C + c] as number) - pdp)) / tau;
-        out[f * C + c] = du;
-        sumDu += du;
-        max = Math.max(max, this.alpha[f * C + c] as number);
-      }
-      let z = 0;
-      for (let c = 0; c < C; c += 1) z += Math.exp((this.alpha[f * C + c] as number) - max);
-      for (let c = 0; c < C; c += 1) {
-        const q = Math.exp((this.alpha[f * C + c] as number) - max) / z;
-        out[f * C + c] = (out[f * C + c] as number) - q * sumDu;
-      }
-    }
-    return out;
   }
 
   /** d_f = argmax_c α_f (first on ties), then the retrain form from the slices; new slots. */
@@ -463,43 +368,6 @@ export class AutodimTrainable implements StagedTrainable {
     return fields;
   }
 
-  /** z = E_c[x]·W_{c,f} + b_{c,f} over the batch, normalised with the batch statistics. */
-  private candidateBatch(ids: Uint32Array, fields: Uint32Array, ci: number): CandidateBatch {
-    const D = this.shape.dim;
-    const c = this.cands[ci] as number;
-    const E = this.tables[ci] as Float32Array;
-    const W = this.projs[ci] as Float32Array;
-    const b = this.biases[ci] as Float32Array;
-    const N = ids.length;
-    const xhat = new Float64Array(N * D);
-    const mean = new Float64Array(D);
-    const variance = new Float64Array(D);
-    const invStd = new Float64Array(D);
-    for (let i = 0; i < N; i += 1) {
-      const f = fields[i] as number;
-      const src = (ids[i] as number) * c;
-      const w0 = f * c * D;
-      for (let j = 0; j < D; j += 1) {
-        let z = b[f * D + j] as number;
-        for (let k = 0; k < c; k += 1) z += (E[src + k] as number) * (W[w0 + k * D + j] as number);
-        xhat[i * D + j] = z;
-        mean[j] = (mean[j] as number) + z;
-      }
-    }
-    for (let j = 0; j < D; j += 1) mean[j] = (mean[j] as number) / Math.max(1, N);
-    for (let i = 0; i < N * D; i += 1) {
-      const d = (xhat[i] as number) - (mean[i % D] as number);
-      variance[i % D] = (variance[i % D] as number) + d * d;
-    }
-    for (let j = 0; j < D; j += 1) {
-      variance[j] = (variance[j] as number) / Math.max(1, N);
-      invStd[j] = 1 / Math.sqrt((variance[j] as number) + BN_EPS);
-    }
-    for (let i = 0; i < N * D; i += 1)
-      xhat[i] = ((xhat[i] as number) - (mean[i % D] as number)) * (invStd[i % D] as number);
-    return { xhat, mean, variance, invStd };
-  }
-
   /** Gradients of trainForwardWith(ids, ·, mix); applied, and running statistics advanced, if `apply`. */
   private searchStep(
     ids: Uint32Array,
@@ -509,79 +377,38 @@ export class AutodimTrainable implements StagedTrainable {
   ): ParamGradient[] {
     checkIds(ids, this.rows);
     const D = this.shape.dim;
-    const C = this.cands.length;
-    const F = this.shape.fields.length;
     const N = ids.length;
     const fields = this.fieldsOf(ids);
     const { rows, slotOf } = distinct(ids);
+    const a = this.arrays;
     const result: ParamGradient[] = [];
-    const dz = new Float64Array(D);
-    this.cands.forEach((c, ci) => {
-      const batch = this.candidateBatch(ids, fields, ci);
-      const E = this.tables[ci] as Float32Array;
-      const W = this.projs[ci] as Float32Array;
-      // BN backward: dz = invStd·(dy − mean(dy) − x̂·mean(dy·x̂)), dy_i = p_{f_i,c}·g_i.
-      const s1 = new Float64Array(D);
-      const s2 = new Float64Array(D);
-      for (let i = 0; i < N; i += 1) {
-        const p = mix[(fields[i] as number) * C + ci] as number;
-        for (let j = 0; j < D; j += 1) {
-          const dy = p * (rowGrads[i * D + j] as number);
-          s1[j] = (s1[j] as number) + dy;
-          s2[j] = (s2[j] as number) + dy * (batch.xhat[i * D + j] as number);
-        }
-      }
-      const dE = new Float64Array(rows.length * c);
-      const dW = new Float64Array(F * c * D);
-      const db = new Float64Array(F * D);
-      for (let i = 0; i < N; i += 1) {
-        const f = fields[i] as number;
-        const p = mix[f * C + ci] as number;
-        for (let j = 0; j < D; j += 1) {
-          const dy = p * (rowGrads[i * D + j] as number);
-          dz[j] =
-            (batch.invStd[j] as number) *
-            (dy -
-              (s1[j] as number) / N -
-              ((batch.xhat[i * D + j] as number) * (s2[j] as number)) / N);
-          db[f * D + j] = (db[f * D + j] as number) + (dz[j] as number);
-        }
-        const src = (ids[i] as number) * c;
-        const dst = (slotOf[i] as number) * c;
-        const w0 = f * c * D;
-        for (let k = 0; k < c; k += 1) {
-          const ek = E[src + k] as number;
-          let s = 0;
-          for (let j = 0; j < D; j += 1) {
-            s += (W[w0 + k * D + j] as number) * (dz[j] as number);
-            dW[w0 + k * D + j] = (dW[w0 + k * D + j] as number) + ek * (dz[j] as number);
-          }
-          dE[dst + k] = (dE[dst + k] as number) + s;
-        }
-      }
-      const grads: ParamGradient[] = [
-        { name: `c${ci}.table`, rows: Uint32Array.from(rows), values: Float32Array.from(dE) },
-        { name: `c${ci}.proj`, values: Float32Array.from(dW) },
-        { name: `c${ci}.bias`, values: Float32Array.from(db) },
-      ];
+    this.cands.forEach((_, ci) => {
+      const g = candidateGradients(a, ids, fields, slotOf, rows.length, rowGrads, mix, ci, D);
+      const gE = {
+        name: `c${ci}.table`,
+        rows: Uint32Array.from(rows),
+        values: Float32Array.from(g.dE),
+      };
+      const gW = { name: `c${ci}.proj`, values: Float32Array.from(g.dW) };
+      const gb = { name: `c${ci}.bias`, values: Float32Array.from(g.db) };
       if (!apply) {
-        result.push(...grads);
+        result.push(gE, gW, gb);
         return;
       }
-      const [gE, gW, gb] = grads as [ParamGradient, ParamGradient, ParamGradient];
       const slot = (k: number) => this.searchSlots[3 * ci + k] as OptimizerSlot;
-      if (rows.length > 0) this.optimizer.updateRows(slot(0), gE.rows as Uint32Array, gE.values, E);
-      this.optimizer.updateDense(slot(1), gW.values, W);
+      if (rows.length > 0)
+        this.optimizer.updateRows(slot(0), gE.rows, gE.values, this.tables[ci] as Float32Array);
+      this.optimizer.updateDense(slot(1), gW.values, this.projs[ci] as Float32Array);
       this.optimizer.updateDense(slot(2), gb.values, this.biases[ci] as Float32Array);
       // Running statistics (unbiased batch variance, as PyTorch); a single row has no estimate.
       if (N >= 2) {
         const rm = this.means[ci] as Float32Array;
         const rv = this.vars[ci] as Float32Array;
         for (let j = 0; j < D; j += 1) {
-          rm[j] = (1 - BN_MOMENTUM) * (rm[j] as number) + BN_MOMENTUM * (batch.mean[j] as number);
+          rm[j] = (1 - BN_MOMENTUM) * (rm[j] as number) + BN_MOMENTUM * (g.batch.mean[j] as number);
           rv[j] =
             (1 - BN_MOMENTUM) * (rv[j] as number) +
-            (BN_MOMENTUM * (batch.variance[j] as number) * N) / (N - 1);
+            (BN_MOMENTUM * (g.batch.variance[j] as number) * N) / (N - 1);
         }
       }
     });
