@@ -12,6 +12,7 @@ import { mde } from './methods/mde';
 import { pep } from './methods/pep';
 import { autosrh } from './methods/autosrh';
 import { autodim } from './methods/autodim';
+import { optembed } from './methods/optembed';
 import { dpq } from './methods/dpq';
 import { mgqe } from './methods/mgqe';
 import { adapt } from './methods/adapt';
@@ -35,6 +36,7 @@ export const registry = new Registry([
   pep,
   autosrh,
   autodim,
+  optembed,
   dpq,
   mgqe,
   adapt,
