@@ -10,7 +10,7 @@ import {
   type SplitScheme,
   type SynthProfileName,
 } from '@embpress/data';
-import { isOptionError, UsageError } from './option-error';
+import { isOptionError, UsageError } from '@embpress/service-kit/config';
 
 export const DATA_USAGE = `usage:
   embpress data synth --rows N --seed S --out FILE [--profile criteo|avazu] [--scale F]

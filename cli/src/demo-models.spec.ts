@@ -2,7 +2,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ModelRegistryDir } from '@embpress/model-registry';
-import { DEMO_CORPUS, DEMO_MODEL, ensureDemoModels, trainDemoRanker } from './demo-models';
+import { lazyRequire } from '@embpress/service-kit/config';
+import { DEMO_CORPUS, DEMO_MODEL, ensureDemoModels } from './demo-models';
+
+const { trainDemoRanker } = lazyRequire<typeof import('@embpress/training')>('@embpress/training');
 
 describe('demo models (the embedded default of npm start)', () => {
   let dir: string;

@@ -8,8 +8,7 @@ import { TlsConfigError, validateClientTls, type ClientTlsConfig } from '@embpre
 import { SpecError, ArtifactError } from '@embpress/compression';
 import { ModelVersionError } from '@embpress/model-registry';
 import { StoreClient } from '@embpress/store-client';
-import { lazyRequire } from './lazy';
-import { isOptionError, UsageError } from './option-error';
+import { isOptionError, lazyRequire, UsageError } from '@embpress/service-kit/config';
 
 // Loaded when the command runs, not when the CLI starts (lazy.ts).
 type Corpus = typeof import('@embpress/corpus');

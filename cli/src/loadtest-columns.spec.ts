@@ -18,7 +18,7 @@ import {
 } from '@embpress/loadtest';
 import { ModelRegistryDir } from '@embpress/model-registry';
 import { ranker } from '@embpress/proto';
-import { lazyRequire } from './lazy';
+import { lazyRequire } from '@embpress/service-kit/config';
 import { type CliProcess, stopCli, serveStoreAndRanker } from './testing/cli-process';
 
 jest.setTimeout(120_000);

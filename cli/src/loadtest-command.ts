@@ -13,7 +13,7 @@ import {
   type Scenario,
 } from '@embpress/loadtest';
 import { EmbpressError, InvalidArgumentError } from '@embpress/service-kit';
-import { UsageError } from './option-error';
+import { UsageError } from '@embpress/service-kit/config';
 
 export const LOADTEST_USAGE = `usage:
   embpress loadtest SCENARIO [--target HOST:PORT] [--rate R] [--duration S] [--warmup S]

@@ -1,8 +1,7 @@
 // The `embpress` command. Thin: parses arguments and calls libs/services.
 // Import nothing here that loads @grpc/grpc-js: `serve` must start telemetry first.
 import { parseArgs } from 'node:util';
-import { lazyRequire } from './lazy';
-import { isOptionError } from './option-error';
+import { isOptionError, lazyRequire } from '@embpress/service-kit/config';
 
 const USAGE = `usage: embpress <command> [options]
 
@@ -72,14 +71,18 @@ async function main(argv: string[]): Promise<void> {
         usageError(`serve takes one service name, got ${positionals.join(' ')}`);
       if (values.demo && target !== 'all') usageError('--demo goes with serve all');
       if (target === 'all') {
-        const { serveAll } = lazyRequire<typeof import('./serve-all')>('./serve-all');
+        const { serveAll } = lazyRequire<typeof import('./serve-all')>(
+          require.resolve('./serve-all'),
+        );
         await serveAll(values.config, values.demo);
         return;
       }
       if (!(SERVICE_NAMES as readonly string[]).includes(target ?? '')) {
         usageError(`serve needs one of ${SERVICE_NAMES.join(', ')}, all`);
       }
-      const { serveOne } = lazyRequire<typeof import('./serve-one')>('./serve-one');
+      const { serveOne } = lazyRequire<typeof import('./serve-one')>(
+        require.resolve('./serve-one'),
+      );
       await serveOne(target as ServiceName, values.config);
       return;
     }
@@ -89,32 +92,38 @@ async function main(argv: string[]): Promise<void> {
         options: { json: { type: 'boolean', default: false } },
         strict: true,
       });
-      lazyRequire<typeof import('./methods-command')>('./methods-command').methodsCommand(
-        values.json,
-      );
+      lazyRequire<typeof import('./methods-command')>(
+        require.resolve('./methods-command'),
+      ).methodsCommand(values.json);
       return;
     }
     case 'data':
-      await lazyRequire<typeof import('./data-command')>('./data-command').dataCommand(rest);
+      await lazyRequire<typeof import('./data-command')>(
+        require.resolve('./data-command'),
+      ).dataCommand(rest);
       return;
     case 'train':
-      await lazyRequire<typeof import('./train-command')>('./train-command').trainCommand(rest);
+      await lazyRequire<typeof import('./train-command')>(
+        require.resolve('./train-command'),
+      ).trainCommand(rest);
       return;
     case 'inspect':
-      lazyRequire<typeof import('./inspect-command')>('./inspect-command').inspectCommand(rest);
+      lazyRequire<typeof import('./inspect-command')>(
+        require.resolve('./inspect-command'),
+      ).inspectCommand(rest);
       return;
     case 'ingest':
-      await lazyRequire<typeof import('./ingest-command')>('./ingest-command').ingestCommand(rest);
+      await lazyRequire<typeof import('./ingest-command')>(
+        require.resolve('./ingest-command'),
+      ).ingestCommand(rest);
       return;
     case 'loadtest':
-      await lazyRequire<typeof import('./loadtest-command')>('./loadtest-command').loadtestCommand(
-        rest,
-      );
+      await lazyRequire<typeof import('./loadtest-command')>(
+        require.resolve('./loadtest-command'),
+      ).loadtestCommand(rest);
       return;
     case 'bench':
-      lazyRequire<typeof import('./bench/bench-command')>('./bench/bench-command').benchCommand(
-        rest,
-      );
+      lazyRequire<typeof import('@embpress/bench')>('@embpress/bench').benchCommand(rest);
       return;
     default:
       usageError(`unknown command "${command}"`);

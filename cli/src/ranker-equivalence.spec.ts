@@ -14,8 +14,14 @@ import { join } from 'node:path';
 import { generateSynthetic, synthSplit } from '@embpress/data';
 import { ModelRegistryDir } from '@embpress/model-registry';
 import { ranker } from '@embpress/proto';
-import { lazyRequire } from './lazy';
-import { readRawRows, rowColumns, rowFeatures, type RawRows } from './bench/ranker-rows';
+import { lazyRequire } from '@embpress/service-kit/config';
+
+type RawRows = import('@embpress/bench/ranker-rows').RawRows;
+// The raw-row helpers of the ranker benchmark (what a client sends), loaded like the CLI loads
+// the bench app.
+const { readRawRows, rowColumns, rowFeatures } = lazyRequire<
+  typeof import('@embpress/bench/ranker-rows')
+>('@embpress/bench/ranker-rows');
 import { readyPort, runCli, type CliProcess, stopCli } from './testing/cli-process';
 
 jest.setTimeout(120_000);

@@ -10,7 +10,7 @@ import pino from 'pino';
 import { common, retriever } from '@embpress/proto';
 import type { RunningService } from '@embpress/service-kit';
 import { ingestCommand } from './ingest-command';
-import { lazyRequire } from './lazy';
+import { lazyRequire } from '@embpress/service-kit/config';
 
 type Store = typeof import('@embpress/embedding-store');
 type Retriever = typeof import('@embpress/retriever');

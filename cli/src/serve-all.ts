@@ -6,7 +6,7 @@
 // child and its exit code or signal, so a supervisor never mistakes it for a clean stop.
 import { fork, type ChildProcess } from 'node:child_process';
 import { dirname, join } from 'node:path';
-import { lazyRequire } from './lazy';
+import { lazyRequire } from '@embpress/service-kit/config';
 import type { ServiceName } from './main';
 import type { ReadyMessage } from './serve-one';
 
@@ -70,7 +70,9 @@ export async function serveAll(configFile: string | undefined, demo = false): Pr
       envWithConfigFile(process.env, configFile).EMBPRESS_STORE_REGISTRY_ROOT ?? 'var/models';
     process.env.EMBPRESS_RANKER_REGISTRY_ROOT ??= root;
     process.env.EMBPRESS_RETRIEVER_REGISTRY_ROOT ??= root;
-    const { ensureDemoModels } = lazyRequire<typeof import('./demo-models')>('./demo-models');
+    const { ensureDemoModels } = lazyRequire<typeof import('./demo-models')>(
+      require.resolve('./demo-models'),
+    );
     await ensureDemoModels(root, join(dirname(root), 'demo'), (line) => log(line));
   }
   const children: Child[] = [];

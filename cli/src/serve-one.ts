@@ -3,6 +3,7 @@ import {
   collectConfig,
   ConfigError,
   envWithConfigFile,
+  lazyRequire,
   logLevel,
   parseEnv,
   parseTelemetrySettings,
@@ -11,7 +12,6 @@ import { startTelemetry } from '@embpress/service-kit/telemetry';
 import cluster from 'node:cluster';
 import { z } from 'zod';
 import type { ServiceName } from './main';
-import { lazyRequire } from './lazy';
 import { SERVICES } from './services';
 
 /** Message a child sends its `serve all` parent once it is SERVING. */

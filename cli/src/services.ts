@@ -1,8 +1,7 @@
 // How the CLI finds each service: a grpc-free config loader, and a lazily imported starter
 // (importing a service loads @grpc/grpc-js, which must happen after telemetry starts).
-import type { Env } from '@embpress/service-kit/config';
+import { lazyRequire, type Env } from '@embpress/service-kit/config';
 import type { Logger } from '@embpress/service-kit/logger';
-import { lazyRequire } from './lazy';
 
 /** What a started service hands back (structurally ServiceHost's RunningService). */
 export interface Started {

@@ -51,3 +51,9 @@ export {
   type ArchName,
   type DemoRankerOptions,
 } from './demo-ranker';
+export {
+  ARCHITECTURES,
+  trainDemoRanker,
+  type ArchName,
+  type DemoRankerOptions,
+} from './demo-ranker';

@@ -2,3 +2,5 @@
 export * from './env';
 export * from './settings';
 export * from './telemetry-settings';
+export { isOptionError, UsageError } from './usage-error';
+export { lazyRequire } from './lazy-require';

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """FAISS side of `embpress bench search --vs faiss` (a benchmark, never a test).
 
-Started by cli/src/bench/search-bench.ts with the data it generated:
+Started by bench/src/search-bench.ts with the data it generated:
   --base FILE      rows x dim float32 (little-endian, row-major): the vectors to index
   --queries FILE   queries x dim float32
   --dim, --nlist, --k, --seed

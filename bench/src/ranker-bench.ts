@@ -28,7 +28,11 @@ import { encodeBatch, synthSplit, Vocabulary } from '@embpress/data';
 import { CTR_MODEL_FILES, ModelRegistryDir } from '@embpress/model-registry';
 import { initBackend, loadModel } from '@embpress/models';
 import { percentile, type OpenLoopResult } from '@embpress/loadtest';
-import { ARCHITECTURES, trainDemoRanker, type ArchName } from '../demo-models';
+import { lazyRequire } from '@embpress/service-kit/config';
+
+type Training = typeof import('@embpress/training');
+type ArchName = import('@embpress/training').ArchName;
+const training = () => lazyRequire<Training>('@embpress/training');
 import type { RankerLoadConfig, RankerLoadMessage, SampledRequest } from './ranker-load';
 import { readRawRows, type RawRows } from './ranker-rows';
 import { serve, stopChild } from './serve-child';
@@ -146,7 +150,7 @@ async function demoModel(options: RankerBenchOptions): Promise<DemoModel> {
     return { source, registryRoot, testRange };
   }
   rmSync(registryRoot, { recursive: true, force: true });
-  await trainDemoRanker({
+  await training().trainDemoRanker({
     rows: options.rows,
     seed: options.seed,
     method: options.method,
@@ -580,9 +584,9 @@ export async function benchRankerCommand(args: string[]): Promise<void> {
     rows: num('rows', values.rows, 1000),
     method: values.method,
     arch: (() => {
-      if (!Object.hasOwn(ARCHITECTURES, values.arch))
+      if (!Object.hasOwn(training().ARCHITECTURES, values.arch))
         throw new Error(
-          `bench ranker: --arch must be one of ${Object.keys(ARCHITECTURES).join(', ')}, got ${JSON.stringify(values.arch)}`,
+          `bench ranker: --arch must be one of ${Object.keys(training().ARCHITECTURES).join(', ')}, got ${JSON.stringify(values.arch)}`,
         );
       return values.arch as ArchName;
     })(),

@@ -143,7 +143,9 @@ const TABLE_INT8 = 'rowwise-int8';
 const TABLE_FULL = 'full';
 const VERSION = 'v1';
 const REDIS_PREFIX = 'emb:';
-const MAIN = join(__dirname, '..', 'main.ts');
+// The product's own CLI (`embpress serve ...`), run as a user runs it: a process started from its
+// path in the repository, not an import (the bench app does not depend on the cli app).
+const MAIN = join(__dirname, '..', '..', 'cli', 'src', 'main.ts');
 const LOAD_GENERATOR = join(__dirname, 'store-load.ts');
 
 /**

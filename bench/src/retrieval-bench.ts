@@ -21,8 +21,7 @@ import {
   type SearchHits,
 } from '@embpress/compression';
 import { percentile } from '@embpress/loadtest';
-import { lazyRequire } from '../lazy';
-import { isOptionError, UsageError } from '../option-error';
+import { isOptionError, lazyRequire, UsageError } from '@embpress/service-kit/config';
 
 type Corpus = typeof import('@embpress/corpus');
 const corpus = (): Corpus => lazyRequire<Corpus>('@embpress/corpus');

@@ -4,7 +4,9 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-const MAIN = join(__dirname, '..', 'main.ts');
+// The product's own CLI (`embpress serve ...`), run as a user runs it: a process started from its
+// path in the repository, not an import (the bench app does not depend on the cli app).
+const MAIN = join(__dirname, '..', '..', 'cli', 'src', 'main.ts');
 
 /** `embpress serve <name>` on 127.0.0.1:0; resolves with its port once it reports SERVING. */
 export function serve(

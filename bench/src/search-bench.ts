@@ -2,7 +2,7 @@
 // with FAISS on one generated dataset (issue #13). A benchmark, never a CI test: it needs python3
 // with faiss-cpu (exit code 2 naming the install command when missing).
 //  - data: clustered unit vectors (default 100k × 384 around 1,000 centres, 1,000 queries from
-//    the same centres, one seed), written as float32 files that cli/src/bench/faiss_reference.py
+//    the same centres, one seed), written as float32 files that bench/src/faiss_reference.py
 //    reads;
 //  - ours: `ivf(nlist=N)|rowwise-int8` (libs/compression, on @embpress/kernels) and the flat fp32
 //    scan (FlatIndex); FAISS: IndexIVFScalarQuantizer(8-bit) with the same nlist, about the same
@@ -28,7 +28,7 @@ import {
 } from '@embpress/compression';
 import { kernelImpl } from '@embpress/kernels';
 import { percentile } from '@embpress/loadtest';
-import { isOptionError, UsageError } from '../option-error';
+import { isOptionError, UsageError } from '@embpress/service-kit/config';
 import { BenchSetupError } from './bench-setup-error';
 
 export const SEARCH_BENCH_USAGE = `usage:

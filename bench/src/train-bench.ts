@@ -18,7 +18,7 @@ import {
   type FmOptimizerKind,
   type ModelKind,
 } from '@embpress/models';
-import { lazyRequire } from '../lazy';
+import { lazyRequire } from '@embpress/service-kit/config';
 import { BenchSetupError } from './bench-setup-error';
 import { benchMethods, DEFAULT_METHODS } from './train-bench-methods';
 import { benchQuality } from './train-bench-quality';

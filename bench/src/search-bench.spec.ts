@@ -1,5 +1,5 @@
 import { exactSearch } from '@embpress/compression';
-import { UsageError } from '../option-error';
+import { UsageError } from '@embpress/service-kit/config';
 import {
   clusteredUnitVectors,
   parseSearchBenchArgs,

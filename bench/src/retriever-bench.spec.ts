@@ -1,6 +1,6 @@
 // `embpress bench retrieval` on small generated sets (the MiniLM set is the real one): the
 // result rows' shape, recall against the exact scan, and the method-list parsing.
-import { benchRetrievalCommand, splitMethods } from './bench/retrieval-bench';
+import { benchRetrievalCommand, splitMethods } from './retrieval-bench';
 
 async function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = '';

@@ -1,7 +1,7 @@
 // `embpress bench store --vs redis` at a tiny size, end to end: the real CLI starts redis-server,
 // the store and the load generator as processes. Needs the Debian redis-server: without it this
 // test FAILS with the install hint (it is never skipped).
-import { runCli } from '../testing/cli-process';
+import { runBench } from './testing/run-bench';
 import { BenchSetupError, findRedisServer, type StoreBenchReport } from './store';
 
 const positive = expect.any(Number);
@@ -9,9 +9,8 @@ const positive = expect.any(Number);
 describe('bench store', () => {
   it('compares the store with Redis on the same rows and prints the report as the last line', async () => {
     findRedisServer(); // throws "redis-server not found: apt-get install redis-server"
-    const cli = runCli(
+    const cli = runBench(
       [
-        'bench',
         'store',
         '--vs',
         'redis',
@@ -92,7 +91,7 @@ describe('bench store', () => {
 
   it('exits 2 with the install hint when redis-server is missing', async () => {
     expect(() => findRedisServer('/nonexistent/redis-server')).toThrow(BenchSetupError);
-    const cli = runCli(['bench', 'store', '--redis-server', '/nonexistent/redis-server', '--json']);
+    const cli = runBench(['store', '--redis-server', '/nonexistent/redis-server', '--json']);
     expect((await cli.exit).code).toBe(2);
     expect(cli.stderr()).toContain('redis-server not found: apt-get install redis-server');
     expect(cli.stdout()).toBe('');

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """PyTorch reference trainer of `embpress bench train --vs pytorch` (a benchmark, never a test).
 
-Reads a work directory written by cli/src/bench/train-bench-pytorch.ts:
+Reads a work directory written by bench/src/train-bench-pytorch.ts:
   meta.json                  model config, training options, part schedule, array layout, and
                              dataDir: {train,validation,test}.sparse.u32 / .dense.f32 / .labels.f32,
                              the prepared splits in file order (global ids of the vocabulary)

@@ -3,7 +3,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { benchRankerCommand, summarizeSpans } from './bench/ranker-bench';
+import { benchRankerCommand, summarizeSpans } from './ranker-bench';
 
 describe('bench ranker arguments', () => {
   it('names the bad option', async () => {

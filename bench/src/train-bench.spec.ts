@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateSynthetic } from '@embpress/data';
-import { runCli } from '../testing/cli-process';
+import { runBench } from './testing/run-bench';
 import { BenchSetupError } from './bench-setup-error';
 import { benchTrainCommand } from './train-bench';
 import type { MethodsReport } from './train-bench-methods';
@@ -16,7 +16,7 @@ const TINY = ['--bottom', '8', '--top', '8', '--dim', '8', '--batch-size', '128'
 async function bench(
   args: string[],
 ): Promise<{ code: number | null; report: Record<string, unknown>; stderr: string }> {
-  const cli = runCli(['bench', 'train', ...args, '--json']);
+  const cli = runBench(['train', ...args, '--json']);
   const { code } = await cli.exit;
   const lines = cli.stdout().trim().split('\n');
   const last = lines[lines.length - 1] ?? '';

@@ -2,13 +2,12 @@
 // the last stdout line is one JSON object.
 import { parseArgs } from 'node:util';
 import { benchCodecs } from './codecs';
-import { lazyRequire } from '../lazy';
+import { isOptionError, lazyRequire } from '@embpress/service-kit/config';
 import { BenchSetupError } from './bench-setup-error';
-import { isOptionError } from '../option-error';
 
 /**
  * The asynchronous benchmarks (servers, child processes), each in its own module. Resolved here:
- * lazyRequire resolves a relative id against its own directory (cli/src).
+ * lazyRequire takes resolved ids (require.resolve against this directory).
  */
 const ASYNC_BENCHES: Record<string, () => (args: string[]) => Promise<void>> = {
   store: () => lazyRequire<typeof import('./store')>(require.resolve('./store')).benchStoreCommand,
