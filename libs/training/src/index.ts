@@ -51,9 +51,3 @@ export {
   type ArchName,
   type DemoRankerOptions,
 } from './demo-ranker';
-export {
-  ARCHITECTURES,
-  trainDemoRanker,
-  type ArchName,
-  type DemoRankerOptions,
-} from './demo-ranker';
