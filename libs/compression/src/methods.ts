@@ -9,6 +9,7 @@ import { robe } from './methods/robe';
 import { dhe } from './methods/dhe';
 import { tt } from './methods/tt';
 import { mde } from './methods/mde';
+import { deeplight } from './methods/deeplight';
 import { pep } from './methods/pep';
 import { autosrh } from './methods/autosrh';
 import { autodim } from './methods/autodim';
@@ -33,6 +34,7 @@ export const registry = new Registry([
   tt,
   dhe,
   mde,
+  deeplight,
   pep,
   autosrh,
   autodim,
