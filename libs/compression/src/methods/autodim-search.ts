@@ -2,7 +2,7 @@
 // batch-statistics BatchNorm of each candidate and its backward, and the architecture gradient of
 // the inference forward. Pure functions over the search arrays; the trainable applies the updates.
 import type { Rng } from '../core/rng';
-import { BN_EPS, searchRow, type SearchArrays } from './autodim-tables';
+import { BN_EPS, candidateRow, type SearchArrays } from './autodim-tables';
 
 /**
  * p_{f,c} = softmax_c((log_softmax(α_f) + g_{f,c})/τ) (noise g omitted: inference), F × |C|,
@@ -88,16 +88,12 @@ export function alphaGradient(
   const F = alpha.length / C;
   // dL/dp_{f,c} = Σ_{i in f} g_i · y_c(i), y_c the candidate's inference output.
   const dp = new Float64Array(F * C);
-  const one = new Float32Array(F * C);
-  const y = new Float32Array(D);
-  const acc = new Float64Array(D);
+  const y = new Float64Array(D);
   for (let i = 0; i < ids.length; i += 1) {
     const id = ids[i] as number;
     const f = fields[i] as number;
     for (let ci = 0; ci < C; ci += 1) {
-      one.fill(0);
-      one[f * C + ci] = 1;
-      searchRow(a, one, D, f, id, y, 0, acc);
+      candidateRow(a, ci, D, f, id, y);
       let s = 0;
       for (let j = 0; j < D; j += 1) s += (rowGrads[i * D + j] as number) * (y[j] as number);
       dp[f * C + ci] = (dp[f * C + ci] as number) + s;

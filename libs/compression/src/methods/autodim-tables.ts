@@ -70,8 +70,35 @@ export function searchWords(shape: TableShape): number {
 }
 
 /**
- * Inference row of global id `id` (field f, local x) in the search form, into out[at .. at + D):
- * e = Σ_c p_{f,c}·(z_c − μ_c)/√(σ²_c + ε), z_c = E_c[id]·W_{c,f} + b_{c,f}. `acc` is D float64s.
+ * Candidate ci's inference output for global id `id` of field f into y (D float64s):
+ * y = (z − μ_c)/√(σ²_c + ε), z = E_c[id]·W_{c,f} + b_{c,f}.
+ */
+export function candidateRow(
+  a: SearchArrays,
+  ci: number,
+  D: number,
+  f: number,
+  id: number,
+  y: Float64Array,
+): void {
+  const c = a.cands[ci] as number;
+  const E = a.tables[ci] as Float32Array;
+  const W = a.projs[ci] as Float32Array;
+  const b = a.biases[ci] as Float32Array;
+  const mean = a.means[ci] as Float32Array;
+  const variance = a.vars[ci] as Float32Array;
+  const src = id * c;
+  const w0 = f * c * D;
+  for (let j = 0; j < D; j += 1) {
+    let z = b[f * D + j] as number;
+    for (let k = 0; k < c; k += 1) z += (E[src + k] as number) * (W[w0 + k * D + j] as number);
+    y[j] = (z - (mean[j] as number)) / Math.sqrt((variance[j] as number) + BN_EPS);
+  }
+}
+
+/**
+ * Inference row of global id `id` (field f) in the search form, into out[at .. at + D):
+ * e = Σ_c p_{f,c}·y_c (candidateRow). `acc` and `y` are D float64s each.
  */
 export function searchRow(
   a: SearchArrays,
@@ -82,25 +109,14 @@ export function searchRow(
   out: Float32Array,
   at: number,
   acc: Float64Array,
+  y: Float64Array,
 ): void {
   const C = a.cands.length;
   acc.fill(0);
   for (let ci = 0; ci < C; ci += 1) {
-    const c = a.cands[ci] as number;
-    const E = a.tables[ci] as Float32Array;
-    const W = a.projs[ci] as Float32Array;
-    const b = a.biases[ci] as Float32Array;
-    const mean = a.means[ci] as Float32Array;
-    const variance = a.vars[ci] as Float32Array;
+    candidateRow(a, ci, D, f, id, y);
     const p = mix[f * C + ci] as number;
-    const src = id * c;
-    const w0 = f * c * D;
-    for (let j = 0; j < D; j += 1) {
-      let z = b[f * D + j] as number;
-      for (let k = 0; k < c; k += 1) z += (E[src + k] as number) * (W[w0 + k * D + j] as number);
-      const y = (z - (mean[j] as number)) / Math.sqrt((variance[j] as number) + BN_EPS);
-      acc[j] = (acc[j] as number) + p * y;
-    }
+    for (let j = 0; j < D; j += 1) acc[j] = (acc[j] as number) + p * (y[j] as number);
   }
   for (let j = 0; j < D; j += 1) out[at + j] = acc[j] as number;
 }
@@ -170,6 +186,7 @@ export class AutodimSearchTable implements CompressedTable {
   readonly dim: number;
   private readonly offsets: Float64Array;
   private readonly acc: Float64Array;
+  private readonly y: Float64Array;
 
   constructor(
     readonly shape: TableShape,
@@ -183,6 +200,7 @@ export class AutodimSearchTable implements CompressedTable {
     this.dim = shape.dim;
     this.offsets = fieldOffsets(shape);
     this.acc = new Float64Array(shape.dim);
+    this.y = new Float64Array(shape.dim);
   }
 
   lookup(ids: Uint32Array, out: Float32Array): void {
@@ -190,7 +208,17 @@ export class AutodimSearchTable implements CompressedTable {
     const D = this.dim;
     for (let i = 0; i < ids.length; i += 1) {
       const id = ids[i] as number;
-      searchRow(this.arrays, this.mix, D, fieldOf(this.offsets, id), id, out, i * D, this.acc);
+      searchRow(
+        this.arrays,
+        this.mix,
+        D,
+        fieldOf(this.offsets, id),
+        id,
+        out,
+        i * D,
+        this.acc,
+        this.y,
+      );
     }
   }
 

@@ -163,10 +163,11 @@ export class AutodimTrainable implements StagedTrainable {
     }
     const mix = this.inferenceMix();
     const acc = new Float64Array(D);
+    const y = new Float64Array(D);
     const a = this.arrays;
     for (let i = 0; i < ids.length; i += 1) {
       const id = ids[i] as number;
-      searchRow(a, mix, D, fieldOf(this.offsets, id), id, out, i * D, acc);
+      searchRow(a, mix, D, fieldOf(this.offsets, id), id, out, i * D, acc, y);
     }
   }
 
