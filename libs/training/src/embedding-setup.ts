@@ -5,6 +5,7 @@
 import {
   fullBytes,
   isStagedMethod,
+  parseSpec,
   registry,
   SINGLE_STAGE,
   SparseOptimizer,
@@ -89,7 +90,21 @@ export function setupEmbedding(options: EmbeddingSetupOptions): EmbeddingSetup {
       // canonical and validated.
       // A `budget=` inside the spec (hash, robe) is superseded by --budget.
       const { budget: _superseded, ...own } = resolved.params as Record<string, unknown>;
-      const params = { ...own, ...derived };
+      // Solvers return whole parameter sets; a value they leave at the method's default is not
+      // theirs to decide when the spec set it (deeplight(warmupParts=2), qr(aggregator=sum)).
+      const given = parseSpec(options.spec)[0]?.params ?? {};
+      const defaults = resolved.method.params.safeParse({});
+      const decided = Object.fromEntries(
+        Object.entries(derived).filter(
+          ([k, v]) =>
+            !(
+              k in given &&
+              defaults.success &&
+              (defaults.data as Record<string, unknown>)[k] === v
+            ),
+        ),
+      );
+      const params = { ...own, ...decided };
       resolved = registry.resolve(registry.format(resolved.method.id, params));
       budgetApplied = options.budget;
     }

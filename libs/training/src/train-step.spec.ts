@@ -99,4 +99,28 @@ describe('makeTrainStep', () => {
     }
     expect(encoded(engine).equals(encoded(manual))).toBe(true);
   });
+
+  it('trains the table alone when the dense model is frozen (row gradients from model.gradients)', () => {
+    const engine = setup('full');
+    const manual = setup('full');
+    models.push(engine.model, manual.model);
+    const weights = () => engine.model.exportWeights().map((w) => Array.from(w.values));
+    const before = weights();
+    const tableBefore = encoded(engine);
+    const step = makeTrainStep(engine.trainable, engine.optimizer, engine.model, B, 'frozen');
+    const rows = new Float32Array(B * 12);
+    for (const b of batches(3)) {
+      const out = step(b);
+      manual.optimizer.nextStep();
+      manual.trainable.forward(b.sparse, rows);
+      const g = manual.model.gradients(b.dense, rows, b.labels);
+      manual.trainable.backward(b.sparse, g.rowGrads);
+      expect(out.loss).toBe(g.loss);
+    }
+    expect(weights()).toEqual(before);
+    expect(engine.model.steps).toBe(0);
+    expect(engine.optimizer.step).toBe(3);
+    expect(encoded(engine).equals(tableBefore)).toBe(false);
+    expect(encoded(engine).equals(encoded(manual))).toBe(true);
+  });
 });

@@ -194,8 +194,14 @@ describe('train', () => {
     };
     const shape = { fields: manifest.feature.cardinalities, dim: manifest.feature.dim };
     const robe = registry.resolve('robe').method;
-    const paper = registry.format('robe', robe.paramsForBudget?.(shape, 0.24, 'paper-words') ?? {});
-    const bytes = registry.format('robe', robe.paramsForBudget?.(shape, 0.24, 'bytes') ?? {});
+    const paper = registry.format(
+      'robe',
+      (robe.paramsForBudget?.(shape, 0.24, 'paper-words') ?? {}) as Record<string, unknown>,
+    );
+    const bytes = registry.format(
+      'robe',
+      (robe.paramsForBudget?.(shape, 0.24, 'bytes') ?? {}) as Record<string, unknown>,
+    );
     expect(paper).not.toBe(bytes);
     expect(result.spec).toBe(paper);
     expect(manifest.accounting).toBe('paper');
