@@ -83,3 +83,5 @@ export function benchCommand(args: string[]): void {
     values.json ? `${JSON.stringify(report)}\n` : `${JSON.stringify(report, null, 2)}\n`,
   );
 }
+
+export { toolCommand, type ToolName } from './tool-command';

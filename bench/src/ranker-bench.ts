@@ -27,7 +27,7 @@ import { registry as codecs } from '@embpress/compression';
 import { encodeBatch, synthSplit, Vocabulary } from '@embpress/data';
 import { CTR_MODEL_FILES, ModelRegistryDir } from '@embpress/model-registry';
 import { initBackend, loadModel } from '@embpress/models';
-import { percentile, type OpenLoopResult } from '@embpress/loadtest';
+import type { OpenLoopResult } from '@embpress/loadtest';
 import { lazyRequire } from '@embpress/service-kit/config';
 
 type Training = typeof import('@embpress/training');
@@ -36,6 +36,9 @@ const training = () => lazyRequire<Training>('@embpress/training');
 import type { RankerLoadConfig, RankerLoadMessage, SampledRequest } from './ranker-load';
 import { readRawRows, type RawRows } from './ranker-rows';
 import { serve, stopChild } from './serve-child';
+import { summarizeSpans, type StageTimes } from './traces/stage-summary';
+
+export { summarizeSpans, type SpanSummary, type StageTimes } from './traces/stage-summary';
 
 const LOAD_GENERATOR = join(__dirname, 'ranker-load.ts');
 const MODEL = 'demo';
@@ -67,14 +70,6 @@ export interface RankerBenchOptions {
   /** EMBPRESS_RANKER_WORKERS of the ranker; undefined: its default (the cores available). */
   workers?: number;
   log: (line: string) => void;
-}
-
-/** Percentiles of one span name's durations. */
-export interface StageTimes {
-  count: number;
-  p50Ms: number;
-  p99Ms: number;
-  meanMs: number;
 }
 
 export interface RankerBenchReport extends OpenLoopResult {
@@ -256,97 +251,6 @@ function machineBusySeconds(): number {
   return (
     fields.slice(0, 8).reduce((sum, v, i) => (i === 3 || i === 4 ? sum : sum + v), 0) / CLOCK_TICKS
   );
-}
-
-// ---- spans ----------------------------------------------------------------------------------
-
-interface SpanRecord {
-  name: string;
-  kind: string;
-  startTimeUnixNano: string;
-  durationMs: number;
-  status?: { code: string };
-  attributes: Record<string, unknown>;
-  resource: Record<string, unknown>;
-}
-
-export interface SpanSummary {
-  stages: Record<string, StageTimes>;
-  /** Sums of the ranker.store_lookup spans' cache attributes; spans = how many carried them. */
-  cache: { hits: number; misses: number; spans: number };
-  /** Rank server spans without an error status that started at or after `answeredFromMs`. */
-  answered: number;
-}
-
-const STAGE_NAMES = new Set([
-  'ranker.feature_mapping',
-  'ranker.store_lookup',
-  'ranker.dense_forward',
-]);
-
-/**
- * Durations per stage, and the hot-row cache's hits and misses, of the spans that started at or
- * after `fromMs` (epoch ms); and the Rank calls answered OK from `answeredFromMs` on.
- */
-export function summarizeSpans(
-  spansFile: string,
-  fromMs: number,
-  answeredFromMs = fromMs,
-): SpanSummary {
-  const cache = { hits: 0, misses: 0, spans: 0 };
-  let answered = 0;
-  if (!existsSync(spansFile)) return { stages: {}, cache, answered };
-  const byStage = new Map<string, number[]>();
-  for (const line of readFileSync(spansFile, 'utf8').split('\n')) {
-    if (line === '') continue;
-    const span = JSON.parse(line) as SpanRecord;
-    const startMs = Number(BigInt(span.startTimeUnixNano) / 1_000_000n);
-    const service = span.resource['service.name'];
-    if (
-      startMs >= answeredFromMs &&
-      span.kind === 'SERVER' &&
-      service === 'embpress-ranker' &&
-      span.name.endsWith('/Rank') &&
-      span.status?.code !== 'ERROR'
-    )
-      answered += 1;
-    if (startMs < fromMs) continue;
-    let stage: string | undefined;
-    if (STAGE_NAMES.has(span.name)) stage = span.name;
-    const hits = span.attributes?.['embpress.cache.hits'];
-    const misses = span.attributes?.['embpress.cache.misses'];
-    if (
-      span.name === 'ranker.store_lookup' &&
-      typeof hits === 'number' &&
-      typeof misses === 'number'
-    ) {
-      cache.hits += hits;
-      cache.misses += misses;
-      cache.spans += 1;
-    } else if (span.kind === 'SERVER' && service === 'embpress-ranker')
-      stage = 'ranker.Rank (server)';
-    else if (
-      span.kind === 'SERVER' &&
-      service === 'embpress-store' &&
-      span.name.endsWith('/BatchLookup')
-    )
-      stage = 'store.BatchLookup (server)';
-    if (stage === undefined) continue;
-    const list = byStage.get(stage) ?? [];
-    list.push(span.durationMs);
-    byStage.set(stage, list);
-  }
-  const out: Record<string, StageTimes> = {};
-  for (const [stage, list] of byStage) {
-    list.sort((a, b) => a - b);
-    out[stage] = {
-      count: list.length,
-      p50Ms: percentile(list, 0.5),
-      p99Ms: percentile(list, 0.99),
-      meanMs: list.reduce((a, b) => a + b, 0) / list.length,
-    };
-  }
-  return { stages: out, cache, answered };
 }
 
 // ---- the run --------------------------------------------------------------------------------

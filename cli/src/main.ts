@@ -35,6 +35,9 @@ commands:
       DLRM vs a factorization machine vs the Bayes AUC, methods at a budget, samples/s.
   ingest (--corpus FILE.jsonl | --vectors minilm) --name CORPUS --codec SPEC [--store HOST:PORT] [--json]
       Encode a passage corpus, compress its vectors and publish it as a model version.
+  traces summarize FILE [--json] [--slowest N]
+      Span latency percentiles by name and where a Rank or Retrieve spends its time (stages,
+      store calls client vs server, network/queue gap) from a span file or an OTLP JSON export.
   loadtest SCENARIO [--target HOST:PORT] [--rate R] [--duration S] [--json]
       Open-loop load (the k6 scenarios, run from Node) against a running service.
   Each command and bench prints its full options with --help.
@@ -124,6 +127,9 @@ async function main(argv: string[]): Promise<void> {
       return;
     case 'bench':
       lazyRequire<typeof import('@embpress/bench')>('@embpress/bench').benchCommand(rest);
+      return;
+    case 'traces':
+      lazyRequire<typeof import('@embpress/bench')>('@embpress/bench').toolCommand(command, rest);
       return;
     default:
       usageError(`unknown command "${command}"`);
