@@ -1,7 +1,8 @@
 // The crash test of issue #4: `embpress train` is killed with SIGKILL once its first checkpoint
 // is on disk, `--resume` continues it, and the result equals an uninterrupted run's (same seed:
 // the same bytes). Every part the killed run reported was checkpointed, so a kill loses at most
-// the part in progress.
+// the part in progress. Across stages (issue #14): a deeplight run killed at its stage boundary,
+// and one killed inside its prune stage, resume to the uninterrupted run's table and dense bytes.
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -56,6 +57,49 @@ const summaryOf = (cli: CliProcess) =>
 
 const partsReported = (stderr: string) =>
   [...stderr.matchAll(/^part (\d+)\/8 /gm)].map((m) => Number(m[1]));
+
+/** The stage position of the newest complete checkpoint of `version`, if any. */
+function newestCheckpoint(
+  version: string,
+): { part: number; stageIndex: number; stageOver: boolean } | undefined {
+  const parts = checkpointsOf(version);
+  if (parts.length === 0) return undefined;
+  const part = Math.max(...parts);
+  const name = `part-${String(part).padStart(6, '0')}`;
+  try {
+    const meta = JSON.parse(
+      readFileSync(join(out, '.checkpoints', 'ctr', version, name, 'checkpoint.json'), 'utf8'),
+    ) as { stageIndex: number; stageOver: boolean };
+    return { part, stageIndex: meta.stageIndex, stageOver: meta.stageOver };
+  } catch {
+    return undefined; // rotated away between the listing and the read
+  }
+}
+
+/** Starts `cliArgs` and kills it with SIGKILL once `when` holds of its newest checkpoint. */
+async function killWhen(
+  cliArgs: string[],
+  version: string,
+  when: (c: { part: number; stageIndex: number; stageOver: boolean }) => boolean,
+): Promise<CliProcess> {
+  const victim = runCli(cliArgs);
+  await new Promise<void>((resolve, reject) => {
+    const poll = setInterval(() => {
+      const c = newestCheckpoint(version);
+      if (c !== undefined && when(c)) {
+        clearInterval(poll);
+        victim.child.kill('SIGKILL');
+        resolve();
+      }
+    }, 5);
+    void victim.exit.then(() => {
+      clearInterval(poll);
+      reject(new Error(`exited before the kill point:\n${victim.stderr()}`));
+    });
+  });
+  expect((await victim.exit).signal).toBe('SIGKILL');
+  return victim;
+}
 
 function checkpointsOf(version: string): number[] {
   const run = join(out, '.checkpoints', 'ctr', version);
@@ -113,3 +157,47 @@ it('refuses --resume when there is nothing to resume', async () => {
   expect((await cli.exit).code).toBe(1);
   expect(cli.stderr()).toContain('nothing to resume: no checkpoint of other under');
 }, 60_000);
+
+describe('a multi-stage run (deeplight: warm-up 2 parts, prune 4 parts)', () => {
+  const staged = (...extra: string[]) =>
+    args(...extra).map((a) =>
+      a === 'qr(collisions=4)' ? 'deeplight(warmupParts=2)' : a === '2' ? '1' : a,
+    );
+  const stagedArgs = (...extra: string[]) => [...staged(...extra), '--budget', '0.5'];
+  const bytesOf = (v: string) => ({
+    table: readFileSync(join(out, 'ctr', v, 'tables', 'sparse.emb')),
+    dense: readFileSync(join(out, 'ctr', v, 'dense.weights')),
+  });
+
+  it('resumes after SIGKILL at the stage boundary and inside the prune stage to the same bytes', async () => {
+    const reference = runCli(stagedArgs('--version', 'staged-ref'));
+    expect((await reference.exit).code).toBe(0);
+    expect(reference.stderr()).toMatch(/^stage 2\/2: prune$/m);
+    expect(reference.stderr()).toMatch(/^part 4\/4 \(epoch 1, stage prune\): /m);
+    const expected = bytesOf('staged-ref');
+
+    // At the boundary: the warm-up's last checkpoint (its stage over) is the newest.
+    await killWhen(stagedArgs('--version', 'boundary'), 'boundary', (c) => c.stageOver);
+    // Inside the prune stage: after its first part's checkpoint.
+    await killWhen(stagedArgs('--version', 'inside'), 'inside', (c) => c.stageIndex === 1);
+    const inside = newestCheckpoint('inside');
+    expect(inside?.stageIndex).toBe(1);
+    expect(inside?.part).toBeLessThan(6);
+
+    for (const version of ['boundary', 'inside']) {
+      const resumed = runCli(stagedArgs('--resume', '--version', version));
+      const { code } = await resumed.exit;
+      expect({ version, code, stderr: code === 0 ? '' : resumed.stderr() }).toEqual({
+        version,
+        code: 0,
+        stderr: '',
+      });
+      expect(resumed.stderr()).toMatch(
+        /^resuming after part \d+ from .*\(stage (warmup|prune), part \d+\)$/m,
+      );
+      const got = bytesOf(version);
+      expect(got.table.equals(expected.table)).toBe(true);
+      expect(got.dense.equals(expected.dense)).toBe(true);
+    }
+  }, 240_000);
+});
