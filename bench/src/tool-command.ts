@@ -5,6 +5,10 @@ import { isOptionError, lazyRequire, UsageError } from '@embpress/service-kit/co
 import { BenchSetupError } from './bench-setup-error';
 
 export const TOOLS = {
+  report: () =>
+    lazyRequire<typeof import('./report/report-command')>(
+      require.resolve('./report/report-command'),
+    ).reportCommand,
   traces: () =>
     lazyRequire<typeof import('./traces/traces-command')>(
       require.resolve('./traces/traces-command'),

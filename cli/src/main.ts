@@ -35,6 +35,9 @@ commands:
       DLRM vs a factorization machine vs the Bayes AUC, methods at a budget, samples/s.
   ingest (--corpus FILE.jsonl | --vectors minilm) --name CORPUS --codec SPEC [--store HOST:PORT] [--json]
       Encode a passage corpus, compress its vectors and publish it as a model version.
+  report RESULTS.jsonl --out DIR
+      An offline HTML report (AUC vs memory with the Pareto frontier, serving p99, training time,
+      loss curves, every run, the method taxonomy) and report.md from an experiment's results.
   traces summarize FILE [--json] [--slowest N]
       Span latency percentiles by name and where a Rank or Retrieve spends its time (stages,
       store calls client vs server, network/queue gap) from a span file or an OTLP JSON export.
@@ -128,6 +131,7 @@ async function main(argv: string[]): Promise<void> {
     case 'bench':
       lazyRequire<typeof import('@embpress/bench')>('@embpress/bench').benchCommand(rest);
       return;
+    case 'report':
     case 'traces':
       lazyRequire<typeof import('@embpress/bench')>('@embpress/bench').toolCommand(command, rest);
       return;

@@ -25,6 +25,12 @@ const PREREQUISITES = {
       brew: 'redis',
       why: 'the peer of the store-vs-Redis benchmark test',
     },
+    {
+      command: 'chromium',
+      apt: 'chromium',
+      brew: 'chromium',
+      why: 'the headless browser of the experiment report test',
+    },
   ],
   // `npm start` (serve all --demo) is pure Node: no system program beyond Node itself.
   start: [],
