@@ -3,6 +3,7 @@
 // budget-driven. A budget-driven method whose table exceeds budget × the fp32 table, or a
 // method that fails to train, makes the benchmark fail after it has printed its report.
 import { join } from 'node:path';
+import { lazyRequire } from '@embpress/service-kit/config';
 import { parseDataSource, synthSplit, TabularReader } from '@embpress/data';
 import type { BackendChoice } from '@embpress/models';
 import { readRawRows } from './ranker-rows';
@@ -11,18 +12,20 @@ import { serveAndCompare, type ServedModel, type ServingRow } from './serve-meth
 type Trainer = typeof import('@embpress/training');
 type TrainOptimizer = import('@embpress/training').TrainOptimizer;
 
-export const DEFAULT_METHODS = [
-  'full',
-  'hash',
-  'qr',
-  'int8',
-  'rowwise-int8',
-  'tt',
-  'dhe',
-  'robe',
-  'mde',
-  'alpt',
-];
+/**
+ * Every method the paper trains (the registry's trainable methods, in listing order), plus the
+ * post-training row-wise int8 codec as the simplest peer a user would try first.
+ */
+export function defaultMethods(): string[] {
+  const { registry } = lazyRequire<typeof import('@embpress/compression')>('@embpress/compression');
+  return [
+    ...registry
+      .list()
+      .filter((m) => m.kind === 'trainable')
+      .map((m) => m.id),
+    'rowwise-int8',
+  ];
+}
 
 export interface MethodsOptions {
   data: string;
@@ -68,6 +71,11 @@ export interface MethodRow {
   bestPart: number;
   /** budget-driven: memoryBytes ≤ budget × fullBytes. */
   withinBudget: boolean | null;
+  /** The paper's 32-bit words of the exported table, and their ratio to the fp32 table's. */
+  paperWords: number;
+  paperRatio: number;
+  /** Staged methods: each stage's parts and kept part (one entry for a single-stage run). */
+  stages: import('@embpress/training').StageReport[];
 }
 
 export interface MethodFailure {
@@ -150,6 +158,9 @@ export async function benchMethods(o: MethodsOptions): Promise<MethodsReport> {
         partsRun: r.partsRun,
         bestPart: r.bestPart,
         withinBudget,
+        paperWords: r.table.describe().paperWords,
+        paperRatio: r.table.describe().paperWords / (r.fullBytes / 4),
+        stages: r.stages,
       };
       o.log(
         `${r.spec}: ${r.memoryBytes} of ${r.fullBytes} bytes (${(row.ratio * 100).toFixed(1)}%)${withinBudget === false ? ' OVER BUDGET' : ''}, val AUC ${row.valAuc.toFixed(4)}, test AUC ${row.testAuc.toFixed(4)}, logloss ${row.testLogloss.toFixed(4)}, ${Math.round(row.samplesPerSec)} samples/s`,

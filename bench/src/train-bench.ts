@@ -20,7 +20,7 @@ import {
 } from '@embpress/models';
 import { lazyRequire } from '@embpress/service-kit/config';
 import { BenchSetupError } from './bench-setup-error';
-import { benchMethods, DEFAULT_METHODS } from './train-bench-methods';
+import { benchMethods, defaultMethods } from './train-bench-methods';
 import { benchQuality } from './train-bench-quality';
 import { benchThroughput } from './train-bench-throughput';
 import { benchVsPytorch } from './train-bench-pytorch';
@@ -35,7 +35,7 @@ export const TRAIN_BENCH_USAGE = `usage:
                        [--fm-factors 16] [--fm-epochs 10] [--fm-lr 0.01] [--fm-optimizer adagrad]
                        [--fm-l2 0.001] [common options]
   embpress bench train --what methods --data criteo:PATH [--test criteo:PATH]
-                       [--methods full,hash,qr,int8,rowwise-int8,tt,dhe,robe,mde,alpt]
+                       [--methods every trainable method + rowwise-int8]
                        [--budget 0.25] [--serve ROWS] [common options]
       --serve: each trained version served by a store + ranker; up to ROWS test rows ranked and
       compared with the trainer's predictions (fails above 1e-5)
@@ -276,7 +276,7 @@ export async function benchTrainCommand(args: string[]): Promise<void> {
       const r = await benchMethods({
         data: values.data,
         ...(values.test === undefined ? {} : { test: values.test }),
-        methods: values.methods === undefined ? DEFAULT_METHODS : list(values.methods),
+        methods: values.methods === undefined ? defaultMethods() : list(values.methods),
         budget,
         ...training,
         seed,
