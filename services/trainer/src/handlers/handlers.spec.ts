@@ -136,6 +136,9 @@ describe('TrainerService', () => {
     expect(await bad({ preset: 'fast' })).toBe(
       'spec.preset: must be one of auto, paper, got "fast"',
     );
+    expect(await bad({ accounting: 'words' })).toBe(
+      'spec.accounting: must be one of bytes, paper, got "words"',
+    );
     expect(await bad({ sparseOptimizer: 'lion' })).toBe(
       'spec.sparse_optimizer: must be one of sgd, adagrad, adam, rowwise-adagrad, got "lion"',
     );
@@ -232,6 +235,7 @@ describe('TrainerService', () => {
     // The record's spec shows the values chosen for its zero fields.
     expect(last.spec).toMatchObject({
       preset: 'auto',
+      accounting: 'bytes',
       batchSize: 128,
       epochs: 20,
       partsPerEpoch: 1,

@@ -10,9 +10,16 @@ import { registry, SPARSE_OPTIMIZER_KINDS, type OptimizerKind } from '@embpress/
 import type { ModelKind, BackendChoice } from '@embpress/models';
 import type { trainer } from '@embpress/proto';
 import { InvalidArgumentError, requireIntInRange, requireName } from '@embpress/service-kit';
-import { LR_SCHEDULES, type LrSchedule } from '@embpress/training';
-import { OPTIMIZER_KINDS, type TrainOptimizer } from '@embpress/training';
-import { TRAIN_PRESETS, type TrainPreset } from '@embpress/training';
+import {
+  BUDGET_ACCOUNTINGS,
+  LR_SCHEDULES,
+  OPTIMIZER_KINDS,
+  TRAIN_PRESETS,
+  type BudgetAccounting,
+  type LrSchedule,
+  type TrainOptimizer,
+  type TrainPreset,
+} from '@embpress/training';
 import type { TrainJobOptions } from '../runner/protocol';
 
 export const DATA_KINDS = ['criteo', 'avazu', 'csv'] as const;
@@ -115,6 +122,8 @@ export function validateTrainingSpec(spec: trainer.TrainingSpec | undefined): {
     requireOneOf('spec.sparse_optimizer', sparseOptimizer, SPARSE_OPTIMIZER_KINDS);
   const preset = spec.preset === '' ? 'auto' : spec.preset;
   requireOneOf('spec.preset', preset, TRAIN_PRESETS);
+  const accounting = spec.accounting === '' ? 'bytes' : spec.accounting;
+  requireOneOf('spec.accounting', accounting, BUDGET_ACCOUNTINGS);
   const partsPerEpoch =
     spec.partsPerEpoch === 0
       ? undefined
@@ -142,13 +151,14 @@ export function validateTrainingSpec(spec: trainer.TrainingSpec | undefined): {
     throw new InvalidArgumentError('spec.sparse_l2', `must be >= 0, got ${spec.sparseL2}`);
   return {
     // The schedule's zero fields stay zero here: the job fills them in once chosen.
-    spec: { ...spec, model, budget, seed, backend, preset, dim },
+    spec: { ...spec, model, budget, seed, backend, preset, dim, accounting },
     options: {
       data: spec.data,
       ...(spec.testData === '' ? {} : { test: spec.testData }),
       model: model as ModelKind,
       method: spec.method,
       ...(budget === 0 ? {} : { budget }),
+      accounting: accounting as BudgetAccounting,
       preset: preset as TrainPreset,
       ...(epochs === undefined ? {} : { epochs }),
       ...(batchSize === undefined ? {} : { batchSize }),

@@ -157,7 +157,14 @@ export interface TrainingSpec {
    */
   lrSchedule: string;
   /** Linear warmup steps of the learning rates. Unset: 0. */
-  warmupSteps?: number | undefined;
+  warmupSteps?:
+    | number
+    | undefined;
+  /**
+   * How the budget is counted when a method derives its size from it: bytes (empty; the real
+   * buffers) or paper (the paper's 32-bit words, which reproduce its parameters).
+   */
+  accounting: string;
 }
 
 export interface TrainingProgress {
@@ -261,6 +268,7 @@ function createBaseTrainingSpec(): TrainingSpec {
     dropout: undefined,
     lrSchedule: "",
     warmupSteps: undefined,
+    accounting: "",
   };
 }
 
@@ -348,6 +356,9 @@ export const TrainingSpec: MessageFns<TrainingSpec> = {
     }
     if (message.warmupSteps !== undefined) {
       writer.uint32(200).uint32(message.warmupSteps);
+    }
+    if (message.accounting !== "") {
+      writer.uint32(210).string(message.accounting);
     }
     return writer;
   },
@@ -585,6 +596,14 @@ export const TrainingSpec: MessageFns<TrainingSpec> = {
             message.warmupSteps = reader.uint32();
             continue;
           }
+          case 26: {
+            if (tag !== 210) {
+              break;
+            }
+
+            message.accounting = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -676,6 +695,7 @@ export const TrainingSpec: MessageFns<TrainingSpec> = {
         : isSet(object.warmup_steps)
         ? globalThis.Number(object.warmup_steps)
         : undefined,
+      accounting: isSet(object.accounting) ? globalThis.String(object.accounting) : "",
     };
   },
 
@@ -756,6 +776,9 @@ export const TrainingSpec: MessageFns<TrainingSpec> = {
     if (message.warmupSteps !== undefined) {
       obj.warmupSteps = Math.round(message.warmupSteps);
     }
+    if (message.accounting !== "") {
+      obj.accounting = message.accounting;
+    }
     return obj;
   },
 
@@ -789,6 +812,7 @@ export const TrainingSpec: MessageFns<TrainingSpec> = {
     message.dropout = object.dropout ?? undefined;
     message.lrSchedule = object.lrSchedule ?? "";
     message.warmupSteps = object.warmupSteps ?? undefined;
+    message.accounting = object.accounting ?? "";
     return message;
   },
 };
