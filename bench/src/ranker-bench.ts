@@ -255,7 +255,11 @@ function machineBusySeconds(): number {
 
 // ---- the run --------------------------------------------------------------------------------
 
-function runLoad(
+/**
+ * The load generator (ranker-load.ts) in its own process: the sampled requests, then the open
+ * loop (`embpress experiment` drives every run's served model with it too).
+ */
+export function runLoad(
   config: RankerLoadConfig,
   execArgv: string[],
   children: ChildProcess[],

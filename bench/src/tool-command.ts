@@ -5,6 +5,10 @@ import { isOptionError, lazyRequire, UsageError } from '@embpress/service-kit/co
 import { BenchSetupError } from './bench-setup-error';
 
 export const TOOLS = {
+  experiment: () =>
+    lazyRequire<typeof import('./experiment/experiment-command')>(
+      require.resolve('./experiment/experiment-command'),
+    ).experimentCommand,
   report: () =>
     lazyRequire<typeof import('./report/report-command')>(
       require.resolve('./report/report-command'),

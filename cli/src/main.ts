@@ -35,6 +35,10 @@ commands:
       DLRM vs a factorization machine vs the Bayes AUC, methods at a budget, samples/s.
   ingest (--corpus FILE.jsonl | --vectors minilm) --name CORPUS --codec SPEC [--store HOST:PORT] [--json]
       Encode a passage corpus, compress its vectors and publish it as a model version.
+  experiment --out DIR [--quick] [--methods a,b] [--budgets 0.5,0.25,0.1,0.01,0.001] [--data synthetic|criteo:PATH ...] [--seeds 1]
+      Methods × budgets × datasets × seeds: quality, bytes, training time, peak RSS and serving
+      latency through a store + ranker per run, appended to DIR/results.jsonl (resumable), then
+      the report. --quick: a small preset (≤ 5 min on 2 cores).
   report RESULTS.jsonl --out DIR
       An offline HTML report (AUC vs memory with the Pareto frontier, serving p99, training time,
       loss curves, every run, the method taxonomy) and report.md from an experiment's results.
@@ -131,6 +135,7 @@ async function main(argv: string[]): Promise<void> {
     case 'bench':
       lazyRequire<typeof import('@embpress/bench')>('@embpress/bench').benchCommand(rest);
       return;
+    case 'experiment':
     case 'report':
     case 'traces':
       lazyRequire<typeof import('@embpress/bench')>('@embpress/bench').toolCommand(command, rest);

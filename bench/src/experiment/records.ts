@@ -77,6 +77,11 @@ export interface RunRecord {
   fullBytes?: number;
   /** memoryBytes / fullBytes. */
   ratio?: number;
+  /**
+   * memoryBytes ≤ budget × fullBytes; null without a budget. False for a method that is not
+   * budget-driven (a codec's fixed size) or cannot shrink that far.
+   */
+  withinBudget?: boolean | null;
   /** The paper's accounting in 32-bit words, of this table and of the fp32 table. */
   paperWords?: number;
   fullPaperWords?: number;

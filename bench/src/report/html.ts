@@ -88,7 +88,7 @@ function runRow(r: RunRecord, frontier: boolean): string {
     cell(num(r.testLogloss, 4), r.testLogloss),
     cell(num(r.valAuc, 4), r.valAuc),
     cell(formatBytes(r.memoryBytes), r.memoryBytes),
-    cell(num(r.ratio, 4), r.ratio),
+    cell(`${num(r.ratio, 4)}${r.withinBudget === false ? ' (over)' : ''}`, r.ratio),
     cell(r.paperWords === undefined ? '-' : String(r.paperWords), r.paperWords),
     cell(num(r.trainSeconds, 1), r.trainSeconds),
     cell(num(r.samplesPerSec, 0), r.samplesPerSec),

@@ -31,7 +31,7 @@ function runRow(r: RunRecord, frontier: Set<string>): string {
     fixed(r.testAuc, 4),
     fixed(r.testLogloss, 4),
     formatBytes(r.memoryBytes),
-    fixed(r.ratio, 4),
+    `${fixed(r.ratio, 4)}${r.withinBudget === false ? ' (over budget)' : ''}`,
     r.paperWords === undefined ? '-' : String(r.paperWords),
     fixed(r.trainSeconds, 1),
     r.samplesPerSec === undefined ? '-' : String(Math.round(r.samplesPerSec)),
