@@ -2,13 +2,11 @@
 // RPC duration metrics and graceful shutdown. Services only write `(request, ctx) => response`.
 import type { Histogram } from '@opentelemetry/api';
 import {
-  Metadata,
   Server,
   status,
   type ChannelOptions,
   type handleBidiStreamingCall,
   type handleServerStreamingCall,
-  type ServerDuplexStream,
   type handleUnaryCall,
   type ServerUnaryCall,
   type ServerWritableStream,
@@ -21,8 +19,6 @@ import { ReflectionService } from '@grpc/reflection';
 import { health, reflectionPackageDefinition } from '@embpress/proto';
 import { deadlineMs } from './deadline';
 import {
-  EmbpressError,
-  InvalidArgumentError,
   ResourceExhaustedError,
   serviceError,
   toStatus,
@@ -32,90 +28,27 @@ import { rpcServerDuration } from './telemetry/instruments';
 import type { Logger } from './logger';
 import type { ServerConfig } from './config';
 import { serverCredentials } from './tls';
+import type {
+  BidiHandler,
+  CallContext,
+  Handlers,
+  ServerStreamHandler,
+  StreamContext,
+  UnaryHandler,
+} from './handler-types';
+import { Received, run, runStream, tolerantDeserializer } from './received';
+
+export type {
+  BidiHandler,
+  CallContext,
+  Handlers,
+  ServerStreamHandler,
+  StreamContext,
+  StreamMessage,
+  StreamStatus,
+  UnaryHandler,
+} from './handler-types';
 import { flagInvalidTimeouts, strictRequests } from './strict-requests';
-
-/** What a handler knows about its call besides the request. */
-export interface CallContext {
-  /** `/package.Service/Method`. */
-  readonly path: string;
-  /** Absolute deadline in ms since epoch, if the caller set one. */
-  readonly deadline: number | undefined;
-  readonly metadata: Metadata;
-  /** Aborted when the caller cancels or the deadline passes. */
-  readonly signal: AbortSignal;
-  /** Logger of this call (carries trace ids). */
-  readonly logger: Logger;
-  /**
-   * Counts `bytes` the call is about to hold (e.g. its response) against the process's
-   * in-flight byte bound until the call ends; over the bound it throws RESOURCE_EXHAUSTED.
-   */
-  reserveBytes(bytes: number): void;
-}
-
-export type UnaryHandler<Req, Res> = (request: Req, ctx: CallContext) => Promise<Res>;
-export type ServerStreamHandler<Req, Res> = (
-  request: Req,
-  ctx: CallContext,
-  send: (response: Res) => void,
-) => Promise<void>;
-
-/**
- * One message of a bidirectional stream as the host hands it over: the decoded message, or why
- * its bytes are not one (the stream goes on: a bad message fails that message only).
- */
-export interface StreamMessage<Req> {
-  message: Req | undefined;
-  refusal: EmbpressError | undefined;
-  /** Size on the wire, counted against the in-flight byte bound while the message is served. */
-  bytes: number;
-}
-
-/** What a bidirectional handler gets from the host besides the grpc-js duplex stream. */
-export interface StreamContext<Req> {
-  readonly path: string;
-  readonly logger: Logger;
-  /** The stream's own messages (the host's deserializer wraps each). */
-  unwrap(data: unknown): StreamMessage<Req>;
-  /**
-   * Starts serving one message: a CallContext whose reserveBytes counts against the host's
-   * in-flight byte bound (the message's own bytes are counted now), and `done` to call once it is
-   * answered (records its duration, releases its bytes, maps an error to its status). Returns a
-   * refusal instead when the message's bytes do not fit.
-   */
-  startMessage(
-    bytes: number,
-    deadline: number | undefined,
-  ): { ctx: CallContext; done: (err: unknown) => StreamStatus } | StreamStatus;
-  /** Called once when the server starts draining: answer what is in flight, then `close()`. */
-  onDrain(listener: () => void): void;
-  /** Ends the stream: OK, or the error's status. Idempotent. */
-  close(err?: unknown): void;
-}
-
-/** A per-message status on a stream (OK is code 0). */
-export interface StreamStatus {
-  code: status;
-  details: string;
-}
-
-export type BidiHandler<Req, Res> = (
-  call: ServerDuplexStream<StreamMessage<Req>, Res>,
-  stream: StreamContext<Req>,
-) => void;
-
-/** The async handlers of a ts-proto `...Server` interface (its string index signature dropped). */
-export type Handlers<S> = {
-  [K in keyof S as string extends K ? never : K]: S[K] extends handleBidiStreamingCall<
-    infer Q,
-    infer R
-  >
-    ? BidiHandler<Q, R>
-    : S[K] extends handleUnaryCall<infer Q, infer R>
-      ? UnaryHandler<Q, R>
-      : S[K] extends handleServerStreamingCall<infer Q, infer R>
-        ? ServerStreamHandler<Q, R>
-        : never;
-};
 
 /** A started service, as a composition root hands it to the process that runs it. */
 export interface RunningService {
@@ -642,57 +575,4 @@ export class ServiceHost {
       handler(call, stream);
     };
   }
-}
-
-/**
- * A request as the deserializer hands it to the wrapped handlers: the decoded message, or why its
- * bytes are not one, and its size (counted against the in-flight byte bound while it is served).
- */
-class Received {
-  constructor(
-    readonly bytes: number,
-    readonly message: unknown,
-    readonly refusal: EmbpressError | undefined,
-  ) {}
-}
-
-/**
- * grpc-js answers a throwing deserializer with INTERNAL (as if the server were broken); we catch
- * it and answer INVALID_ARGUMENT instead, or the typed error a hand-written decoder threw (e.g.
- * an id list over the limit).
- */
-function tolerantDeserializer(deserialize: (bytes: Buffer) => unknown): (bytes: Buffer) => unknown {
-  return (bytes) => {
-    try {
-      return new Received(bytes.length, deserialize(bytes), undefined);
-    } catch (err) {
-      const refusal =
-        err instanceof EmbpressError
-          ? err
-          : new InvalidArgumentError(
-              'request',
-              `is not a valid message of this method (${(err as Error).message})`,
-            );
-      return new Received(bytes.length, undefined, refusal);
-    }
-  };
-}
-
-async function run(
-  handler: UnaryHandler<unknown, unknown>,
-  request: Received,
-  ctx: CallContext,
-): Promise<unknown> {
-  if (request.refusal !== undefined) throw request.refusal;
-  return handler(request.message, ctx);
-}
-
-async function runStream(
-  handler: ServerStreamHandler<unknown, unknown>,
-  request: Received,
-  ctx: CallContext,
-  send: (r: unknown) => void,
-): Promise<void> {
-  if (request.refusal !== undefined) throw request.refusal;
-  return handler(request.message, ctx, send);
 }
