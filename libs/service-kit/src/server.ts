@@ -8,21 +8,13 @@ import {
   type handleBidiStreamingCall,
   type handleServerStreamingCall,
   type handleUnaryCall,
-  type ServerUnaryCall,
-  type ServerWritableStream,
   type ServiceDefinition,
   type ServiceError,
   type UntypedHandleCall,
 } from '@grpc/grpc-js';
-import type { Http2Session, IncomingHttpHeaders } from 'node:http2';
 import { ReflectionService } from '@grpc/reflection';
 import { health, reflectionPackageDefinition } from '@embpress/proto';
-import { deadlineMs } from './deadline';
-import {
-  ResourceExhaustedError,
-  serviceError,
-  toStatus,
-} from './errors';
+import { ResourceExhaustedError, serviceError, toStatus } from './errors';
 import { HealthRegistry } from './health';
 import { rpcServerDuration } from './telemetry/instruments';
 import type { Logger } from './logger';
@@ -37,6 +29,8 @@ import type {
   UnaryHandler,
 } from './handler-types';
 import { Received, run, runStream, tolerantDeserializer } from './received';
+import { callContext } from './call-context';
+import { http2ServersOf, setInitialWindowSize } from './grpc-internals';
 
 export type {
   BidiHandler,
@@ -83,26 +77,10 @@ export interface ServiceHostOptions {
 }
 
 /** The grpc-js Server internals that flowControlWindowBytes needs (grpc-js 1.14). */
-interface GrpcServerInternals {
-  commonServerOptions?: { settings?: Record<string, unknown> };
-  http2Servers?: Map<
-    {
-      on(event: 'session', listener: (session: Http2Session) => void): void;
-      prependListener(
-        event: 'stream',
-        listener: (stream: unknown, headers: IncomingHttpHeaders) => void,
-      ): unknown;
-    },
-    unknown
-  >;
-}
-
 /** grpc's own default largest request; services that need more (or less) say so. */
 const DEFAULT_MAX_RECEIVE_BYTES = 4 * 1024 * 1024;
 /** Default bound on request + reserved bytes of the calls in flight (ServerConfig). */
 export const DEFAULT_MAX_IN_FLIGHT_BYTES = 128 * 1024 * 1024;
-
-type AnyCall = ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>;
 
 export class ServiceHost {
   readonly health = new HealthRegistry();
@@ -118,6 +96,8 @@ export class ServiceHost {
   private idleWaiters: Array<() => void> = [];
   /** Open bidirectional streams' drain listeners (called once when shutdown starts). */
   private readonly drainListeners = new Set<() => void>();
+  /** `reserveBytes` for call contexts (one closure per host, not per call). */
+  private readonly reserve = (bytes: number): void => this.reserveBytes(bytes);
 
   constructor(private readonly options: ServiceHostOptions) {
     this.server = new Server({
@@ -131,15 +111,8 @@ export class ServiceHost {
     });
     this.server.addService(health.HealthService, this.health.implementation);
     if (options.flowControlWindowBytes !== undefined) {
-      // Stream windows: the SETTINGS every new connection starts with. grpc-js passes its
-      // commonServerOptions to http2.createServer at bind time.
-      const internals = this.server as unknown as GrpcServerInternals;
-      if (internals.commonServerOptions === undefined)
-        throw new Error('flowControlWindowBytes: this grpc-js version has no commonServerOptions');
-      internals.commonServerOptions.settings = {
-        ...internals.commonServerOptions.settings,
-        initialWindowSize: options.flowControlWindowBytes,
-      };
+      // Stream windows: the SETTINGS every new connection starts with.
+      setInitialWindowSize(this.server, options.flowControlWindowBytes);
     }
     // Recorded here, not by the OTel grpc instrumentation (which gives spans only).
     this.rpcDuration = rpcServerDuration();
@@ -217,21 +190,14 @@ export class ServiceHost {
   private widenConnectionWindows(): void {
     const bytes = this.options.flowControlWindowBytes;
     if (bytes === undefined) return;
-    for (const http2Server of this.http2Servers('flowControlWindowBytes'))
+    for (const http2Server of http2ServersOf(this.server, 'flowControlWindowBytes'))
       http2Server.on('session', (session) => session.setLocalWindowSize(bytes));
   }
 
   /** strict-requests.ts: a malformed grpc-timeout is refused as INVALID_ARGUMENT. */
   private checkTimeoutHeaders(): void {
-    for (const http2Server of this.http2Servers('strict requests'))
+    for (const http2Server of http2ServersOf(this.server, 'strict requests'))
       flagInvalidTimeouts(http2Server);
-  }
-
-  /** grpc-js's bound HTTP/2 servers (internals of grpc-js 1.14; `what` needs them). */
-  private http2Servers(what: string) {
-    const servers = (this.server as unknown as GrpcServerInternals).http2Servers;
-    if (servers === undefined) throw new Error(`${what}: this grpc-js version has no http2Servers`);
-    return [...servers.keys()];
   }
 
   /** Reports SERVING on health and returns the handle the process runner needs. */
@@ -347,73 +313,6 @@ export class ServiceHost {
     }
   }
 
-  /**
-   * The call's context. Its logger and abort signal are made on first use: most calls (a store
-   * lookup) use neither, and a pino child, an AbortController, a 'cancelled' listener and a
-   * deadline timer per call were ~15% of the store's CPU per lookup.
-   */
-  private context(
-    path: string,
-    call: AnyCall,
-    requestBytes: number,
-  ): { ctx: CallContext; dispose: () => number } {
-    const deadline = deadlineMs(call.getDeadline());
-    let heldBytes = requestBytes;
-    const parentLogger = this.options.logger;
-    let logger: Logger | undefined;
-    let controller: AbortController | undefined;
-    let timer: NodeJS.Timeout | undefined;
-    let disposed = false;
-    // grpc-js also reports a passed deadline as 'cancelled': name the deadline when it has passed.
-    const abort = () =>
-      controller?.abort(
-        new Error(
-          deadline !== undefined && Date.now() >= deadline
-            ? 'deadline exceeded'
-            : 'cancelled by the caller',
-        ),
-      );
-    const ctx: CallContext = {
-      path,
-      deadline,
-      metadata: call.metadata,
-      get signal(): AbortSignal {
-        if (controller === undefined) {
-          controller = new AbortController();
-          if (call.cancelled || (deadline !== undefined && Date.now() >= deadline)) abort();
-          else if (!disposed) {
-            call.on('cancelled', abort);
-            if (deadline !== undefined)
-              timer = setTimeout(
-                () => controller?.abort(new Error('deadline exceeded')),
-                deadline - Date.now(),
-              );
-          }
-        }
-        return controller.signal;
-      },
-      get logger(): Logger {
-        logger ??= parentLogger.child({ rpc: path });
-        return logger;
-      },
-      reserveBytes: (bytes: number) => {
-        this.reserveBytes(bytes);
-        heldBytes += bytes;
-      },
-    };
-    return {
-      ctx,
-      dispose: () => {
-        disposed = true;
-        if (controller !== undefined) {
-          if (timer !== undefined) clearTimeout(timer);
-          call.removeListener('cancelled', abort);
-        }
-        return heldBytes;
-      },
-    };
-  }
-
   private finish(path: string, started: number, err: unknown, logger: Logger): ServiceError | null {
     const mapped = err === null ? null : toStatus(err);
     const code = mapped === null ? status.OK : mapped.code;
@@ -440,7 +339,13 @@ export class ServiceHost {
         callback(refused);
         return;
       }
-      const { ctx, dispose } = this.context(path, call, received.bytes);
+      const { ctx, dispose } = callContext(
+        path,
+        call,
+        received.bytes,
+        this.options.logger,
+        this.reserve,
+      );
       run(handler, received, ctx).then(
         (response) => {
           const held = dispose();
@@ -469,7 +374,13 @@ export class ServiceHost {
         call.emit('error', refused);
         return;
       }
-      const { ctx, dispose } = this.context(path, call, received.bytes);
+      const { ctx, dispose } = callContext(
+        path,
+        call,
+        received.bytes,
+        this.options.logger,
+        this.reserve,
+      );
       runStream(handler, received, ctx, (response) => call.write(response)).then(
         () => {
           const held = dispose();
