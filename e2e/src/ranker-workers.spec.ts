@@ -3,7 +3,7 @@
 // killed with SIGKILL makes the primary stop the other and exit 1, naming it.
 import { execFileSync } from 'node:child_process';
 import { grpcFrame, rawGrpc } from '@embpress/service-kit/testing';
-import { readyPort, runCli } from './testing/cli-process';
+import { readyPort, runCli } from '@embpress/cli/testing';
 
 const workersOf = (pid: number) =>
   execFileSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' })

@@ -6,8 +6,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { store } from '@embpress/proto';
-import { readyPort, runCli } from './testing/cli-process';
-import { publishRowwiseVersion } from './testing/publish';
+import { readyPort, runCli } from '@embpress/cli/testing';
+import { publishRowwiseVersion } from '@embpress/cli/testing';
 
 type Unary<Req, Res> = (
   req: Req,

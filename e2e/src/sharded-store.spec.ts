@@ -17,7 +17,7 @@ import {
   StoreClient,
   type ShardedBatchLookupRequest,
 } from '@embpress/store-client';
-import { readyPort, runCli, type CliProcess } from './testing/cli-process';
+import { readyPort, runCli, type CliProcess } from '@embpress/cli/testing';
 
 const { RowEncoding } = common;
 const ROWS = 3000;

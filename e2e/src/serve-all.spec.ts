@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { healthStatus } from '@embpress/service-kit/testing';
-import { isAlive, runCli, waitForOutput } from './testing/cli-process';
+import { isAlive, runCli, waitForOutput } from '@embpress/cli/testing';
 
 interface Line {
   msg?: string;

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ranker } from '@embpress/proto';
 import { healthStatus, reflectedServices } from '@embpress/service-kit/testing';
-import { readyPort, runCli, type CliProcess } from './testing/cli-process';
+import { readyPort, runCli, type CliProcess } from '@embpress/cli/testing';
 
 interface SpanLine {
   traceId: string;

@@ -19,7 +19,7 @@ import {
 import { ModelRegistryDir } from '@embpress/model-registry';
 import { ranker } from '@embpress/proto';
 import { lazyRequire } from '@embpress/service-kit/config';
-import { type CliProcess, stopCli, serveStoreAndRanker } from './testing/cli-process';
+import { type CliProcess, stopCli, serveStoreAndRanker } from '@embpress/cli/testing';
 
 jest.setTimeout(120_000);
 

@@ -2,7 +2,7 @@
 import { credentials, type ChannelCredentials } from '@grpc/grpc-js';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { healthStatus, makeTestPki, type TestPki } from '@embpress/service-kit/testing';
-import { readyPort, runCli, type CliProcess } from './testing/cli-process';
+import { readyPort, runCli, type CliProcess } from '@embpress/cli/testing';
 
 describe('embpress serve store with mutual TLS', () => {
   let pki: TestPki;

@@ -17,7 +17,7 @@ type RawRows = import('@embpress/bench/ranker-rows').RawRows;
 const { readRawRows, rowColumns, rowFeatures } = lazyRequire<
   typeof import('@embpress/bench/ranker-rows')
 >('@embpress/bench/ranker-rows');
-import { type CliProcess, stopCli, serveStoreAndRanker } from './testing/cli-process';
+import { type CliProcess, stopCli, serveStoreAndRanker } from '@embpress/cli/testing';
 
 jest.setTimeout(120_000);
 

@@ -22,7 +22,7 @@ type RawRows = import('@embpress/bench/ranker-rows').RawRows;
 const { readRawRows, rowColumns, rowFeatures } = lazyRequire<
   typeof import('@embpress/bench/ranker-rows')
 >('@embpress/bench/ranker-rows');
-import { readyPort, runCli, type CliProcess, stopCli } from './testing/cli-process';
+import { readyPort, runCli, type CliProcess, stopCli } from '@embpress/cli/testing';
 
 jest.setTimeout(120_000);
 

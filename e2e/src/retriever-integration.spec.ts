@@ -9,7 +9,7 @@ import { credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js'
 import pino from 'pino';
 import { common, retriever } from '@embpress/proto';
 import type { RunningService } from '@embpress/service-kit';
-import { ingestCommand } from './ingest-command';
+import { ingestCommand } from '@embpress/cli/ingest-command';
 import { lazyRequire } from '@embpress/service-kit/config';
 
 type Store = typeof import('@embpress/embedding-store');

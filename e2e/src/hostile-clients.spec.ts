@@ -15,8 +15,8 @@ import {
   rawSession,
   runHostileProbes,
 } from '@embpress/service-kit/testing';
-import { isAlive, runCli, waitForOutput, type CliProcess } from './testing/cli-process';
-import { publishRowwiseVersion } from './testing/publish';
+import { isAlive, runCli, waitForOutput, type CliProcess } from '@embpress/cli/testing';
+import { publishRowwiseVersion } from '@embpress/cli/testing';
 
 const METHODS = {
   store: '/embpress.store.v1.EmbeddingStoreService/BatchLookup',

@@ -1,0 +1,6 @@
+'use strict';
+module.exports = {
+  ...require('../jest.preset.cjs'),
+  displayName: 'e2e',
+  rootDir: __dirname,
+};
