@@ -1,6 +1,6 @@
 // `embpress methods [--json]`: every registered compression method with its place in the
 // paper's taxonomy.
-import { registry } from '@embpress/compression';
+import { isStagedMethod, registry, type StageSpec } from '@embpress/compression';
 
 export interface MethodListing {
   id: string;
@@ -11,6 +11,10 @@ export interface MethodListing {
   title: string;
   paper: string;
   budgetDriven: boolean;
+  /** Needs the training split's id counts. */
+  usesFrequencies: boolean;
+  /** The stages a multi-stage method declares with its default parameters (empty: one stage). */
+  stages: StageSpec[];
 }
 
 export function listMethods(): MethodListing[] {
@@ -23,6 +27,8 @@ export function listMethods(): MethodListing[] {
     title: m.title,
     paper: m.paper,
     budgetDriven: m.paramsForBudget !== undefined,
+    usesFrequencies: m.usesFrequencies === true,
+    stages: isStagedMethod(m) ? [...m.stages(registry.resolve(m.id).params)] : [],
   }));
 }
 
@@ -32,7 +38,13 @@ export function methodsCommand(json: boolean): void {
     process.stdout.write(`${JSON.stringify({ methods })}\n`);
     return;
   }
-  const rows = methods.map((m) => [m.id, m.kind, m.family, `${m.scope} / ${m.subClass}`, m.title]);
+  const rows = methods.map((m) => [
+    m.id,
+    m.kind,
+    m.family,
+    `${m.scope} / ${m.subClass}`,
+    m.stages.length > 0 ? `${m.title} [${m.stages.map((s) => s.name).join(' → ')}]` : m.title,
+  ]);
   const widths = [0, 1, 2, 3].map((c) => Math.max(...rows.map((r) => (r[c] as string).length)));
   for (const r of rows)
     process.stdout.write(
