@@ -17,7 +17,8 @@ export const EXPERIMENT_USAGE = `usage: embpress experiment --out DIR [--quick] 
   then its model is served by a store + ranker under the same open-loop Rank load (Rank p50/p99,
   store lookup p99, store bytes/row, where a Rank's time went). Runs append to DIR/results.jsonl;
   a rerun skips the finished ones. The report goes to DIR/report/.
-  --quick: 40k synthetic rows, full/hash/qr/rowwise-int8 at budgets 0.25 and 0.01, a tiny DLRM
+  --quick: 40k synthetic rows, full/hash/qr/rowwise-int8/deeplight at budgets 0.25 and 0.01 (full and
+  rowwise-int8 once: their spec fixes their size), a tiny DLRM
   (≤ 5 minutes on 2 cores). Defaults otherwise: every trainable method and rowwise-int8, budgets
   0.5,0.25,0.1,0.01,0.001, synthetic data (200k rows), seed 1.
 `;

@@ -8,6 +8,11 @@ import { appendRecord, readRecords, RESULTS_FILE, runKey, type RunRecord } from 
 
 describe('experiment plan', () => {
   it('crosses datasets, seeds, methods and budgets; full runs once without a budget', () => {
+    // A method whose spec fixes its size runs once too (every budget would train the same table).
+    expect(planRuns({ ...QUICK, methods: ['rowwise-int8', 'dpq'], seeds: [1] })).toMatchObject([
+      { method: 'rowwise-int8', budget: null },
+      { method: 'dpq', budget: null },
+    ]);
     const runs = planRuns({
       ...QUICK,
       methods: ['full', 'hash'],

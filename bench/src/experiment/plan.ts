@@ -53,11 +53,12 @@ export const FULL_DEFAULTS: Omit<ExperimentSettings, 'methods'> = {
 };
 
 /**
- * --quick: ≤ 5 minutes on 2 cores: 40k synthetic rows, the reference and three families (hash
- * trick, quotient-remainder, post-training int8), two budgets, a tiny DLRM, 3 s of load per run.
+ * --quick: ≤ 5 minutes on 2 cores: 40k synthetic rows, the reference and four families (hash
+ * trick, quotient-remainder, post-training int8, DeepLight's staged pruning), two budgets, a tiny
+ * DLRM, 3 s of load per run.
  */
 export const QUICK: ExperimentSettings = {
-  methods: ['full', 'hash', 'qr', 'rowwise-int8'],
+  methods: ['full', 'hash', 'qr', 'rowwise-int8', 'deeplight'],
   budgets: [0.25, 0.01],
   data: ['synthetic'],
   seeds: [1],
@@ -109,13 +110,19 @@ export function checkData(data: string): string {
   return `${m[1]}:${path}`;
 }
 
-/** Budget-driven runs for every method but `full`, which runs once without a budget. */
+/**
+ * One run per budget for a budget-driven method; a method whose size its spec fixes (`full`, the
+ * codecs, dpq, autodim...) runs once without a budget: every budget would train the same table.
+ */
 export function planRuns(s: ExperimentSettings): PlannedRun[] {
+  const { registry } = lazyRequire<typeof import('@embpress/compression')>('@embpress/compression');
+  const budgetDriven = (spec: string) =>
+    spec !== 'full' && registry.resolve(spec).method.paramsForBudget !== undefined;
   const runs: PlannedRun[] = [];
   for (const data of s.data)
     for (const seed of s.seeds)
       for (const method of s.methods)
-        for (const budget of method === 'full' ? [null] : s.budgets)
+        for (const budget of budgetDriven(method) ? s.budgets : [null])
           runs.push({
             key: runKey(data, method, budget, seed),
             data,
