@@ -30,7 +30,7 @@ describe('every method trains, exports and serves what it trained', () => {
       // fits; on fewer ids it does not).
       budget: 0.5,
       epochs: 1,
-      batchSize: 128,
+      batchSize: 256,
       lr: 0.01,
       optimizer: 'adam',
       sparseL2: 0,
