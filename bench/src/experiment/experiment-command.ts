@@ -11,7 +11,8 @@ import { RESULTS_FILE } from './records';
 
 export const EXPERIMENT_USAGE = `usage: embpress experiment --out DIR [--quick] [--methods a,b,...] [--budgets 0.5,0.25,...]
                           [--data synthetic|criteo:PATH|avazu:PATH|csv:PATH ...] [--seeds 1,2]
-                          [--rows N] [--epochs E] [--rate R] [--duration S] [--no-serve] [--json]
+                          [--rows N] [--epochs E] [--batch-size B] [--lr LR] [--rate R] [--duration S]
+                          [--no-serve] [--json]
   Methods × budgets × datasets × seeds: each run trains in its own process (val/test AUC and
   logloss, bytes and the paper's words, train seconds, samples/s, peak RSS, the loss per part),
   then its model is served by a store + ranker under the same open-loop Rank load (Rank p50/p99,
@@ -75,6 +76,8 @@ export function parseExperimentArgs(
       seeds: { type: 'string' },
       rows: { type: 'string' },
       epochs: { type: 'string' },
+      'batch-size': { type: 'string' },
+      lr: { type: 'string' },
       rate: { type: 'string' },
       duration: { type: 'string' },
       'no-serve': { type: 'boolean', default: false },
@@ -95,6 +98,10 @@ export function parseExperimentArgs(
   for (const m of methods) registry.resolve(m); // an unknown method fails now, not after hours
   const rows = positive(values.rows, 'rows');
   const epochs = positive(values.epochs, 'epochs');
+  const batchSize = positive(values['batch-size'], 'batch-size');
+  if (batchSize !== undefined && !Number.isInteger(batchSize))
+    throw new UsageError(`--batch-size must be an integer, got ${values['batch-size']}`);
+  const lr = positive(values.lr, 'lr');
   const rate = positive(values.rate, 'rate');
   const duration = positive(values.duration, 'duration');
   const settings: ExperimentSettings = {
@@ -110,7 +117,12 @@ export function parseExperimentArgs(
         ? base.seeds
         : numbers(values.seeds, 'seeds', (v) => Number.isInteger(v) && v >= 0, 'an integer seed'),
     syntheticRows: rows === undefined ? base.syntheticRows : Math.round(rows),
-    train: { ...base.train, ...(epochs === undefined ? {} : { epochs }) },
+    train: {
+      ...base.train,
+      ...(epochs === undefined ? {} : { epochs }),
+      ...(batchSize === undefined ? {} : { batchSize }),
+      ...(lr === undefined ? {} : { lr }),
+    },
     load:
       values['no-serve'] || base.load === null
         ? null

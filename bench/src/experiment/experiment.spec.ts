@@ -42,11 +42,14 @@ describe('experiment plan', () => {
       '--budgets',
       '0.5,0.001',
       '--no-serve',
+      '--batch-size',
+      '128',
     ]);
     expect(custom?.settings).toMatchObject({
       methods: ['hash', 'qr'],
       budgets: [0.5, 0.001],
       load: null,
+      train: expect.objectContaining({ batchSize: 128 }),
     });
     expect(() => parseExperimentArgs(['--quick'])).toThrow('--out DIR is required');
     expect(() => parseExperimentArgs(['--out', 'x', '--budgets', '0.5,2'])).toThrow(
