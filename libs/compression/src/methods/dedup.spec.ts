@@ -292,7 +292,7 @@ describe('dedup: stages', () => {
     await t.enterStage(context(optimizer, lines));
     // Budget 0.5 asks for 8 merges; only the 3 planted blocks are alike: ratio not met.
     expect(t.memoryBytes()).toBe(13 * len * 4 + 16);
-    expect(lines.join('\n')).toMatch(/3 of 16 blocks merged \(T_stop 9\).*not met/);
+    expect(lines.join('\n')).toMatch(/3 of 16 blocks merged at fp 0.32 \(T_stop 9\).*not met/);
     const after = new Float32Array(1024 * 4);
     t.forward(all, after);
     expect(after).toEqual(before); // exact copies: every id reads the same values
@@ -327,6 +327,34 @@ describe('dedup: stages', () => {
     expect(t.memoryBytes()).toBe(14 * len * 4 + 16);
     expect(t.toTable().describe().notes.join(' ')).toMatch(/budget .* met \(bytes\)/);
     expect(t.toTable().describe().compressionRatio).toBeCloseTo(16384 / (14 * len * 4 + 16), 6);
+  });
+
+  it('relaxes fp (doubling, up to fpMax) until the budget is met; fpMax = fp keeps the reference', async () => {
+    // Blocks 3, 8 and 12 become noisy copies (every value within ±0.02 of its source): at the
+    // reference's fp 0.01 about half the values differ, at fp 0.02 all are equal.
+    const noisy = (fpMax: number) => {
+      const budget = (14 * len * 4 + 16 + 0.5) / (1024 * 16);
+      const { t, optimizer } = planted(budget);
+      const data = (t.parameters()[0] as { data: Float32Array }).data;
+      const rng = new Rng(3);
+      for (const block of [3, 8, 12])
+        for (let i = block * len; i < (block + 1) * len; i += 1)
+          data[i] = (data[i] as number) + rng.uniform(-0.02, 0.02);
+      const p: DedupParams = { ...DEFAULTS, blockRows: b, budget, fpMax };
+      return { t: dedup.createTrainable(shape, p, { seed: 1, optimizer }), data, optimizer };
+    };
+    const reference = noisy(0.01);
+    (reference.t.parameters()[0] as { data: Float32Array }).data.set(reference.data);
+    const refLines: string[] = [];
+    await reference.t.enterStage(context(reference.optimizer, refLines));
+    expect(refLines.join('\n')).toMatch(/0 of 16 blocks merged at fp 0.01 .*not met/);
+    const relaxed = noisy(0.32);
+    (relaxed.t.parameters()[0] as { data: Float32Array }).data.set(relaxed.data);
+    const lines: string[] = [];
+    await relaxed.t.enterStage(context(relaxed.optimizer, lines));
+    expect(lines.join('\n')).toMatch(/fp 0.01 merged 0 of 16 blocks .*trying fp 0.02/);
+    expect(lines.join('\n')).toMatch(/2 of 16 blocks merged at fp 0.02 \(T_stop 2\)/);
+    expect(relaxed.t.memoryBytes()).toBe(14 * len * 4 + 16);
   });
 
   it('draws its LSH from the context seed (same seed, same table)', async () => {

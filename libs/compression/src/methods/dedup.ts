@@ -42,6 +42,12 @@ const params = z
     width: z.number().gt(0).default(0.09),
     /** fp: values within fp count as equal. */
     fp: z.number().min(0).default(0.01),
+    /**
+     * When fp merges fewer blocks than the budget needs, fp doubles up to fpMax and the LSH pass
+     * runs again (docs/methods/dedup.md#meeting-the-budget). fpMax ≤ fp: the reference (a single
+     * pass; the budget may be missed).
+     */
+    fpMax: z.number().min(0).default(0.32),
     /** Smallest fraction of equal values for a merge. */
     sim: z.number().gt(0).lte(1).default(0.7),
     /** Candidates share ≥ max(1, lshThreshold) bands. */
@@ -301,15 +307,27 @@ class DedupTrainable implements StagedTrainable {
     const D = this.shape.dim;
     const tStop = dedupStopCount(this.shape, this.params);
     const started = Date.now();
-    const result = lshDedup({
-      table: this.table,
-      rows: this.rows,
-      blockRows: this.b,
-      dim: D,
-      tStop,
-      lsh: this.params,
-      rng: new Rng((context.seed ^ LSH_SALT) >>> 0),
-    });
+    const pass = (fp: number) =>
+      lshDedup({
+        table: this.table,
+        rows: this.rows,
+        blockRows: this.b,
+        dim: D,
+        tStop,
+        lsh: { ...this.params, fp },
+        rng: new Rng((context.seed ^ LSH_SALT) >>> 0),
+      });
+    // The reference's fp is sized for its tables (init bound 3e-4 on Criteo); on a table whose
+    // values are larger it merges nothing. Relax it, doubling, until the budget's merges happen.
+    let fp = this.params.fp;
+    let result = pass(fp);
+    while (!meets(this.shape, this.params, result.unique) && fp * 2 <= this.params.fpMax) {
+      context.log(
+        `dedup: fp ${fp} merged ${result.merges} of ${this.blocks} blocks (T_stop ${Math.max(0, Math.ceil(tStop))}); trying fp ${fp * 2}`,
+      );
+      fp *= 2;
+      result = pass(fp);
+    }
     const map = indexArray(this.blocks, this.blocks);
     map.set(result.map);
     this.table = gatherUnique(this.table, result, this.b * D);
@@ -319,7 +337,7 @@ class DedupTrainable implements StagedTrainable {
     const reached = this.memoryBytes() / fullBytes(this.shape);
     const met = meets(this.shape, this.params, result.unique);
     context.log(
-      `dedup: ${result.merges} of ${this.blocks} blocks merged (T_stop ${Math.max(0, Math.ceil(tStop))}), ` +
+      `dedup: ${result.merges} of ${this.blocks} blocks merged at fp ${fp} (T_stop ${Math.max(0, Math.ceil(tStop))}), ` +
         `${result.unique} unique, ratio ${reached.toPrecision(4)}${met ? '' : ` — budget ${this.params.budget} not met (too few similar blocks)`}, ` +
         `${Date.now() - started} ms`,
     );
