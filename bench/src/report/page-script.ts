@@ -9,6 +9,9 @@ export const PAGE_SCRIPT = String.raw`
   const label = (r) => r.method + (r.budget === null ? '' : '@' + r.budget) + (r.seed === 1 ? '' : ' s' + r.seed);
   const plotted = (r) => r.status === 'ok' && r.memoryBytes > 0 && Number.isFinite(r.testAuc);
   const width = Math.min(880, document.body.clientWidth - 40);
+  // One colour per method: the paper's 18 methods and the codecs outnumber a 10-colour scheme,
+  // which would paint two methods alike.
+  const methodColors = { legend: true, range: d3.schemeTableau10.concat(d3.schemeDark2, d3.schemeSet1) };
 
   function figure(container, id, title, points, plot, note) {
     const fig = document.createElement('figure');
@@ -37,7 +40,7 @@ export const PAGE_SCRIPT = String.raw`
         width, height: 380, grid: true, marginRight: 60, inset: 14,
         x: { type: 'log', label: 'table memory (bytes)' },
         y: { label: 'test AUC' },
-        color: { legend: true },
+        color: methodColors,
         marks: [
           Plot.line(frontier, { x: 'memoryBytes', y: 'testAuc', stroke: '#888', strokeDasharray: '4,3' }),
           Plot.dot(ok, { x: 'memoryBytes', y: 'testAuc', fill: 'method', r: 5, className: 'pt', title: (r) => r.label + '\nAUC ' + r.testAuc.toFixed(4) + '\n' + r.memoryBytes + ' bytes' }),
@@ -50,8 +53,8 @@ export const PAGE_SCRIPT = String.raw`
       Plot.plot({
         width, height: 320, grid: true, inset: 14,
         x: { type: 'log', label: 'table memory (bytes)' },
-        y: { label: 'p99 latency (ms)', zero: true },
-        color: { legend: true },
+        y: { label: 'p99 latency (ms, log scale)', type: 'log' },
+        color: methodColors,
         marks: [
           Plot.dot(served, { x: 'memoryBytes', y: (r) => r.serving.rankP99Ms, fill: 'method', r: 5, className: 'pt', title: (r) => r.label + '\nRank p99 ' + r.serving.rankP99Ms.toFixed(2) + ' ms' }),
           Plot.dot(served, { x: 'memoryBytes', y: (r) => r.serving.storeLookupP99Ms, stroke: 'method', r: 4, title: (r) => r.label + '\nstore p99 ' + r.serving.storeLookupP99Ms.toFixed(2) + ' ms' }),
@@ -65,7 +68,7 @@ export const PAGE_SCRIPT = String.raw`
         width, height: 40 + 18 * trained.length, marginLeft: 140,
         x: { label: 'seconds', grid: true },
         y: { label: null, domain: trained.map((r) => r.label) },
-        color: { legend: true },
+        color: methodColors,
         marks: [
           Plot.barX(trained, { y: 'label', x: 'trainSeconds', fill: 'method', className: 'pt', title: (r) => r.label + ': ' + r.trainSeconds.toFixed(1) + ' s, ' + Math.round(r.samplesPerSec) + ' samples/s' }),
           Plot.ruleX([0]),
