@@ -24,7 +24,9 @@ const { readRawRows, rowColumns, rowFeatures } = lazyRequire<
 >('@embpress/bench/ranker-rows');
 import { readyPort, runCli, type CliProcess, stopCli } from '@embpress/cli/testing';
 
-jest.setTimeout(120_000);
+// Generous: the spec trains a model and starts a store and three rankers, which on a loaded 2-core
+// machine took over a minute to report SERVING.
+jest.setTimeout(300_000);
 
 type Trainer = typeof import('@embpress/training');
 type TrainResult = import('@embpress/training').TrainResult;
@@ -114,7 +116,7 @@ describe('ranker over a real store', () => {
       EMBPRESS_STORE_PORT: '0',
       EMBPRESS_STORE_REGISTRY_ROOT: registryRoot,
     });
-    const storePort = await readyPort(store, 60_000);
+    const storePort = await readyPort(store, 120_000);
     const rankerEnv = {
       ...common,
       EMBPRESS_RANKER_PORT: '0',
@@ -132,9 +134,9 @@ describe('ranker over a real store', () => {
       EMBPRESS_RANKER_ROW_CACHE_BYTES: '0',
     });
     [rankerPort, degradedPort, uncachedPort] = await Promise.all([
-      readyPort(rankerProc, 60_000),
-      readyPort(degradedProc, 60_000),
-      readyPort(uncachedProc, 60_000),
+      readyPort(rankerProc, 120_000),
+      readyPort(degradedProc, 120_000),
+      readyPort(uncachedProc, 120_000),
     ]);
   });
 
