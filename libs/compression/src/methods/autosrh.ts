@@ -19,7 +19,7 @@ import type { StageContext, StagedMethod, StagedTrainable, StageSpec } from '../
 import { keptCount } from '../codecs/prune';
 import {
   buildSparseTable,
-  gatherSelected,
+  maskUnselected,
   loadSparseTable,
   selectLargest,
   sparseEstimateBytes,
@@ -82,6 +82,10 @@ export class AutoSrhTrainable implements StagedTrainable {
   private readonly k: number;
   /** 0 warmup, 1 search, 2 retrain. */
   private stage = 0;
+  /** forward's top-k selection of the current state (stale after any parameter change). */
+  private selectionFresh = false;
+  private selectionKey = 0;
+  private selectionLastTie = -1;
   private readonly table: Float32Array;
   /** α, groups × D, in [0, 1]; 1 until the search moves it. */
   private readonly alpha: Float32Array;
@@ -136,8 +140,16 @@ export class AutoSrhTrainable implements StagedTrainable {
   /** Serving semantics: the k largest |W| (exact selection). */
   forward(ids: Uint32Array, out: Float32Array): void {
     checkIds(ids, this.rows);
-    const W = this.effectiveTable();
-    gatherSelected(W, this.dim, ids, out, selectLargest(W, this.k));
+    // The selection runs over the whole table once per state, not once per call (validation
+    // calls forward per batch); every change of the parameters marks it stale.
+    if (!this.selectionFresh) {
+      const sel = selectLargest(this.effectiveTable(), this.k);
+      this.selectionKey = sel.key;
+      this.selectionLastTie = sel.lastTie;
+      this.selectionFresh = true;
+    }
+    for (let i = 0; i < ids.length; i += 1) this.effectiveRow(ids[i] as number, out, i * this.dim);
+    maskUnselected(ids, this.dim, out, { key: this.selectionKey, lastTie: this.selectionLastTie });
   }
 
   /** d(loss)/dE (rows of ids) and d(loss)/dα (dense) of trainForward. */
@@ -164,6 +176,7 @@ export class AutoSrhTrainable implements StagedTrainable {
 
   /** Training batches move E only: α trains on validation batches (search) or is frozen. */
   backward(ids: Uint32Array, rowGrads: Float32Array): void {
+    this.selectionFresh = false;
     const [gE] = this.gradients(ids, rowGrads) as [ParamGradient];
     this.optimizer.updateRows(this.tableSlot, gE.rows as Uint32Array, gE.values, this.table);
   }
@@ -174,6 +187,7 @@ export class AutoSrhTrainable implements StagedTrainable {
    * group, also one absent from the batch (the reference's loss term).
    */
   validationStep(ids: Uint32Array, rowGrads: Float32Array): void {
+    this.selectionFresh = false;
     if (this.stage !== 1) return;
     const dim = this.dim;
     const G = this.p.groups;
@@ -196,6 +210,8 @@ export class AutoSrhTrainable implements StagedTrainable {
   }
 
   parameters(): ParamView[] {
+    // Callers may write through the views (gradient checks).
+    this.selectionFresh = false;
     return [
       { name: 'table', data: this.table, rowLength: this.dim },
       { name: 'alpha', data: this.alpha },
@@ -222,6 +238,7 @@ export class AutoSrhTrainable implements StagedTrainable {
   }
 
   enterStage(context: StageContext): void {
+    this.selectionFresh = false;
     const expected = STAGES[context.index];
     if (context.index < 1 || expected === undefined || context.stage.name !== expected.name)
       throw new SpecError(`autosrh: no stage ${context.index} (${context.stage.name}) to enter`);

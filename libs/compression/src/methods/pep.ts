@@ -20,7 +20,7 @@ import { keptCount } from '../codecs/prune';
 import {
   buildSparseTable,
   countNonZero,
-  gatherSelected,
+  maskUnselected,
   loadSparseTable,
   selectLargest,
   sparseEstimateBytes,
@@ -91,6 +91,10 @@ export class PepTrainable implements StagedTrainable {
   private readonly seed: number;
   /** 0: search, 1: retrain. */
   private stage = 0;
+  /** forward's top-k selection of the current state (stale after any parameter change). */
+  private selectionFresh = false;
+  private selectionKey = 0;
+  private selectionLastTie = -1;
   private table: Float32Array;
   /** Search only (empty in retrain): S, thresholdRows × thresholdCols. */
   private thresholds: Float32Array;
@@ -171,8 +175,16 @@ export class PepTrainable implements StagedTrainable {
   /** Serving semantics: the k largest |W| of the current state (exact selection). */
   forward(ids: Uint32Array, out: Float32Array): void {
     checkIds(ids, this.rows);
-    const W = this.effectiveTable();
-    gatherSelected(W, this.dim, ids, out, selectLargest(W, this.k));
+    // The selection runs over the whole table once per state, not once per call (validation
+    // calls forward per batch); every change of the parameters marks it stale.
+    if (!this.selectionFresh) {
+      const sel = selectLargest(this.effectiveTable(), this.k);
+      this.selectionKey = sel.key;
+      this.selectionLastTie = sel.lastTie;
+      this.selectionFresh = true;
+    }
+    for (let i = 0; i < ids.length; i += 1) this.effectiveRow(ids[i] as number, out, i * this.dim);
+    maskUnselected(ids, this.dim, out, { key: this.selectionKey, lastTie: this.selectionLastTie });
   }
 
   gradients(ids: Uint32Array, rowGrads: Float32Array): ParamGradient[] {
@@ -212,6 +224,7 @@ export class PepTrainable implements StagedTrainable {
   }
 
   backward(ids: Uint32Array, rowGrads: Float32Array): void {
+    this.selectionFresh = false;
     const [gE, gS] = this.gradients(ids, rowGrads) as [ParamGradient, ParamGradient | undefined];
     this.optimizer.updateRows(this.tableSlot, gE.rows as Uint32Array, gE.values, this.table);
     if (gS === undefined) return;
@@ -226,6 +239,8 @@ export class PepTrainable implements StagedTrainable {
   }
 
   parameters(): ParamView[] {
+    // Callers may write through the views (gradient checks).
+    this.selectionFresh = false;
     const views: ParamView[] = [{ name: 'table', data: this.table, rowLength: this.dim }];
     if (this.stage === 0) views.push({ name: 'thresholds', data: this.thresholds });
     return views;
@@ -265,6 +280,7 @@ export class PepTrainable implements StagedTrainable {
   }
 
   enterStage(context: StageContext): void {
+    this.selectionFresh = false;
     if (context.index !== 1 || context.stage.name !== 'retrain')
       throw new SpecError(`pep: no stage ${context.index} (${context.stage.name}) to enter`);
     // The mask of the kept search state: its non-zero entries, cut to the k largest when the

@@ -103,6 +103,27 @@ export function gatherSelected(
   }
 }
 
+/**
+ * Zeroes, in rows `ids` already gathered into `out` (row i of out = row ids[i] of W), the entries
+ * `sel` does not keep: gatherSelected for tables that compute their rows (W = E ⊙ α, a soft
+ * threshold) instead of holding W. Ids already checked.
+ */
+export function maskUnselected(
+  ids: Uint32Array,
+  dim: number,
+  out: Float32Array,
+  sel: Selection,
+): void {
+  const bits = new Uint32Array(out.buffer, out.byteOffset, out.length);
+  for (let i = 0; i < ids.length; i += 1) {
+    const flat = (ids[i] as number) * dim;
+    for (let j = 0; j < dim; j += 1) {
+      const key = (bits[i * dim + j] as number) & 0x7fffffff;
+      if (!(key > sel.key || (key === sel.key && flat + j <= sel.lastTie))) out[i * dim + j] = 0;
+    }
+  }
+}
+
 /** Entries of W that are not zero. */
 export function countNonZero(W: Float32Array): number {
   let nnz = 0;
