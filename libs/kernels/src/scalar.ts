@@ -427,7 +427,7 @@ export class ScalarKernels extends CheckedKernels {
   }
 }
 
-/** a is worse than b: lower score, or equal score and higher index (assembly/index.ts). */
+/** a is worse than b: lower score, or equal score and higher index (assembly/topk.ts). */
 function worse(sa: number, ia: number, sb: number, ib: number): boolean {
   return sa < sb || (sa === sb && ia > ib);
 }
