@@ -10,32 +10,23 @@
 //   <out>/vocabulary.json   Vocabulary.toJSON() (ships in the model directory)
 //   <out>/frequencies.u32   train count of every global id, little-endian uint32
 //   <out>/{train,validation,test}.bin   binary caches (cache.ts)
+//
+// This module holds the passes themselves; dataset-info.ts (dataset.json's schema and file
+// names), prepare-plan.ts (pass 0: the split) and prepared-dataset.ts (reading the result) live
+// beside it, and their public names are exported from here as before.
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { crc32 } from 'node:zlib';
-import { z } from 'zod';
 import { fsyncDir, writeFileDurable } from './atomic';
-import {
-  CacheReader,
-  CacheWriter,
-  type CacheBatchOptions,
-  type EncodedBatch,
-  type RowSink,
-} from './cache';
+import { CacheWriter, type EncodedBatch, type RowSink } from './cache';
+import { FILES, type DatasetInfo, type SplitName } from './dataset-info';
 import { encodeBatch } from './encode';
 import { DataError } from './errors';
-import type { DataSource, FormatKind } from './formats';
+import type { DataSource } from './formats';
+import { defaultSplit, planFor } from './prepare-plan';
 import { ShuffledCacheWriter } from './shuffle';
-import {
-  planChunkSplit,
-  planSeparateTest,
-  planTail,
-  rangeRows,
-  type RowRange,
-  type SplitPlan,
-  type SplitScheme,
-} from './splits';
+import { rangeRows, type RowRange, type SplitScheme } from './splits';
 import {
   emptyStats,
   TabularReader,
@@ -43,10 +34,11 @@ import {
   type RawBatch,
   type ReadStats,
 } from './tabular-reader';
-import { Vocabulary, VocabularyBuilder } from './vocabulary';
+import { VocabularyBuilder } from './vocabulary';
 
-export type SplitName = 'train' | 'validation' | 'test';
-export const SPLIT_NAMES: readonly SplitName[] = ['train', 'validation', 'test'];
+export { datasetInfoSchema, SPLIT_NAMES, type DatasetInfo, type SplitName } from './dataset-info';
+export { defaultSplit } from './prepare-plan';
+export { PreparedDataset, type SplitBatchOptions } from './prepared-dataset';
 
 /**
  * The reference's global seed (docs/methods/reference.md#training-loop); its train shuffle itself
@@ -72,118 +64,6 @@ export interface PrepareOptions {
   /** Memory of the shuffle's second pass (default 32 MiB). */
   shuffleBucketBytes?: number;
   log?: (line: string) => void;
-}
-
-const rangeSchema = z.object({ start: z.number().int().min(0), end: z.number().int().min(0) });
-const sourceSchema = z.object({
-  path: z.string(),
-  bytes: z.number().int().min(0),
-  sha256: z.string().regex(/^[0-9a-f]{64}$/),
-  dataRows: z.number().int().min(0),
-  rows: z.number().int().min(0),
-  badLines: z.number().int().min(0),
-  badLineExamples: z.array(z.string()),
-});
-
-export const datasetInfoSchema = z.object({
-  format: z.literal('embpress.dataset'),
-  version: z.literal(1),
-  kind: z.enum(['criteo', 'avazu', 'csv']),
-  sources: z.object({ train: sourceSchema, test: sourceSchema.optional() }),
-  layout: z.object({ dense: z.array(z.string()), categorical: z.array(z.string()).min(1) }),
-  split: z.object({
-    scheme: z.object({ kind: z.string() }).passthrough(),
-    train: rangeSchema,
-    validation: rangeSchema,
-    test: rangeSchema.nullable(),
-  }),
-  rows: z.object({
-    train: z.number().int().min(0),
-    validation: z.number().int().min(0),
-    test: z.number().int().min(0),
-  }),
-  preprocessing: z.object({
-    dense: z.string(),
-    minCount: z.number().int().min(1),
-    oovId: z.literal(0),
-    missingValue: z.literal(''),
-  }),
-  shuffle: z.object({ seed: z.number().int().nullable(), buckets: z.number().int().min(0) }),
-  features: z.number().int().min(1),
-  cardinalities: z.array(z.number().int().min(1)),
-  files: z.object({
-    vocabulary: z.string(),
-    frequencies: z.string(),
-    train: z.string(),
-    validation: z.string(),
-    test: z.string(),
-  }),
-  frequenciesCrc32: z.number().int().min(0),
-  vocabularyFingerprint: z.string(),
-  /** SHA-256 over the sources' contents and every option that changes the caches. */
-  fingerprint: z.string(),
-  createdAt: z.string(),
-  seconds: z.number().min(0),
-});
-
-export type DatasetInfo = z.infer<typeof datasetInfoSchema>;
-
-const FILES = {
-  vocabulary: 'vocabulary.json',
-  frequencies: 'frequencies.u32',
-  train: 'train.bin',
-  validation: 'validation.bin',
-  test: 'test.bin',
-} as const;
-
-export function defaultSplit(kind: FormatKind, separateTest: boolean): SplitScheme {
-  if (separateTest) return { kind: 'separate-test', validationFraction: 0.1 };
-  return kind === 'avazu' ? { kind: 'last-day', column: 'hour' } : { kind: 'chunks', chunks: 7 };
-}
-
-/** Finds the last day of a YYMMDDHH column (file sorted by time) and splits its rows off. */
-async function planLastDay(
-  reader: TabularReader,
-  column: string,
-  onBadLine: OnBadLine,
-): Promise<SplitPlan> {
-  const col = reader.layout.categoricalNames.indexOf(column);
-  if (col < 0)
-    throw new DataError(
-      'bad-schema',
-      `${reader.path}: the last-day split needs a categorical column "${column}"`,
-    );
-  const nf = reader.layout.categoricalNames.length;
-  const stats = emptyStats();
-  let lastDay: string | undefined;
-  let lastDayStart = 0;
-  for await (const b of reader.batches({ onBadLine, stats })) {
-    for (let r = 0; r < b.size; r += 1) {
-      const day = (b.categorical[r * nf + col] as string).slice(0, 6);
-      if (day !== lastDay) {
-        lastDay = day;
-        lastDayStart = b.rowIndex[r] as number;
-      }
-    }
-  }
-  return planTail(stats.dataRows, stats.dataRows - lastDayStart);
-}
-
-async function planFor(
-  scheme: SplitScheme,
-  reader: TabularReader,
-  onBadLine: OnBadLine,
-): Promise<SplitPlan> {
-  switch (scheme.kind) {
-    case 'chunks':
-      return planChunkSplit(await reader.countRows(), scheme.chunks ?? 7);
-    case 'tail':
-      return planTail(await reader.countRows(), scheme.rows);
-    case 'last-day':
-      return planLastDay(reader, scheme.column ?? 'hour', onBadLine);
-    case 'separate-test':
-      return planSeparateTest(await reader.countRows(), scheme.validationFraction ?? 0.1);
-  }
 }
 
 function sameColumns(a: TabularReader, b: TabularReader): boolean {
@@ -427,126 +307,4 @@ function moveIntoPlace(tmp: string, outDir: string, overwrite: boolean): void {
     rmSync(old, { recursive: true, force: true });
   }
   fsyncDir(dirname(outDir));
-}
-
-export interface SplitBatchOptions extends Omit<CacheBatchOptions, 'dropLast'> {
-  /** Default: true for train (like the reference), false for validation and test. */
-  dropLast?: boolean;
-}
-
-/** A prepared dataset directory, validated on open. */
-export class PreparedDataset {
-  private freqCache: Uint32Array | undefined;
-  private readonly readers = new Map<SplitName, CacheReader>();
-
-  private constructor(
-    readonly dir: string,
-    readonly info: DatasetInfo,
-    readonly vocabulary: Vocabulary,
-  ) {}
-
-  static open(dir: string): PreparedDataset {
-    const path = join(dir, 'dataset.json');
-    let raw: unknown;
-    try {
-      raw = JSON.parse(readFileSync(path, 'utf8'));
-    } catch (err) {
-      throw new DataError(
-        existsSync(path) ? 'corrupt-cache' : 'missing-file',
-        `${path}: ${existsSync(path) ? `not JSON (${(err as Error).message})` : 'no such file (not a prepared dataset)'}`,
-        { file: path },
-      );
-    }
-    const parsed = datasetInfoSchema.safeParse(raw);
-    if (!parsed.success)
-      throw new DataError(
-        'corrupt-cache',
-        `${path}: ${parsed.error.issues
-          .slice(0, 5)
-          .map((i) => `${i.path.join('.')}: ${i.message}`)
-          .join('; ')}`,
-        { file: path },
-      );
-    const info = parsed.data;
-    const vocabPath = join(dir, info.files.vocabulary);
-    let vocabJson: unknown;
-    try {
-      vocabJson = JSON.parse(readFileSync(vocabPath, 'utf8'));
-    } catch (err) {
-      throw new DataError('corrupt-cache', `${vocabPath}: ${(err as Error).message}`, {
-        file: vocabPath,
-      });
-    }
-    const vocabulary = Vocabulary.fromJSON(vocabJson, vocabPath);
-    if (vocabulary.fingerprint() !== info.vocabularyFingerprint)
-      throw new DataError(
-        'corrupt-cache',
-        `${vocabPath}: does not match dataset.json's fingerprint`,
-        {
-          file: vocabPath,
-        },
-      );
-    const ds = new PreparedDataset(dir, info, vocabulary);
-    for (const name of SPLIT_NAMES) ds.split(name);
-    return ds;
-  }
-
-  /** The cache of a split (its header and size checked against dataset.json). */
-  split(name: SplitName): CacheReader {
-    let r = this.readers.get(name);
-    if (r === undefined) {
-      const path = join(this.dir, this.info.files[name]);
-      r = CacheReader.open(path);
-      const h = r.header;
-      if (h.meta.vocabularyFingerprint !== this.info.vocabularyFingerprint)
-        throw new DataError(
-          'corrupt-cache',
-          `${path}: written with another vocabulary than ${this.info.files.vocabulary}`,
-          { file: path },
-        );
-      if (
-        h.rows !== this.info.rows[name] ||
-        h.dense !== this.info.layout.dense.length ||
-        h.sparse !== this.info.layout.categorical.length
-      )
-        throw new DataError(
-          'corrupt-cache',
-          `${path}: ${h.rows} rows of ${h.dense}+${h.sparse} values, dataset.json says ${this.info.rows[name]} rows of ${this.info.layout.dense.length}+${this.info.layout.categorical.length}`,
-          { file: path },
-        );
-      this.readers.set(name, r);
-    }
-    return r;
-  }
-
-  /** Batches of a split; the last partial batch is dropped for train and kept for evaluation. */
-  batches(name: SplitName, options: SplitBatchOptions): AsyncGenerator<EncodedBatch> {
-    return this.split(name).batches({ ...options, dropLast: options.dropLast ?? name === 'train' });
-  }
-
-  /**
-   * Train count of every global id (docs/methods/reference.md#data); per field:
-   * subarray(offsets[f], offsets[f+1]).
-   */
-  frequencies(): Uint32Array {
-    if (this.freqCache === undefined) {
-      const path = join(this.dir, this.info.files.frequencies);
-      const bytes = readFileSync(path);
-      if (
-        bytes.length !== this.vocabulary.size * 4 ||
-        crc32(bytes) >>> 0 !== this.info.frequenciesCrc32
-      )
-        throw new DataError(
-          'corrupt-cache',
-          `${path}: size or CRC-32 does not match dataset.json`,
-          {
-            file: path,
-          },
-        );
-      const out = new Uint32Array(this.vocabulary.size);
-      new Uint8Array(out.buffer).set(bytes);
-      this.freqCache = out;
-    }
-    return this.freqCache;
-  }
 }
