@@ -4,3 +4,4 @@ export * from './settings';
 export * from './telemetry-settings';
 export { isOptionError, UsageError } from './usage-error';
 export { lazyRequire } from './lazy-require';
+export * from './option-values';
