@@ -1,5 +1,5 @@
 // The progress output of `embpress train`: a redrawn bar on a terminal, plain lines elsewhere.
-import { formatDuration, progressBar, progressLine, TrainProgressView } from './train-progress';
+import { progressBar, progressLine, TrainProgressView } from './train-progress';
 
 type TrainProgress = import('@embpress/training').TrainProgress;
 
@@ -42,16 +42,6 @@ const part: TrainProgress = {
   stageIndex: 0,
   elapsedSeconds: 20,
 };
-
-describe('formatDuration', () => {
-  it('reads like a clock at every scale', () => {
-    expect(formatDuration(42.4)).toBe('42s');
-    expect(formatDuration(187)).toBe('3m07s');
-    expect(formatDuration(7500)).toBe('2h05m');
-    expect(formatDuration(Number.NaN)).toBe('?');
-    expect(formatDuration(-1)).toBe('?');
-  });
-});
 
 describe('progressBar', () => {
   it('shows the run position, rows/s, loss, AUC so far and ETA', () => {

@@ -2,16 +2,14 @@
 // (part, a bar over the run, rows/s, loss, best validation AUC so far, ETA) with the per-part log
 // lines scrolling above it. Elsewhere (a pipe, a log file, CI): the plain log lines only, one per
 // event, so logs stay greppable and free of control characters.
-type TrainProgress = import('@embpress/training').TrainProgress;
+import {
+  formatDuration,
+  progressBar as bar,
+  StatusLine,
+  type ProgressOutput,
+} from '@embpress/service-kit/terminal';
 
-/** `42s`, `3m07s`, `2h05m`; `?` when unknown. */
-export function formatDuration(seconds: number): string {
-  if (!Number.isFinite(seconds) || seconds < 0) return '?';
-  const s = Math.round(seconds);
-  if (s < 60) return `${s}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
-  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
-}
+type TrainProgress = import('@embpress/training').TrainProgress;
 
 const fixed = (v: number, digits: number) => (Number.isFinite(v) ? v.toFixed(digits) : '-');
 
@@ -40,47 +38,28 @@ export function progressLine(e: TrainProgress): string | undefined {
 /** The terminal status line of a batch event, at most `columns` characters. */
 export function progressBar(e: Extract<TrainProgress, { kind: 'batch' }>, columns: number): string {
   const done = (e.part - 1 + e.batch / e.batches) / e.parts;
-  const head = `part ${e.part}/${e.parts} `;
   const tail = ` ${Math.round(done * 100)}% ${Math.round(e.samplesPerSec).toLocaleString('en-US')} rows/s loss ${fixed(e.loss, 4)} AUC ${fixed(e.bestValAuc, 4)} ETA ${formatDuration(e.etaSeconds)}`;
-  const barWidth = Math.min(30, columns - head.length - tail.length - 2);
-  if (barWidth < 5) return `${head}${tail.trimStart()}`.slice(0, Math.max(0, columns - 1));
-  const filled = Math.min(barWidth, Math.round(done * barWidth));
-  return `${head}[${'#'.repeat(filled)}${'-'.repeat(barWidth - filled)}]${tail}`;
-}
-
-export interface ProgressOutput {
-  isTTY?: boolean;
-  columns?: number;
-  write(text: string): unknown;
+  return bar(`part ${e.part}/${e.parts} `, done, tail, columns);
 }
 
 /** Routes events to a redrawn status line (TTY) or to plain lines. */
 export class TrainProgressView {
-  private barShown = false;
+  private readonly status: StatusLine;
 
-  constructor(private readonly out: ProgressOutput) {}
-
-  private get tty(): boolean {
-    return this.out.isTTY === true;
+  constructor(out: ProgressOutput) {
+    this.status = new StatusLine(out);
   }
 
   show(e: TrainProgress): void {
-    if (e.kind === 'batch') {
-      if (!this.tty) return;
-      this.out.write(`\r\x1b[2K${progressBar(e, this.out.columns ?? 80)}`);
-      this.barShown = true;
-      return;
+    if (e.kind === 'batch') this.status.draw(progressBar(e, this.status.columns));
+    else {
+      const line = progressLine(e);
+      if (line !== undefined) this.status.line(line);
     }
-    const line = progressLine(e);
-    if (line === undefined) return;
-    // A log line replaces the bar; the next batch event draws it again below.
-    this.out.write(`${this.barShown ? '\r\x1b[2K' : ''}${line}\n`);
-    this.barShown = false;
   }
 
   /** Clears a bar still on screen (before the summary or an error). */
   end(): void {
-    if (this.barShown) this.out.write('\r\x1b[2K');
-    this.barShown = false;
+    this.status.clear();
   }
 }

@@ -9,7 +9,8 @@ import { cpus, hostname, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseDataSource, synthSplit, TabularReader } from '@embpress/data';
 import { type ExperimentSettings, planRuns, syntheticSource, type PlannedRun } from './plan';
-import { ExperimentProgress, formatDuration, type ProgressOutput } from './progress';
+import { formatDuration, type ProgressOutput } from '@embpress/service-kit/terminal';
+import { ExperimentProgress } from './progress';
 import {
   appendRecord,
   ENVIRONMENT_FILE,

@@ -2,23 +2,15 @@
 // (a bar over the matrix, runs done, the current run and its stage, ETA) with a line per finished
 // run scrolling above it, in the style of `embpress train`. Elsewhere (a pipe, CI): the plain
 // lines only.
-export interface ProgressOutput {
-  isTTY?: boolean;
-  columns?: number;
-  write(text: string): unknown;
-}
-
-/** `42s`, `3m07s`, `2h05m`; `?` when unknown. */
-export function formatDuration(seconds: number): string {
-  if (!Number.isFinite(seconds) || seconds < 0) return '?';
-  const s = Math.round(seconds);
-  if (s < 60) return `${s}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
-  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
-}
+import {
+  formatDuration,
+  progressBar,
+  StatusLine,
+  type ProgressOutput,
+} from '@embpress/service-kit/terminal';
 
 export class ExperimentProgress {
-  private barShown = false;
+  private readonly status: StatusLine;
   private done = 0;
   /** Share of the current run done (its training's parts; serving counts as the last tenth). */
   private current = 0;
@@ -30,10 +22,11 @@ export class ExperimentProgress {
   private runStarted = 0;
 
   constructor(
-    private readonly out: ProgressOutput,
+    out: ProgressOutput,
     private readonly total: number,
     skipped: number,
   ) {
+    this.status = new StatusLine(out);
     this.done = skipped;
   }
 
@@ -52,22 +45,16 @@ export class ExperimentProgress {
     const fraction = this.total === 0 ? 1 : (this.done + this.current) / this.total;
     const head = `run ${Math.min(this.total, this.done + 1)}/${this.total} `;
     const tail = ` ${Math.round(fraction * 100)}% ${this.label}${this.stage === '' ? '' : ` ${this.stage}`} ETA ${formatDuration(this.etaSeconds())}`;
-    const width = Math.min(30, columns - head.length - tail.length - 2);
-    if (width < 5) return `${head}${tail.trimStart()}`.slice(0, Math.max(0, columns - 1));
-    const filled = Math.min(width, Math.round(fraction * width));
-    return `${head}[${'#'.repeat(filled)}${'-'.repeat(width - filled)}]${tail}`;
+    return progressBar(head, fraction, tail, columns);
   }
 
   private redraw(): void {
-    if (this.out.isTTY !== true) return;
-    this.out.write(`\r\x1b[2K${this.bar(this.out.columns ?? 80)}`);
-    this.barShown = true;
+    this.status.draw(this.bar(this.status.columns));
   }
 
   /** A line that stays (scrolls above the bar on a terminal). */
   line(text: string): void {
-    this.out.write(`${this.barShown ? '\r\x1b[2K' : ''}${text}\n`);
-    this.barShown = false;
+    this.status.line(text);
     this.redraw();
   }
 
@@ -102,7 +89,6 @@ export class ExperimentProgress {
 
   /** Clears the bar at the end. */
   close(): void {
-    if (this.barShown) this.out.write('\r\x1b[2K');
-    this.barShown = false;
+    this.status.clear();
   }
 }
