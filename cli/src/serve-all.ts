@@ -4,29 +4,15 @@
 // exits 0 when all of them exited 0. A child that exits on its own (a crash, a kill -9, even a
 // clean exit 0 nobody asked for) stops the others gracefully and the parent exits 1, naming the
 // child and its exit code or signal, so a supervisor never mistakes it for a clean stop.
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork } from 'node:child_process';
 import { dirname, join } from 'node:path';
+import { ChildGroup, describeExit } from '@embpress/service-kit/child-group';
 import { lazyRequire } from '@embpress/service-kit/config';
 import type { ServiceName } from './main';
 import type { ReadyMessage } from './serve-one';
 
 const MAIN = require.resolve('./main');
 const START_ORDER: readonly ServiceName[] = ['store', 'trainer', 'ranker', 'retriever'];
-
-interface Exit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-}
-
-interface Child {
-  name: ServiceName;
-  process: ChildProcess;
-  exited: Promise<Exit>;
-  address?: string;
-}
-
-const describeExit = ({ code, signal }: Exit) =>
-  signal !== null ? `signal ${signal}` : `exit code ${code ?? 'unknown'}`;
 
 /** `serve all`'s own lines: as the services' (pretty on a terminal, JSON lines when piped). */
 function log(message: string, fields: Record<string, unknown> = {}): void {
@@ -35,20 +21,19 @@ function log(message: string, fields: Record<string, unknown> = {}): void {
     .info(fields, message);
 }
 
+/** Forks `embpress serve NAME` into `group`; resolves once it says it is SERVING. */
 function startChild(
+  group: ChildGroup,
   name: ServiceName,
   configFile: string | undefined,
   env: NodeJS.ProcessEnv,
-): Promise<{ child: Child; ready: ReadyMessage }> {
+): Promise<ReadyMessage & { pid: number | undefined }> {
   const args = ['serve', name, ...(configFile === undefined ? [] : ['--config', configFile])];
-  const proc = fork(MAIN, args, { env, execArgv: process.execArgv, stdio: 'inherit' });
-  const exited = new Promise<Exit>((resolve) =>
-    proc.once('exit', (code, signal) => resolve({ code, signal })),
-  );
-  const child: Child = { name, process: proc, exited };
+  const child = fork(MAIN, args, { env, execArgv: process.execArgv, stdio: 'inherit' });
+  const exited = group.add(name, child);
   return new Promise((resolve, reject) => {
-    proc.on('message', (message: ReadyMessage) => {
-      if (message.type === 'ready') resolve({ child, ready: message });
+    child.on('message', (message: ReadyMessage) => {
+      if (message.type === 'ready') resolve({ ...message, pid: child.pid });
     });
     void exited.then((exit) =>
       reject(new Error(`${name} exited (${describeExit(exit)}) before it was ready`)),
@@ -75,38 +60,21 @@ export async function serveAll(configFile: string | undefined, demo = false): Pr
     );
     await ensureDemoModels(root, join(dirname(root), 'demo'), (line) => log(line));
   }
-  const children: Child[] = [];
-  let stopping = false;
-  const stopAll = async (code: number) => {
-    if (stopping) return;
-    stopping = true;
-    for (const child of children) child.process.kill('SIGTERM');
-    const exits = await Promise.all(children.map((child) => child.exited));
-    const failed = children
-      .map((child, i) => ({ child, exit: exits[i] as Exit }))
-      .filter(({ exit }) => exit.code !== 0)
-      .map(({ child, exit }) => `${child.name} (${describeExit(exit)})`);
-    log(failed.length === 0 ? 'all services stopped' : 'some services did not stop cleanly', {
-      failed,
-    });
-    process.exit(failed.length === 0 ? code : 1);
-  };
-  process.on('SIGINT', () => void stopAll(0));
-  process.on('SIGTERM', () => void stopAll(0));
-
+  const group = new ChildGroup({
+    exitedOnItsOwn: (name, exit) =>
+      log(`${name} exited on its own (${describeExit(exit)}); stopping the others`, { ...exit }),
+    stopped: (failed) =>
+      log(failed.length === 0 ? 'all services stopped' : 'some services did not stop cleanly', {
+        failed,
+      }),
+  });
+  group.stopOnSignals();
   const env: NodeJS.ProcessEnv = { ...process.env };
+  const started: Record<string, { address: string; pid: number | undefined }> = {};
   try {
     for (const name of START_ORDER) {
-      const { child, ready } = await startChild(name, configFile, env);
-      children.push({ ...child, address: ready.address });
-      void child.exited.then((exit) => {
-        if (!stopping) {
-          log(`${name} exited on its own (${describeExit(exit)}); stopping the others`, {
-            ...exit,
-          });
-          void stopAll(1);
-        }
-      });
+      const ready = await startChild(group, name, configFile, env);
+      started[name] = { address: ready.address, pid: ready.pid };
       if (name === 'store') {
         // The clients of the store follow the port it actually bound (it may be 0 = any).
         env.EMBPRESS_RANKER_STORE_ADDRESS ??= `127.0.0.1:${ready.port}`;
@@ -115,14 +83,10 @@ export async function serveAll(configFile: string | undefined, demo = false): Pr
     }
   } catch (err) {
     log(`start failed: ${(err as Error).message}`);
-    await stopAll(1);
+    await group.stop(1);
     return;
   }
-  log('all services SERVING', {
-    services: Object.fromEntries(
-      children.map((c) => [c.name, { address: c.address, pid: c.process.pid }]),
-    ),
-  });
+  log('all services SERVING', { services: started });
   if (demo)
     log('try', {
       rank: 'npx embpress loadtest ranker-rank --rate 20 --duration 10',

@@ -10,6 +10,7 @@ import {
 } from '@embpress/service-kit/config';
 import { startTelemetry } from '@embpress/service-kit/telemetry';
 import cluster from 'node:cluster';
+import { ChildGroup, describeExit } from '@embpress/service-kit/child-group';
 import { z } from 'zod';
 import type { ServiceName } from './main';
 import { SERVICES } from './services';
@@ -76,9 +77,9 @@ export async function serveOne(name: ServiceName, configFile: string | undefined
  * Several processes of one service sharing its port (Node cluster: the primary accepts each
  * connection and hands it to a worker in turn; gRPC clients keep a connection open, so each of
  * them stays with one worker). Every worker is a whole service: its own health, telemetry and
- * caches. The primary only supervises, as `serve all` does: it is ready once every worker is,
- * forwards SIGTERM/SIGINT and exits 0 when all of them stopped cleanly; a worker that exits on
- * its own stops the others and the primary exits 1, naming it.
+ * caches. The primary only supervises, as `serve all` does (one ChildGroup): it is ready once
+ * every worker is, forwards SIGTERM/SIGINT and exits 0 when all of them stopped cleanly; a worker
+ * that exits on its own stops the others and the primary exits 1, naming it.
  */
 async function serveWorkers(
   name: ServiceName,
@@ -89,39 +90,26 @@ async function serveWorkers(
     lazyRequire<typeof import('@embpress/service-kit')>('@embpress/service-kit');
   const logger = createLogger({ service: name, level });
   exitOnFatalError(logger, () => undefined);
-  let stopping = false;
-  const exits = new Map<number, Promise<number | null>>();
-  const stopAll = async (code: number) => {
-    if (stopping) return;
-    stopping = true;
-    for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGTERM');
-    const codes = await Promise.all(exits.values());
-    const clean = codes.every((c) => c === 0);
-    logger.info({ workers: codes.length, clean }, `${name} workers stopped`);
-    logger.flush();
-    process.exit(clean ? code : 1);
-  };
-  process.on('SIGTERM', () => void stopAll(0));
-  process.on('SIGINT', () => void stopAll(0));
+  const group = new ChildGroup({
+    exitedOnItsOwn: (worker, exit) =>
+      logger.error(
+        { worker, ...exit },
+        `${worker} exited on its own (${describeExit(exit)}); stopping the others`,
+      ),
+    stopped: (failed, children) => {
+      logger.info(
+        { workers: children, clean: failed.length === 0, failed },
+        `${name} workers stopped`,
+      );
+      logger.flush();
+    },
+  });
+  group.stopOnSignals();
   const ready: ReadyMessage[] = [];
   await new Promise<void>((resolve) => {
     for (let i = 0; i < workers; i += 1) {
       const worker = cluster.fork();
-      exits.set(
-        worker.id,
-        new Promise((done) =>
-          worker.once('exit', (code, signal) => {
-            if (!stopping) {
-              logger.error(
-                { worker: worker.id, pid: worker.process.pid, code, signal },
-                `${name} worker ${worker.id} exited on its own (${signal === null ? `exit code ${code}` : `signal ${signal}`}); stopping the others`,
-              );
-              void stopAll(1);
-            }
-            done(code);
-          }),
-        ),
-      );
+      void group.add(`${name} worker ${worker.id}`, worker.process);
       worker.on('message', (message: ReadyMessage) => {
         if (message.type !== 'ready') return;
         ready.push(message);
