@@ -2,8 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ArtifactError } from '@embpress/compression';
-import { ModelRegistryDir, ModelVersionError } from '@embpress/model-registry';
-import { inspectPath } from './inspect-command';
+import { inspectPath, ModelRegistryDir, ModelVersionError } from '@embpress/model-registry';
 import { runCli } from './testing/cli-process';
 import { publishRowwiseVersion } from './testing/publish';
 

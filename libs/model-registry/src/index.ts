@@ -2,3 +2,4 @@ export * from './errors';
 export * from './manifest';
 export * from './registry-dir';
 export * from './ctr-model-files';
+export * from './inspect';
