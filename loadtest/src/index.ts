@@ -13,3 +13,4 @@ export * from './requests';
 export * from './driver';
 export { RequestRng } from './gen/random';
 export { ZipfRanks } from './gen/zipf';
+export * from './run-scenario';

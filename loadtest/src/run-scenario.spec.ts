@@ -1,5 +1,5 @@
-import { loadScenario } from '@embpress/loadtest';
-import { applyOverrides } from './loadtest-command';
+import { applyOverrides } from './run-scenario';
+import { loadScenario } from './scenario';
 
 describe('loadtest command-line overrides', () => {
   it('replaces the scenario values given and keeps the others', () => {
