@@ -3,12 +3,18 @@
 // LoadVersion + ActivateVersion on a running store. Progress on stderr; with --json the last
 // stdout line is one summary object. Bad input: one clear line (exit 2 usage, 1 data).
 import { parseArgs } from 'node:util';
-import { Metadata, type ServiceError } from '@grpc/grpc-js';
+import type { ServiceError } from '@grpc/grpc-js';
 import { TlsConfigError, validateClientTls, type ClientTlsConfig } from '@embpress/service-kit';
 import { SpecError, ArtifactError } from '@embpress/compression';
 import { ModelVersionError } from '@embpress/model-registry';
 import { StoreClient } from '@embpress/store-client';
-import { isOptionError, lazyRequire, UsageError } from '@embpress/service-kit/config';
+import {
+  integerOption as int,
+  lazyRequire,
+  requiredOption as required,
+  UsageError,
+} from '@embpress/service-kit/config';
+import { anyOf, runCommand } from './command';
 
 // Loaded when the command runs, not when the CLI starts (lazy.ts).
 type Corpus = typeof import('@embpress/corpus');
@@ -30,13 +36,6 @@ export const INGEST_USAGE = `usage:
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
-function int(name: string, raw: string, min: number): number {
-  const v = Number(raw);
-  if (raw.trim() === '' || !Number.isInteger(v) || v < min)
-    throw new UsageError(`--${name} must be an integer >= ${min}, got ${JSON.stringify(raw)}`);
-  return v;
-}
-
 /** LoadVersion + ActivateVersion on the store at `address` (bearer token when given). */
 async function publish(
   address: string,
@@ -46,12 +45,8 @@ async function publish(
   version: string,
 ) {
   const client = new StoreClient({ address, tls, timeoutMs: 30_000, streams: 0 });
-  const metadata = new Metadata();
-  if (token !== undefined) metadata.set('authorization', `Bearer ${token}`);
   try {
-    await client.loadVersion({ model, version }, { metadata, deadline: Date.now() + 120_000 });
-    const activated = await client.activateVersion({ model, version }, { metadata });
-    return activated.previousVersion;
+    return await client.publishVersion(model, version, { adminToken: token });
   } catch (err) {
     const e = err as ServiceError;
     throw new PublishError(`store ${address}: ${e.details ?? e.message}`);
@@ -95,9 +90,8 @@ async function run(args: string[]): Promise<void> {
     throw new UsageError('give exactly one of --corpus FILE.jsonl and --vectors minilm');
   if (values.vectors !== undefined && values.vectors !== 'minilm')
     throw new UsageError(`--vectors must be minilm, got ${JSON.stringify(values.vectors)}`);
-  if (values.name === undefined || values.name === '') throw new UsageError('--name is required');
-  if (values.codec === undefined || values.codec === '')
-    throw new UsageError('--codec is required');
+  const name = required('name', values.name);
+  const codec = required('codec', values.codec);
   if (values['admin-token'] !== undefined && values.store === undefined)
     throw new UsageError('--admin-token needs --store');
   const tls: ClientTlsConfig = {
@@ -138,11 +132,11 @@ async function run(args: string[]): Promise<void> {
   }
   const result = r.ingestCorpus({
     registryRoot: values.registry,
-    corpus: values.name,
+    corpus: name,
     ...(values.version === undefined ? {} : { version: values.version }),
     passages,
     vectors,
-    codec: values.codec,
+    codec,
     keepFp32: values['keep-fp32'],
     seed,
   });
@@ -175,29 +169,20 @@ async function run(args: string[]): Promise<void> {
     );
 }
 
-export async function ingestCommand(args: string[]): Promise<void> {
-  try {
-    await run(args);
-  } catch (err) {
-    if (err instanceof UsageError || isOptionError(err)) {
-      process.stderr.write(`embpress ingest: ${(err as Error).message}\n\n${INGEST_USAGE}\n`);
-      process.exitCode = 2;
-      return;
-    }
-    const r = corpus();
-    if (
-      err instanceof r.CorpusError ||
-      err instanceof r.EncoderError ||
-      err instanceof SpecError ||
-      err instanceof ArtifactError ||
-      err instanceof ModelVersionError ||
-      err instanceof PublishError ||
-      err instanceof TlsConfigError
-    ) {
-      process.stderr.write(`embpress ingest: ${err.message}\n`);
-      process.exitCode = 1;
-      return;
-    }
-    throw err;
-  }
+export function ingestCommand(args: string[]): Promise<void> {
+  return runCommand(
+    'ingest',
+    INGEST_USAGE,
+    (err) =>
+      anyOf(
+        corpus().CorpusError,
+        corpus().EncoderError,
+        SpecError,
+        ArtifactError,
+        ModelVersionError,
+        PublishError,
+        TlsConfigError,
+      )(err),
+    () => run(args),
+  );
 }

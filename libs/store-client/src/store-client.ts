@@ -122,6 +122,22 @@ export class StoreClient {
     return this.call(this.client.activateVersion, request, settings);
   }
 
+  /**
+   * Admin: LoadVersion then ActivateVersion (what publishing a new version to a running store
+   * is), with the admin token as a bearer token when one is given; resolves to the version it
+   * replaced ('' when none). Loading verifies every file, so it gets `loadTimeoutMs`.
+   */
+  async publishVersion(
+    model: string,
+    version: string,
+    { adminToken, loadTimeoutMs = 120_000 }: { adminToken?: string; loadTimeoutMs?: number } = {},
+  ): Promise<string> {
+    const metadata = new Metadata();
+    if (adminToken !== undefined) metadata.set('authorization', `Bearer ${adminToken}`);
+    await this.loadVersion({ model, version }, { metadata, deadline: Date.now() + loadTimeoutMs });
+    return (await this.activateVersion({ model, version }, { metadata })).previousVersion;
+  }
+
   close(): void {
     this.streams?.close();
     this.client.close();
