@@ -10,7 +10,13 @@ import {
   type SplitScheme,
   type SynthProfileName,
 } from '@embpress/data';
-import { isOptionError, UsageError } from '@embpress/service-kit/config';
+import {
+  integerOption as integer,
+  numberOption as num,
+  requiredOption as required,
+  UsageError,
+} from '@embpress/service-kit/config';
+import { anyOf, runCommand } from './command';
 
 export const DATA_USAGE = `usage:
   embpress data synth --rows N --seed S --out FILE [--profile criteo|avazu] [--scale F]
@@ -24,31 +30,8 @@ export const DATA_USAGE = `usage:
       Vocabulary and frequencies from the train split, binary caches of train (shuffled once),
       validation and test. KIND is criteo, avazu or csv (csv needs a JSON schema).`;
 
-function integer(
-  name: string,
-  raw: string | undefined,
-  min: number,
-  max = Number.MAX_SAFE_INTEGER,
-): number {
-  const v = Number(raw);
-  if (raw === undefined || raw.trim() === '' || !Number.isInteger(v) || v < min || v > max)
-    throw new UsageError(
-      `--${name} must be an integer in [${min}, ${max}], got ${JSON.stringify(raw ?? '')}`,
-    );
-  return v;
-}
-
-function positive(name: string, raw: string): number {
-  const v = Number(raw);
-  if (raw.trim() === '' || !(v >= 0) || !Number.isFinite(v))
-    throw new UsageError(`--${name} must be a number >= 0, got ${JSON.stringify(raw)}`);
-  return v;
-}
-
-function required(name: string, value: string | undefined): string {
-  if (value === undefined || value === '') throw new UsageError(`--${name} is required`);
-  return value;
-}
+/** A non-negative number (a scale, a standard deviation, a fraction). */
+const nonNegative = (name: string, raw: string) => num(name, raw, (v) => v >= 0, 'a number >= 0');
 
 export function parseSplit(raw: string): SplitScheme {
   const [kind, arg] = raw.split(':', 2);
@@ -58,11 +41,11 @@ export function parseSplit(raw: string): SplitScheme {
     case 'last-day':
       return { kind: 'last-day', column: arg ?? 'hour' };
     case 'tail':
-      return { kind: 'tail', rows: integer('split tail', arg, 0) };
+      return { kind: 'tail', rows: integer('split tail', arg ?? '', 0) };
     case 'separate-test':
       return {
         kind: 'separate-test',
-        validationFraction: arg === undefined ? 0.1 : positive('split fraction', arg),
+        validationFraction: arg === undefined ? 0.1 : nonNegative('split fraction', arg),
       };
     default:
       throw new UsageError(
@@ -95,10 +78,10 @@ async function synth(args: string[]): Promise<void> {
     seed: integer('seed', required('seed', values.seed), 0, 0xffffffff),
     out: required('out', values.out),
     profile: profile satisfies SynthProfileName,
-    ...(values.scale === undefined ? {} : { scale: positive('scale', values.scale) }),
+    ...(values.scale === undefined ? {} : { scale: nonNegative('scale', values.scale) }),
     ...(values.interactions === undefined
       ? {}
-      : { interactionStd: positive('interactions', values.interactions) }),
+      : { interactionStd: nonNegative('interactions', values.interactions) }),
     log,
   });
   if (values.json) {
@@ -142,7 +125,7 @@ async function prepare(args: string[]): Promise<void> {
     ...(values.test === undefined ? {} : { test: parseDataSource(values.test, values.schema) }),
     outDir: required('out', values.out),
     ...(values.split === undefined ? {} : { split: parseSplit(values.split) }),
-    minCount: integer('min-count', values['min-count'], 1),
+    minCount: integer('min-count', values['min-count'] ?? '', 1),
     shuffleSeed: seed === 'none' ? null : integer('shuffle-seed', seed, 0, 0xffffffff),
     onBadLine,
     overwrite: values.overwrite,
@@ -164,26 +147,13 @@ async function prepare(args: string[]): Promise<void> {
   );
 }
 
-export async function dataCommand(args: string[]): Promise<void> {
+export function dataCommand(args: string[]): Promise<void> {
   const [sub, ...rest] = args;
-  try {
+  return runCommand('data', DATA_USAGE, anyOf(DataError), async () => {
     if (sub === 'synth') await synth(rest);
     else if (sub === 'prepare') await prepare(rest);
     else if (sub === undefined || sub === 'help' || sub === '--help')
       process.stdout.write(`${DATA_USAGE}\n`);
     else throw new UsageError(`unknown subcommand "${sub}"`);
-  } catch (err) {
-    // Bad input is the user's to fix: one clear line, no stack trace.
-    if (err instanceof UsageError || isOptionError(err)) {
-      process.stderr.write(`embpress data: ${err.message}\n\n${DATA_USAGE}\n`);
-      process.exitCode = 2;
-      return;
-    }
-    if (err instanceof DataError) {
-      process.stderr.write(`embpress data: ${err.message}\n`);
-      process.exitCode = 1;
-      return;
-    }
-    throw err;
-  }
+  });
 }

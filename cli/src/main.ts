@@ -60,6 +60,24 @@ function usageError(message: string): never {
   process.exit(2);
 }
 
+// Each loaded when it runs, not when the CLI starts.
+const command = <M>(file: string, pick: (m: M) => (args: string[]) => Promise<void>) => {
+  return (args: string[]) => pick(lazyRequire<M>(require.resolve(file)))(args);
+};
+const COMMANDS = {
+  data: command<typeof import('./data-command')>('./data-command', (m) => m.dataCommand),
+  train: command<typeof import('./train-command')>('./train-command', (m) => m.trainCommand),
+  inspect: command<typeof import('./inspect-command')>(
+    './inspect-command',
+    (m) => m.inspectCommand,
+  ),
+  ingest: command<typeof import('./ingest-command')>('./ingest-command', (m) => m.ingestCommand),
+  loadtest: command<typeof import('./loadtest-command')>(
+    './loadtest-command',
+    (m) => m.loadtestCommand,
+  ),
+};
+
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   switch (command) {
@@ -108,29 +126,11 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     case 'data':
-      await lazyRequire<typeof import('./data-command')>(
-        require.resolve('./data-command'),
-      ).dataCommand(rest);
-      return;
     case 'train':
-      await lazyRequire<typeof import('./train-command')>(
-        require.resolve('./train-command'),
-      ).trainCommand(rest);
-      return;
     case 'inspect':
-      lazyRequire<typeof import('./inspect-command')>(
-        require.resolve('./inspect-command'),
-      ).inspectCommand(rest);
-      return;
     case 'ingest':
-      await lazyRequire<typeof import('./ingest-command')>(
-        require.resolve('./ingest-command'),
-      ).ingestCommand(rest);
-      return;
     case 'loadtest':
-      await lazyRequire<typeof import('./loadtest-command')>(
-        require.resolve('./loadtest-command'),
-      ).loadtestCommand(rest);
+      await COMMANDS[command](rest);
       return;
     case 'bench':
       lazyRequire<typeof import('@embpress/bench')>('@embpress/bench').benchCommand(rest);

@@ -19,7 +19,17 @@ import {
   type BackendChoice,
   type ModelKind,
 } from '@embpress/models';
-import { isOptionError, lazyRequire } from '@embpress/service-kit/config';
+import {
+  integerOption as int,
+  lazyRequire,
+  numberOption as num,
+  oneOfOption as oneOf,
+  positiveOption as pos,
+  requiredOption as required,
+  sizesOption as sizes,
+  UsageError,
+} from '@embpress/service-kit/config';
+import { anyOf, runCommand } from './command';
 import { TrainProgressView } from './train-progress';
 
 // Services are apps to the module-boundary rule: the CLI loads them with a plain require, as
@@ -68,39 +78,6 @@ export const TRAIN_USAGE = `usage:
       and 3 passes, adam at 0.001. --preset paper: the reference's batch 128, adam 0.001, 100
       parts per epoch, 10 epochs, early stop after 40 parts. Explicit flags always win.
       Other defaults: --seed 123 --dim 16 --backend auto --out models --name ctr.`;
-
-class UsageError extends Error {}
-
-function num(name: string, raw: string, check: (v: number) => boolean, what: string): number {
-  const v = Number(raw);
-  if (raw.trim() === '' || !Number.isFinite(v) || !check(v))
-    throw new UsageError(`--${name} must be ${what}, got ${JSON.stringify(raw)}`);
-  return v;
-}
-const int = (name: string, raw: string, min: number) =>
-  num(name, raw, (v) => Number.isInteger(v) && v >= min, `an integer >= ${min}`);
-const pos = (name: string, raw: string) => num(name, raw, (v) => v > 0, 'a number > 0');
-
-/** A comma list of layer sizes, e.g. `64,32`. */
-function sizes(name: string, raw: string): number[] {
-  const parts = raw.split(',');
-  if (parts.some((p) => !/^\d+$/.test(p.trim()) || Number(p) < 1))
-    throw new UsageError(`--${name} must be layer sizes like 64,32, got ${JSON.stringify(raw)}`);
-  return parts.map(Number);
-}
-
-function oneOf<T extends string>(name: string, raw: string, allowed: readonly T[]): T {
-  if (!(allowed as readonly string[]).includes(raw))
-    throw new UsageError(
-      `--${name} must be one of ${allowed.join(', ')}, got ${JSON.stringify(raw)}`,
-    );
-  return raw as T;
-}
-
-function required(name: string, value: string | undefined): string {
-  if (value === undefined || value === '') throw new UsageError(`--${name} is required`);
-  return value;
-}
 
 async function run(args: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -235,43 +212,7 @@ async function run(args: string[]): Promise<void> {
     onProgress: (e) => view.show(e),
   });
   view.end();
-  const summary = {
-    method: result.spec,
-    budget: result.budget,
-    memoryBytes: result.memoryBytes,
-    fullBytes: result.fullBytes,
-    valAuc: result.metrics.valAuc,
-    testAuc: result.metrics.testAuc,
-    testLogloss: result.metrics.testLogloss,
-    trainSeconds: result.trainSeconds,
-    samplesPerSec: result.samplesPerSec,
-    // maxRSS is in KiB on Linux and macOS.
-    peakRssBytes: process.resourceUsage().maxRSS * 1024,
-    backend: result.backend,
-    modelDir: result.modelDir,
-    // The schedule the run used (explicit flags and the defaults chosen for the data).
-    schedule: {
-      preset: result.schedule.preset,
-      trainRows: result.schedule.trainRows,
-      batchSize: result.schedule.batchSize,
-      epochs: result.schedule.epochs,
-      partsPerEpoch: result.schedule.partsPerEpoch,
-      earlyStopParts: result.schedule.earlyStopParts,
-      optimizer: result.schedule.optimizer,
-      lr: result.schedule.lr,
-      amsgrad: result.schedule.amsgrad,
-      dropout: result.schedule.dropout,
-      lrSchedule: result.schedule.lrSchedule,
-      warmupSteps: result.schedule.warmupSteps,
-      partsRun: result.partsRun,
-      bestPart: result.bestPart,
-      stoppedEarly: result.stoppedEarly,
-    },
-    // Multi-stage methods: each stage's parts, kept part and how it ended.
-    ...(result.stages.length > 1 || (result.stages[0]?.name ?? '') !== ''
-      ? { stages: result.stages }
-      : {}),
-  };
+  const summary = trainer().trainSummary(result);
   if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
   else
     process.stdout.write(
@@ -279,29 +220,21 @@ async function run(args: string[]): Promise<void> {
     );
 }
 
-export async function trainCommand(args: string[]): Promise<void> {
-  try {
-    await run(args);
-  } catch (err) {
-    if (err instanceof UsageError || isOptionError(err)) {
-      process.stderr.write(`embpress train: ${err.message}\n\n${TRAIN_USAGE}\n`);
-      process.exitCode = 2;
-      return;
-    }
-    // The user's to fix (bad data, spec, budget, name, backend): one clear line, no stack.
-    if (
-      err instanceof trainer().TrainError ||
-      err instanceof DataError ||
-      err instanceof SpecError ||
-      err instanceof BudgetError ||
-      err instanceof ModelVersionError ||
-      err instanceof ModelConfigError ||
-      err instanceof BackendUnavailableError
-    ) {
-      process.stderr.write(`embpress train: ${err.message}\n`);
-      process.exitCode = 1;
-      return;
-    }
-    throw err;
-  }
+export function trainCommand(args: string[]): Promise<void> {
+  // The user's to fix (bad data, spec, budget, name, backend): one clear line, no stack.
+  return runCommand(
+    'train',
+    TRAIN_USAGE,
+    (err) =>
+      anyOf(
+        trainer().TrainError,
+        DataError,
+        SpecError,
+        BudgetError,
+        ModelVersionError,
+        ModelConfigError,
+        BackendUnavailableError,
+      )(err),
+    () => run(args),
+  );
 }

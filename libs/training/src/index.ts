@@ -30,6 +30,7 @@ export {
   type TrainResult,
 } from './options';
 export { train } from './train';
+export { trainSummary, type TrainSummary } from './summary';
 export { countFrequencies } from './frequencies';
 export { needsFrequencies } from './run-setup';
 export { TrainError, type TrainProblem } from './train-errors';
