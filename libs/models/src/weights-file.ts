@@ -9,7 +9,7 @@
 //      each tensor: `count` float32 values at its 64-aligned `offset`, CRC-32 over those bytes.
 // Readers verify every checksum and size before anything is used; nothing is half-loaded.
 import { parseModelConfig, type ModelConfig } from './config';
-import { crc32 } from './crc32';
+import { crc32 } from '@embpress/compression';
 import { ModelConfigError, WeightsError } from './errors';
 import { CtrModel, type CreateModelOptions, type WeightTensor } from './model';
 import type { DenseOptimizerKind } from './optimizer';
