@@ -7,7 +7,7 @@ import { execFileSync, fork } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, hostname, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { parseDataSource, synthSplit, TabularReader } from '@embpress/data';
+import { defaultTestRange, parseDataSource } from '@embpress/data';
 import { type ExperimentSettings, planRuns, syntheticSource, type PlannedRun } from './plan';
 import { formatDuration, type ProgressOutput } from '@embpress/service-kit/terminal';
 import { ExperimentProgress } from './progress';
@@ -119,21 +119,14 @@ function trainInChild(
 interface Source {
   /** What the trainer reads. */
   data: string;
-  /** The test rows the load draws its requests from (Criteo-format sources), or why none. */
+  /** The test rows the load draws its requests from (the trainer's default split), or why none. */
   serving: { source: string; range: { start: number; end: number } } | { error: string };
 }
 
 async function sourceOf(dir: string, data: string, s: ExperimentSettings): Promise<Source> {
   const trainData = data === 'synthetic' ? await syntheticSource(dir, s.syntheticRows) : data;
-  if (!trainData.startsWith('criteo:'))
-    return {
-      data: trainData,
-      serving: {
-        error: `serving needs a Criteo-format source (its test split is known here), got ${data}`,
-      },
-    };
-  const reader = await TabularReader.open(parseDataSource(trainData));
-  const range = synthSplit('criteo', await reader.countRows()).test;
+  // Any reader (Criteo, Avazu, CSV): the requests replay the rows the trainer held out as test.
+  const range = await defaultTestRange(parseDataSource(trainData));
   if (range === undefined) return { data: trainData, serving: { error: `${data}: no test split` } };
   return { data: trainData, serving: { source: trainData, range } };
 }

@@ -2,15 +2,16 @@
 // boundaries of train, validation and test: a byte-level line count, or for Avazu's last-day
 // split a scan of `hour`.
 import { DataError } from './errors';
-import type { FormatKind } from './formats';
+import type { DataSource, FormatKind } from './formats';
 import {
   planChunkSplit,
   planSeparateTest,
   planTail,
+  type RowRange,
   type SplitPlan,
   type SplitScheme,
 } from './splits';
-import { emptyStats, type OnBadLine, type TabularReader } from './tabular-reader';
+import { emptyStats, type OnBadLine, TabularReader } from './tabular-reader';
 
 export function defaultSplit(kind: FormatKind, separateTest: boolean): SplitScheme {
   if (separateTest) return { kind: 'separate-test', validationFraction: 0.1 };
@@ -60,4 +61,16 @@ export async function planFor(
     case 'separate-test':
       return planSeparateTest(await reader.countRows(), scheme.validationFraction ?? 0.1);
   }
+}
+
+/**
+ * The test rows that `prepareDataset` splits off `source` when it has no separate test file and
+ * no explicit split (the format's default): what a client replays against a model trained on it.
+ */
+export async function defaultTestRange(
+  source: DataSource,
+  onBadLine: OnBadLine = 'error',
+): Promise<RowRange | undefined> {
+  const reader = await TabularReader.open(source);
+  return (await planFor(defaultSplit(source.format.kind, false), reader, onBadLine)).test;
 }

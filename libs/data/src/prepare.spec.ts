@@ -16,7 +16,13 @@ import { CacheReader, CACHE_DATA_OFFSET, type EncodedBatch } from './cache';
 import { encodeBatch } from './encode';
 import { DataError } from './errors';
 import { AVAZU_CATEGORICAL, AVAZU_FORMAT, CRITEO_FORMAT, type DataSource } from './formats';
-import { PreparedDataset, prepareDataset, type PrepareOptions, type SplitName } from './prepare';
+import {
+  defaultTestRange,
+  PreparedDataset,
+  prepareDataset,
+  type PrepareOptions,
+  type SplitName,
+} from './prepare';
 import { TabularReader } from './tabular-reader';
 
 let dir: string;
@@ -306,6 +312,8 @@ describe('prepareDataset', () => {
       test: { start: 4, end: 7 },
     });
     expect(info.rows).toEqual({ train: 4, test: 3, validation: 2 });
+    // What a client replays against the trained model: the same test rows, without preparing.
+    expect(await defaultTestRange({ path: avazu, format: AVAZU_FORMAT })).toEqual(info.split.test);
     // hour is a numeric field: its values sort by value.
     expect(PreparedDataset.open(join(dir, 'prepared')).vocabulary.fields[0]).toMatchObject({
       name: 'hour',
@@ -324,6 +332,9 @@ describe('prepareDataset', () => {
     expect(sep.split.scheme).toEqual({ kind: 'separate-test', validationFraction: 0.1 });
     expect(sep.rows).toEqual({ train: 18, validation: 2, test: 5 });
     expect(sep.sources.test?.rows).toBe(5);
+    const chunked = await prepareDataset({ train, outDir: join(dir, 'chunked') });
+    expect(chunked.split.scheme.kind).toBe('chunks');
+    expect(await defaultTestRange(train)).toEqual(chunked.split.test);
     const mismatch = await failure(
       prepareDataset({
         train,

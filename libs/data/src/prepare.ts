@@ -37,7 +37,7 @@ import {
 import { VocabularyBuilder } from './vocabulary';
 
 export { datasetInfoSchema, SPLIT_NAMES, type DatasetInfo, type SplitName } from './dataset-info';
-export { defaultSplit } from './prepare-plan';
+export { defaultSplit, defaultTestRange } from './prepare-plan';
 export { PreparedDataset, type SplitBatchOptions } from './prepared-dataset';
 
 /**
