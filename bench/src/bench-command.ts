@@ -1,8 +1,16 @@
 // `embpress bench <what> [...] --json`: benchmark scripts. Progress goes to stderr; with --json
-// the last stdout line is one JSON object.
+// the last stdout line is one JSON object. Exit code 2, with the message and no stack, for a usage
+// mistake (service-kit's UsageError, a malformed option) or when the machine lacks something the
+// benchmark needs (BenchSetupError: redis-server, data); 1 on any other failure.
 import { parseArgs } from 'node:util';
 import { benchCodecs } from './codecs';
-import { isOptionError, lazyRequire } from '@embpress/service-kit/config';
+import {
+  isOptionError,
+  lazyRequire,
+  listOption,
+  numberOption,
+  UsageError,
+} from '@embpress/service-kit/config';
 import { BenchSetupError } from './bench-setup-error';
 
 /**
@@ -24,30 +32,10 @@ const ASYNC_BENCHES: Record<string, () => (args: string[]) => Promise<void>> = {
       .benchSearchCommand,
 };
 
-export function benchCommand(args: string[]): void {
-  const [what, ...rest] = args;
-  const asyncBench = what === undefined ? undefined : ASYNC_BENCHES[what];
-  if (asyncBench !== undefined) {
-    // Exit code 2 when the machine lacks something the benchmark needs (redis-server, data), 1 on
-    // any other failure.
-    asyncBench()(rest).catch((err: unknown) => {
-      const setup = err instanceof BenchSetupError;
-      // A mistyped option is a usage error: its message, not a stack trace.
-      const usage = isOptionError(err);
-      process.stderr.write(
-        `embpress bench ${what}: ${setup || usage ? (err as Error).message : err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
-      );
-      if (usage) process.stderr.write(`(the options of each benchmark: embpress help)\n`);
-      process.exitCode = setup || usage ? 2 : 1;
-    });
-    return;
-  }
-  if (what !== 'codecs')
-    throw new Error(
-      `bench: unknown benchmark "${what ?? ''}" (available: codecs, ${Object.keys(ASYNC_BENCHES).join(', ')})`,
-    );
+/** `embpress bench codecs`: synchronous, CPU only. */
+function benchCodecsCommand(args: string[]): void {
   const { values } = parseArgs({
-    args: rest,
+    args,
     strict: true,
     options: {
       rows: { type: 'string', default: '1000000' },
@@ -59,29 +47,45 @@ export function benchCommand(args: string[]): void {
       json: { type: 'boolean', default: false },
     },
   });
-  const num = (name: string, raw: string, min: number) => {
-    const v = Number(raw);
-    if (!Number.isFinite(v) || v < min)
-      throw new Error(
-        `bench codecs: --${name} must be a number >= ${min}, got ${JSON.stringify(raw)}`,
-      );
-    return v;
-  };
+  const atLeast = (name: string, raw: string, min: number) =>
+    numberOption(name, raw, (v) => v >= min, `a number >= ${min}`);
   const report = benchCodecs({
-    rows: num('rows', values.rows, 2),
-    dim: num('dim', values.dim, 1),
-    batch: num('batch', values.batch, 1),
-    seconds: num('seconds', values.seconds, 0),
-    methods: values.methods
-      ?.split(',')
-      .map((s) => s.trim())
-      .filter((s) => s !== ''),
-    seed: num('seed', values.seed, 0),
+    rows: atLeast('rows', values.rows, 2),
+    dim: atLeast('dim', values.dim, 1),
+    batch: atLeast('batch', values.batch, 1),
+    seconds: atLeast('seconds', values.seconds, 0),
+    methods: values.methods === undefined ? undefined : listOption(values.methods),
+    seed: atLeast('seed', values.seed, 0),
     log: (line) => process.stderr.write(`${line}\n`),
   });
   process.stdout.write(
     values.json ? `${JSON.stringify(report)}\n` : `${JSON.stringify(report, null, 2)}\n`,
   );
+}
+
+async function runBench(what: string | undefined, args: string[]): Promise<void> {
+  if (what === 'codecs') return benchCodecsCommand(args);
+  const load =
+    what !== undefined && Object.hasOwn(ASYNC_BENCHES, what) ? ASYNC_BENCHES[what] : undefined;
+  if (load === undefined)
+    throw new UsageError(
+      `unknown benchmark "${what ?? ''}" (available: codecs, ${Object.keys(ASYNC_BENCHES).join(', ')})`,
+    );
+  await load()(args);
+}
+
+export function benchCommand(args: string[]): void {
+  const [what, ...rest] = args;
+  runBench(what, rest).catch((err: unknown) => {
+    // A mistyped or bad option: its message, not a stack trace.
+    const usage = err instanceof UsageError || isOptionError(err);
+    const setup = err instanceof BenchSetupError;
+    process.stderr.write(
+      `embpress bench${what === undefined ? '' : ` ${what}`}: ${setup || usage ? (err as Error).message : err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    );
+    if (usage) process.stderr.write(`(the options of each benchmark: embpress help)\n`);
+    process.exitCode = setup || usage ? 2 : 1;
+  });
 }
 
 export { toolCommand, type ToolName } from './tool-command';

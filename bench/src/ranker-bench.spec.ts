@@ -3,22 +3,28 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { UsageError } from '@embpress/service-kit/config';
 import { benchRankerCommand, summarizeSpans } from './ranker-bench';
 
 describe('bench ranker arguments', () => {
+  /** The UsageError `args` are refused with (printed as `embpress bench ranker: MESSAGE`, exit 2). */
+  const refusal = (args: string[]) =>
+    benchRankerCommand(args).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+
   it('names the bad option', async () => {
-    await expect(benchRankerCommand(['--candidates', '0'])).rejects.toThrow(
-      'bench ranker: --candidates must be an integer >= 1, got "0"',
-    );
-    await expect(benchRankerCommand(['--rate', 'fast'])).rejects.toThrow(
-      'bench ranker: --rate must be a number >= 0.001, got "fast"',
-    );
-    await expect(benchRankerCommand(['--arch', 'huge'])).rejects.toThrow(
-      'bench ranker: --arch must be one of reference, small, got "huge"',
-    );
-    await expect(benchRankerCommand(['--row-cache-bytes', '64MiB'])).rejects.toThrow(
-      'bench ranker: --row-cache-bytes must be an integer >= 0, got "64MiB"',
-    );
+    for (const [args, message] of [
+      [['--candidates', '0'], '--candidates must be an integer >= 1, got "0"'],
+      [['--rate', 'fast'], '--rate must be a number >= 0.001, got "fast"'],
+      [['--arch', 'huge'], '--arch must be one of reference, small, got "huge"'],
+      [['--row-cache-bytes', '64MiB'], '--row-cache-bytes must be an integer >= 0, got "64MiB"'],
+    ] as const) {
+      const err = await refusal([...args]);
+      expect(err).toBeInstanceOf(UsageError);
+      expect((err as Error).message).toBe(message);
+    }
     await expect(benchRankerCommand(['--nope'])).rejects.toThrow(/nope/);
   });
 });

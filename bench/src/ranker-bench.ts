@@ -25,6 +25,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { integerOption, numberOption, oneOfOption } from '@embpress/service-kit/config';
 import { cpuSeconds, machineBusySeconds } from './ranker-cpu';
 import type { RankerLoadConfig } from './ranker-load';
 import { runLoad } from './ranker-load-process';
@@ -215,47 +216,30 @@ export async function benchRankerCommand(args: string[]): Promise<void> {
       json: { type: 'boolean', default: false },
     },
   });
-  const num = (name: string, raw: string, min: number, integer = true) => {
-    const v = Number(raw);
-    if (!Number.isFinite(v) || v < min || (integer && !Number.isInteger(v)))
-      throw new Error(
-        `bench ranker: --${name} must be ${integer ? 'an integer' : 'a number'} >= ${min}, got ${JSON.stringify(raw)}`,
-      );
-    return v;
-  };
+  const atLeast = (name: string, raw: string, min: number) =>
+    numberOption(name, raw, (v) => v >= min, `a number >= ${min}`);
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const report = await benchRanker({
-    candidates: num('candidates', values.candidates, 1),
-    ratePerSec: num('rate', values.rate, 0.001, false),
-    durationSec: num('duration', values.duration, 0.001, false),
-    warmupSec: num('warmup', values.warmup, 0, false),
-    rows: num('rows', values.rows, 1000),
+    candidates: integerOption('candidates', values.candidates, 1),
+    ratePerSec: atLeast('rate', values.rate, 0.001),
+    durationSec: atLeast('duration', values.duration, 0.001),
+    warmupSec: atLeast('warmup', values.warmup, 0),
+    rows: integerOption('rows', values.rows, 1000),
     method: values.method,
-    arch: (() => {
-      if (!Object.hasOwn(training().ARCHITECTURES, values.arch))
-        throw new Error(
-          `bench ranker: --arch must be one of ${Object.keys(training().ARCHITECTURES).join(', ')}, got ${JSON.stringify(values.arch)}`,
-        );
-      return values.arch as ArchName;
-    })(),
-    seed: num('seed', values.seed, 0),
+    arch: oneOfOption('arch', values.arch, Object.keys(training().ARCHITECTURES) as ArchName[]),
+    seed: integerOption('seed', values.seed, 0),
     dir: values.dir ?? join(tmpdir(), 'embpress-bench-ranker'),
-    pool: num('pool', values.pool, 1),
-    sample: num('sample', values.sample, 1),
-    deadlineMs: num('deadline-ms', values['deadline-ms'], 1),
+    pool: integerOption('pool', values.pool, 1),
+    sample: integerOption('sample', values.sample, 1),
+    deadlineMs: integerOption('deadline-ms', values['deadline-ms'], 1),
     ...(values['profile-dir'] === undefined ? {} : { profileDir: values['profile-dir'] }),
     ...(values['row-cache-bytes'] === undefined
       ? {}
-      : { rowCacheBytes: num('row-cache-bytes', values['row-cache-bytes'], 0) }),
-    ...(values.workers === undefined ? {} : { workers: num('workers', values.workers, 1) }),
-    requestForm: (() => {
-      const form = values['request-form'];
-      if (form !== 'rows' && form !== 'columns')
-        throw new Error(
-          `bench ranker: --request-form must be rows or columns, got ${JSON.stringify(form)}`,
-        );
-      return form;
-    })(),
+      : { rowCacheBytes: integerOption('row-cache-bytes', values['row-cache-bytes'], 0) }),
+    ...(values.workers === undefined
+      ? {}
+      : { workers: integerOption('workers', values.workers, 1) }),
+    requestForm: oneOfOption('request-form', values['request-form'], ['rows', 'columns'] as const),
     log,
   });
   if (values.json) {

@@ -21,7 +21,12 @@ import {
   type SearchHits,
 } from '@embpress/compression';
 import { percentile } from '@embpress/loadtest';
-import { isOptionError, lazyRequire, UsageError } from '@embpress/service-kit/config';
+import {
+  integerOption,
+  isOptionError,
+  lazyRequire,
+  UsageError,
+} from '@embpress/service-kit/config';
 
 type Corpus = typeof import('@embpress/corpus');
 const corpus = (): Corpus => lazyRequire<Corpus>('@embpress/corpus');
@@ -64,13 +69,6 @@ export function splitMethods(raw: string): string[] {
   }
   out.push(current.trim());
   return out.filter((s) => s !== '');
-}
-
-function int(name: string, raw: string, min: number): number {
-  const v = Number(raw);
-  if (raw.trim() === '' || !Number.isInteger(v) || v < min)
-    throw new UsageError(`--${name} must be an integer >= ${min}, got ${JSON.stringify(raw)}`);
-  return v;
 }
 
 /**
@@ -223,11 +221,11 @@ async function run(args: string[]): Promise<void> {
   const nprobes =
     values.nprobes === undefined
       ? undefined
-      : splitMethods(values.nprobes).map((n) => int('nprobes', n, 1));
-  const rows = int('synthetic-rows', values['synthetic-rows'], 100);
-  const queryCount = int('synthetic-queries', values['synthetic-queries'], 1);
-  const clusters = int('clusters', values.clusters, 1);
-  const seed = int('seed', values.seed, 0);
+      : splitMethods(values.nprobes).map((n) => integerOption('nprobes', n, 1));
+  const rows = integerOption('synthetic-rows', values['synthetic-rows'], 100);
+  const queryCount = integerOption('synthetic-queries', values['synthetic-queries'], 1);
+  const clusters = integerOption('clusters', values.clusters, 1);
+  const seed = integerOption('seed', values.seed, 0);
   const r = corpus();
 
   // ---- the sets -------------------------------------------------------------------------

@@ -28,7 +28,7 @@ import {
 } from '@embpress/compression';
 import { kernelImpl } from '@embpress/kernels';
 import { percentile } from '@embpress/loadtest';
-import { isOptionError, UsageError } from '@embpress/service-kit/config';
+import { integerOption, isOptionError, listOption, UsageError } from '@embpress/service-kit/config';
 import { BenchSetupError } from './bench-setup-error';
 
 export const SEARCH_BENCH_USAGE = `usage:
@@ -85,38 +85,27 @@ export function parseSearchBenchArgs(args: string[]): SearchBenchOptions | 'help
     throw new UsageError(
       `--vs must be faiss (the only reference), got ${JSON.stringify(values.vs)}`,
     );
-  const rows = int('rows', values.rows, 2);
-  const queries = int('queries', values.queries, 1);
-  const nlist = int('nlist', values.nlist, 1);
+  const rows = integerOption('rows', values.rows, 2);
+  const queries = integerOption('queries', values.queries, 1);
+  const nlist = integerOption('nlist', values.nlist, 1);
   if (nlist > rows) throw new UsageError(`--nlist ${nlist} is more than the ${rows} rows`);
   return {
     rows,
-    dim: int('dim', values.dim, 1),
+    dim: integerOption('dim', values.dim, 1),
     queries,
-    clusters: int('clusters', values.clusters, 1),
+    clusters: integerOption('clusters', values.clusters, 1),
     nlist,
-    nprobes: values.nprobes
-      .split(',')
-      .map((s) => s.trim())
-      .filter((s) => s !== '')
-      .map((s) => int('nprobes', s, 1)),
-    k: int('k', values.k, 1),
+    nprobes: listOption(values.nprobes).map((s) => integerOption('nprobes', s, 1)),
+    k: integerOption('k', values.k, 1),
     exhaustiveQueries: Math.min(
       queries,
-      int('exhaustive-queries', values['exhaustive-queries'], 1),
+      integerOption('exhaustive-queries', values['exhaustive-queries'], 1),
     ),
-    block: int('block', values.block, 1),
-    seed: int('seed', values.seed, 0),
+    block: integerOption('block', values.block, 1),
+    seed: integerOption('seed', values.seed, 0),
     python: values.python,
     json: values.json,
   };
-}
-
-function int(name: string, raw: string, min: number): number {
-  const v = Number(raw);
-  if (raw.trim() === '' || !Number.isInteger(v) || v < min)
-    throw new UsageError(`--${name} must be an integer >= ${min}, got ${JSON.stringify(raw)}`);
-  return v;
 }
 
 /** Unit vectors around `clusters` random unit centres (noise about as large as the centre). */

@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { registry } from '@embpress/compression';
 import { ModelRegistryDir } from '@embpress/model-registry';
+import { integerOption, numberOption, oneOfOption } from '@embpress/service-kit/config';
 import { StoreClient } from '@embpress/store-client';
 import { BenchSetupError } from './bench-setup-error';
 import type { StoreTarget } from './store-load';
@@ -288,38 +289,27 @@ export async function benchStoreCommand(args: string[]): Promise<void> {
       json: { type: 'boolean', default: false },
     },
   });
-  if (values.vs !== 'redis')
-    throw new Error(`bench store: --vs must be redis, got ${JSON.stringify(values.vs)}`);
-  if (values.encoding !== 'codes' && values.encoding !== 'float32')
-    throw new Error(
-      `bench store: --encoding must be codes or float32, got ${JSON.stringify(values.encoding)}`,
-    );
-  const num = (name: string, raw: string, min: number, integer = true) => {
-    const v = Number(raw);
-    if (raw.trim() === '' || !Number.isFinite(v) || v < min || (integer && !Number.isInteger(v)))
-      throw new Error(
-        `bench store: --${name} must be ${integer ? 'an integer' : 'a number'} >= ${min}, got ${JSON.stringify(raw)}`,
-      );
-    return v;
-  };
-  const rows = num('rows', values.rows, 1);
-  if (rows >= 2 ** 32) throw new Error('bench store: --rows must be below 2^32');
-  const seconds = num('seconds', values.seconds, 0.1, false);
+  oneOfOption('vs', values.vs, ['redis'] as const);
+  const encoding = oneOfOption('encoding', values.encoding, ['codes', 'float32'] as const);
+  const atLeast = (name: string, raw: string, min: number) =>
+    numberOption(name, raw, (v) => v >= min, `a number >= ${min}`);
+  const rows = integerOption('rows', values.rows, 1, 2 ** 32 - 1);
+  const seconds = atLeast('seconds', values.seconds, 0.1);
   const report = await benchStore(
     {
       rows,
-      dim: num('dim', values.dim, 1),
-      batch: num('batch', values.batch, 1),
-      concurrency: num('concurrency', values.concurrency, 1),
-      connections: num('connections', values.connections, 1),
+      dim: integerOption('dim', values.dim, 1),
+      batch: integerOption('batch', values.batch, 1),
+      concurrency: integerOption('concurrency', values.concurrency, 1),
+      connections: integerOption('connections', values.connections, 1),
       seconds,
       warmupSeconds:
         values.warmup === undefined
           ? Math.min(2, seconds / 2)
-          : num('warmup', values.warmup, 0, false),
-      rounds: num('rounds', values.rounds, 1),
-      encoding: values.encoding,
-      seed: num('seed', values.seed, 0),
+          : atLeast('warmup', values.warmup, 0),
+      rounds: integerOption('rounds', values.rounds, 1),
+      encoding,
+      seed: integerOption('seed', values.seed, 0),
       redisServer: values['redis-server'],
       profileDir: values.profile,
       log: (line) => process.stderr.write(`${line}\n`),

@@ -18,7 +18,15 @@ import {
   type FmOptimizerKind,
   type ModelKind,
 } from '@embpress/models';
-import { lazyRequire } from '@embpress/service-kit/config';
+import {
+  integerOption,
+  lazyRequire,
+  listOption,
+  numberOption,
+  oneOfOption,
+  positiveOption,
+  UsageError,
+} from '@embpress/service-kit/config';
 import { BenchSetupError } from './bench-setup-error';
 import { benchMethods, defaultMethods } from './train-bench-methods';
 import { benchQuality } from './train-bench-quality';
@@ -53,35 +61,11 @@ export const TRAIN_BENCH_USAGE = `usage:
           [--backend wasm] [--work-dir DIR (kept; default a temp dir, removed)] [--json]
           (the values shown are the defaults of --what quality|methods|throughput)`;
 
-// A usage mistake prints one line and exits 2, like a missing prerequisite (bench-command.ts).
-class UsageError extends BenchSetupError {}
-
-function num(name: string, raw: string, ok: (v: number) => boolean, what: string): number {
-  const v = Number(raw);
-  if (raw.trim() === '' || !Number.isFinite(v) || !ok(v))
-    throw new UsageError(`--${name} must be ${what}, got ${JSON.stringify(raw)}`);
-  return v;
-}
-const int = (name: string, raw: string, min: number) =>
-  num(name, raw, (v) => Number.isInteger(v) && v >= min, `an integer >= ${min}`);
-const pos = (name: string, raw: string) => num(name, raw, (v) => v > 0, 'a number > 0');
-const list = (raw: string) =>
-  raw
-    .split(',')
-    .map((s) => s.trim())
-    .filter((s) => s !== '');
-const intList = (name: string, raw: string, min: number) => {
-  const items = list(raw);
+/** A comma list of at least one integer >= `min`. */
+function intList(name: string, raw: string, min: number): number[] {
+  const items = listOption(raw);
   if (items.length === 0) throw new UsageError(`--${name} must list at least one integer`);
-  return items.map((s) => int(name, s, min));
-};
-
-function oneOf<T extends string>(name: string, raw: string, allowed: readonly T[]): T {
-  if (!(allowed as readonly string[]).includes(raw))
-    throw new UsageError(
-      `--${name} must be one of ${allowed.join(', ')}, got ${JSON.stringify(raw)}`,
-    );
-  return raw as T;
+  return items.map((s) => integerOption(name, s, min));
 }
 
 const round2 = (x: number) => Number(x.toFixed(2));
@@ -155,20 +139,25 @@ export async function benchTrainCommand(args: string[]): Promise<void> {
     return;
   }
   if (values.vs !== undefined) {
-    oneOf('vs', values.vs, ['pytorch'] as const);
+    oneOfOption('vs', values.vs, ['pytorch'] as const);
     if (values.what !== undefined)
       throw new UsageError('--vs pytorch is a benchmark of its own: drop --what');
   }
   const what =
     values.vs !== undefined
       ? 'vs-pytorch'
-      : oneOf('what', values.what ?? '', ['quality', 'methods', 'throughput'] as const);
+      : oneOfOption('what', values.what ?? '', ['quality', 'methods', 'throughput'] as const);
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const trainer = lazyRequire<Trainer>('@embpress/training');
-  const seed = int('seed', values.seed, 0);
-  const backend = oneOf<BackendChoice>('backend', values.backend, BACKEND_CHOICES);
-  const budget = num('budget', values.budget, (v) => v > 0 && v <= 1, 'a fraction in (0, 1]');
-  const dim = int('dim', values.dim, 1);
+  const seed = integerOption('seed', values.seed, 0);
+  const backend = oneOfOption<BackendChoice>('backend', values.backend, BACKEND_CHOICES);
+  const budget = numberOption(
+    'budget',
+    values.budget,
+    (v) => v > 0 && v <= 1,
+    'a fraction in (0, 1]',
+  );
+  const dim = integerOption('dim', values.dim, 1);
   const modelOverrides: Record<string, unknown> = {};
   if (values.bottom !== undefined) modelOverrides['bottom'] = intList('bottom', values.bottom, 1);
   if (values.top !== undefined) modelOverrides['top'] = intList('top', values.top, 1);
@@ -176,24 +165,24 @@ export async function benchTrainCommand(args: string[]): Promise<void> {
   const opt = <T>(raw: string | undefined, parse: (raw: string) => T): T | undefined =>
     raw === undefined ? undefined : parse(raw);
   const explicit = {
-    epochs: opt(values.epochs, (r) => pos('epochs', r)),
-    batchSize: opt(values['batch-size'], (r) => int('batch-size', r, 1)),
-    lr: opt(values.lr, (r) => pos('lr', r)),
+    epochs: opt(values.epochs, (r) => positiveOption('epochs', r)),
+    batchSize: opt(values['batch-size'], (r) => integerOption('batch-size', r, 1)),
+    lr: opt(values.lr, (r) => positiveOption('lr', r)),
     optimizer: opt(values.optimizer, (r) =>
-      oneOf<TrainOptimizer>('optimizer', r, trainer.OPTIMIZER_KINDS),
+      oneOfOption<TrainOptimizer>('optimizer', r, trainer.OPTIMIZER_KINDS),
     ),
-    partsPerEpoch: opt(values.parts, (r) => int('parts', r, 1)),
-    earlyStopParts: opt(values['early-stop'], (r) => int('early-stop', r, 1)),
+    partsPerEpoch: opt(values.parts, (r) => integerOption('parts', r, 1)),
+    earlyStopParts: opt(values['early-stop'], (r) => integerOption('early-stop', r, 1)),
     amsgrad: values.amsgrad,
     dropout: opt(values.dropout, (r) =>
-      num('dropout', r, (v) => v >= 0 && v < 1, 'a rate in [0, 1)'),
+      numberOption('dropout', r, (v) => v >= 0 && v < 1, 'a rate in [0, 1)'),
     ),
     lrSchedule: opt(values['lr-schedule'], (r) =>
-      oneOf<LrSchedule>('lr-schedule', r, trainer.LR_SCHEDULES),
+      oneOfOption<LrSchedule>('lr-schedule', r, trainer.LR_SCHEDULES),
     ),
-    warmupSteps: opt(values['warmup-steps'], (r) => int('warmup-steps', r, 0)),
+    warmupSteps: opt(values['warmup-steps'], (r) => integerOption('warmup-steps', r, 0)),
   };
-  const sparseL2 = num('sparse-l2', values['sparse-l2'], (v) => v >= 0, 'a number >= 0');
+  const sparseL2 = numberOption('sparse-l2', values['sparse-l2'], (v) => v >= 0, 'a number >= 0');
   // --what quality|methods|throughput keep their fixed settings (their earlier tables).
   const training = {
     epochs: explicit.epochs ?? LEGACY.epochs,
@@ -221,16 +210,18 @@ export async function benchTrainCommand(args: string[]): Promise<void> {
       const r = await benchVsPytorch({
         ...(values.data === undefined ? {} : { data: values.data }),
         ...(values.test === undefined ? {} : { test: values.test }),
-        rows: values.rows === undefined ? 200_000 : int('rows', values.rows, 100),
-        scale: values.scale === undefined ? 0.001 : pos('scale', values.scale),
+        rows: values.rows === undefined ? 200_000 : integerOption('rows', values.rows, 100),
+        scale: values.scale === undefined ? 0.001 : positiveOption('scale', values.scale),
         seeds: intList('seeds', values.seeds, 0),
         models:
           values.models === undefined
             ? [...MODEL_KINDS]
-            : list(values.models).map((m) => oneOf<ModelKind>('models', m, MODEL_KINDS)),
+            : listOption(values.models).map((m) =>
+                oneOfOption<ModelKind>('models', m, MODEL_KINDS),
+              ),
         training: {
           explicit,
-          preset: oneOf<TrainPreset>('preset', values.preset, trainer.TRAIN_PRESETS),
+          preset: oneOfOption<TrainPreset>('preset', values.preset, trainer.TRAIN_PRESETS),
           dim,
           modelOverrides,
         },
@@ -239,7 +230,7 @@ export async function benchTrainCommand(args: string[]): Promise<void> {
         threads:
           values['torch-threads'] === undefined
             ? cpus().length
-            : int('torch-threads', values['torch-threads'], 1),
+            : integerOption('torch-threads', values['torch-threads'], 1),
         workDir,
         trainer,
         log,
@@ -249,20 +240,20 @@ export async function benchTrainCommand(args: string[]): Promise<void> {
       const r = await benchQuality({
         rows: intList('rows', values.rows ?? '100000,400000,1000000', 10),
         seed,
-        scale: values.scale === undefined ? 0.001 : pos('scale', values.scale),
+        scale: values.scale === undefined ? 0.001 : positiveOption('scale', values.scale),
         workDir,
         dlrm: training,
         fm: {
-          factors: int('fm-factors', values['fm-factors'], 1),
-          maxEpochs: int('fm-epochs', values['fm-epochs'], 1),
-          patience: int('fm-patience', values['fm-patience'], 1),
+          factors: integerOption('fm-factors', values['fm-factors'], 1),
+          maxEpochs: integerOption('fm-epochs', values['fm-epochs'], 1),
+          patience: integerOption('fm-patience', values['fm-patience'], 1),
           batchSize: training.batchSize,
-          optimizer: oneOf<FmOptimizerKind>('fm-optimizer', values['fm-optimizer'], [
+          optimizer: oneOfOption<FmOptimizerKind>('fm-optimizer', values['fm-optimizer'], [
             'adagrad',
             'adam',
           ]),
-          lr: pos('fm-lr', values['fm-lr']),
-          l2: num('fm-l2', values['fm-l2'], (v) => v >= 0, 'a number >= 0'),
+          lr: positiveOption('fm-lr', values['fm-lr']),
+          l2: numberOption('fm-l2', values['fm-l2'], (v) => v >= 0, 'a number >= 0'),
         },
         backend,
         trainer,
@@ -276,13 +267,15 @@ export async function benchTrainCommand(args: string[]): Promise<void> {
       const r = await benchMethods({
         data: values.data,
         ...(values.test === undefined ? {} : { test: values.test }),
-        methods: values.methods === undefined ? defaultMethods() : list(values.methods),
+        methods: values.methods === undefined ? defaultMethods() : listOption(values.methods),
         budget,
         ...training,
         seed,
         backend,
         workDir,
-        ...(values.serve === undefined ? {} : { serveRows: int('serve', values.serve, 1) }),
+        ...(values.serve === undefined
+          ? {}
+          : { serveRows: integerOption('serve', values.serve, 1) }),
         trainer,
         log,
       });
@@ -299,12 +292,13 @@ export async function benchTrainCommand(args: string[]): Promise<void> {
       if (problems.length > 0) failure = problems.join('; ');
     } else {
       const r = await benchThroughput({
-        methods: values.methods === undefined ? ['full', 'hash', 'int8'] : list(values.methods),
+        methods:
+          values.methods === undefined ? ['full', 'hash', 'int8'] : listOption(values.methods),
         budget,
         batchSize: training.batchSize,
-        steps: int('steps', values.steps, 1),
-        warmup: int('warmup', values.warmup, 0),
-        scale: values.scale === undefined ? 0.01 : pos('scale', values.scale),
+        steps: integerOption('steps', values.steps, 1),
+        warmup: integerOption('warmup', values.warmup, 0),
+        scale: values.scale === undefined ? 0.01 : positiveOption('scale', values.scale),
         dim,
         backend,
         optimizer: training.optimizer,

@@ -3,7 +3,13 @@
 // its report (DIR/report/index.html and report.md).
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { lazyRequire, UsageError } from '@embpress/service-kit/config';
+import {
+  integerOption,
+  lazyRequire,
+  listOption,
+  positiveOption,
+  UsageError,
+} from '@embpress/service-kit/config';
 import { writeReport } from '../report/report-command';
 import { runExperiment } from './experiment';
 import { checkData, type ExperimentSettings, FULL_DEFAULTS, QUICK } from './plan';
@@ -24,15 +30,14 @@ export const EXPERIMENT_USAGE = `usage: embpress experiment --out DIR [--quick] 
   0.5,0.25,0.1,0.01,0.001, synthetic data (200k rows), seed 1.
 `;
 
+/** A comma list that names at least one item. */
 function list(raw: string, name: string): string[] {
-  const items = raw
-    .split(',')
-    .map((s) => s.trim())
-    .filter((s) => s !== '');
+  const items = listOption(raw);
   if (items.length === 0) throw new UsageError(`--${name} is empty`);
   return items;
 }
 
+/** A comma list of numbers, each one that passes `ok`; the message names the item that fails. */
 function numbers(raw: string, name: string, ok: (v: number) => boolean, what: string): number[] {
   return list(raw, name).map((s) => {
     const v = Number(s);
@@ -41,12 +46,9 @@ function numbers(raw: string, name: string, ok: (v: number) => boolean, what: st
   });
 }
 
+/** An optional number > 0: undefined when the option is not given. */
 function positive(raw: string | undefined, name: string): number | undefined {
-  if (raw === undefined) return undefined;
-  const v = Number(raw);
-  if (!Number.isFinite(v) || v <= 0)
-    throw new UsageError(`--${name} must be > 0, got ${JSON.stringify(raw)}`);
-  return v;
+  return raw === undefined ? undefined : positiveOption(name, raw);
 }
 
 /** The registry's trainable methods in listing order, and the post-training int8 codec. */
@@ -86,7 +88,7 @@ export function parseExperimentArgs(
     },
   });
   if (values.help) return null;
-  if (values.out === undefined) throw new UsageError('experiment: --out DIR is required');
+  if (values.out === undefined) throw new UsageError('--out DIR is required');
   const base: ExperimentSettings = values.quick ? QUICK : { ...FULL_DEFAULTS, methods: [] };
   const { registry } = lazyRequire<typeof import('@embpress/compression')>('@embpress/compression');
   const methods =
@@ -98,9 +100,10 @@ export function parseExperimentArgs(
   for (const m of methods) registry.resolve(m); // an unknown method fails now, not after hours
   const rows = positive(values.rows, 'rows');
   const epochs = positive(values.epochs, 'epochs');
-  const batchSize = positive(values['batch-size'], 'batch-size');
-  if (batchSize !== undefined && !Number.isInteger(batchSize))
-    throw new UsageError(`--batch-size must be an integer, got ${values['batch-size']}`);
+  const batchSize =
+    values['batch-size'] === undefined
+      ? undefined
+      : integerOption('batch-size', values['batch-size'], 1);
   const lr = positive(values.lr, 'lr');
   const rate = positive(values.rate, 'rate');
   const duration = positive(values.duration, 'duration');

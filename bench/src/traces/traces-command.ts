@@ -4,7 +4,7 @@
 // OTLP JSON export.
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { UsageError } from '@embpress/service-kit/config';
+import { integerOption, UsageError } from '@embpress/service-kit/config';
 import { BenchSetupError } from '../bench-setup-error';
 import { readSpans } from './span-file';
 import { formatTraceSummary, summarizeTraces } from './summarize';
@@ -44,11 +44,7 @@ export async function tracesCommand(args: string[]): Promise<void> {
   const [file, ...extra] = positionals;
   if (file === undefined || extra.length > 0)
     throw new UsageError(`traces summarize takes one FILE, got ${positionals.length}`);
-  const slowest = Number(values.slowest);
-  if (!Number.isInteger(slowest) || slowest < 0)
-    throw new UsageError(
-      `traces summarize: --slowest must be an integer >= 0, got ${JSON.stringify(values.slowest)}`,
-    );
+  const slowest = integerOption('slowest', values.slowest, 0);
   if (!existsSync(file)) throw new BenchSetupError(`traces summarize: no such file ${file}`);
   const summary = summarizeTraces(readSpans(file), {
     slowest,
