@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { RunRecord } from '../experiment/records';
 import { formatBytes } from './markdown';
 import { PAGE_SCRIPT } from './page-script';
-import { runLabel, type ReportModel } from './report-model';
+import { rankCompleted, rankLatency, runLabel, type ReportModel } from './report-model';
 
 /** An installed package's directory, found the way require looks for it from this file. */
 function packageDir(name: string): string {
@@ -71,6 +71,7 @@ const RUN_COLUMNS = [
   'train s',
   'samples/s',
   'peak RSS',
+  'Ranks ok',
   'Rank p50 ms',
   'Rank p99 ms',
   'store p99 ms',
@@ -93,8 +94,9 @@ function runRow(r: RunRecord, frontier: boolean): string {
     cell(num(r.trainSeconds, 1), r.trainSeconds),
     cell(num(r.samplesPerSec, 0), r.samplesPerSec),
     cell(formatBytes(r.peakRssBytes), r.peakRssBytes),
-    cell(num(s?.rankP50Ms, 2), s?.rankP50Ms),
-    cell(num(s?.rankP99Ms, 2), s?.rankP99Ms),
+    cell(rankCompleted(r), s?.completed),
+    cell(num(rankLatency(r)?.p50Ms, 2), rankLatency(r)?.p50Ms),
+    cell(num(rankLatency(r)?.p99Ms, 2), rankLatency(r)?.p99Ms),
     cell(num(s?.storeLookupP99Ms, 2), s?.storeLookupP99Ms),
     cell(num(s?.storeBytesPerRow, 1), s?.storeBytesPerRow),
   ].join('')}</tr>`;

@@ -2,7 +2,7 @@
 // runs marked), their quality, training and serving numbers, then the runs that could not reach
 // their budget or failed, and the environment.
 import type { RunRecord } from '../experiment/records';
-import { runLabel, type ReportModel } from './report-model';
+import { rankCompleted, rankLatency, runLabel, type ReportModel } from './report-model';
 
 const fixed = (v: number | undefined, digits: number) =>
   v === undefined || !Number.isFinite(v) ? '-' : v.toFixed(digits);
@@ -36,8 +36,9 @@ function runRow(r: RunRecord, frontier: Set<string>): string {
     fixed(r.trainSeconds, 1),
     r.samplesPerSec === undefined ? '-' : String(Math.round(r.samplesPerSec)),
     formatBytes(r.peakRssBytes),
-    fixed(r.serving?.rankP50Ms, 2),
-    fixed(r.serving?.rankP99Ms, 2),
+    rankCompleted(r),
+    fixed(rankLatency(r)?.p50Ms, 2),
+    fixed(rankLatency(r)?.p99Ms, 2),
     fixed(r.serving?.storeLookupP99Ms, 2),
     fixed(r.serving?.storeBytesPerRow, 1),
   ]);
@@ -68,13 +69,14 @@ export function renderMarkdown(model: ReportModel): string {
         'train s',
         'samples/s',
         'peak RSS',
+        'Ranks ok',
         'Rank p50 ms',
         'Rank p99 ms',
         'store p99 ms',
         'store B/row',
       ]),
     );
-    out.push(row(Array.from({ length: 14 }, () => '---')));
+    out.push(row(Array.from({ length: 15 }, () => '---')));
     for (const r of ok) out.push(runRow(r, frontier));
     const other = d.runs.filter((r) => r.status !== 'ok');
     if (other.length > 0) {

@@ -48,7 +48,7 @@ export const PAGE_SCRIPT = String.raw`
         ],
       }),
     );
-    const served = ok.filter((r) => r.serving && Number.isFinite(r.serving.rankP99Ms));
+    const served = ok.filter((r) => r.serving && r.serving.completed > 0);
     figure(section, 'serving-' + i, 'Serving: Rank p99 (filled) and store lookup p99 (ring) vs memory, same open-loop load per run', served.length, () =>
       Plot.plot({
         width, height: 320, grid: true, inset: 14,

@@ -44,6 +44,21 @@ export function plotted(r: RunRecord): r is RunRecord & { memoryBytes: number; t
 }
 
 /**
+ * The served run's Rank latencies, or undefined when no Rank completed (every call failed, e.g.
+ * past its deadline): a p99 over no calls is not a latency.
+ */
+export function rankLatency(r: RunRecord): { p50Ms: number; p99Ms: number } | undefined {
+  const s = r.serving;
+  return s == null || s.completed === 0 ? undefined : { p50Ms: s.rankP50Ms, p99Ms: s.rankP99Ms };
+}
+
+/** `completed/sent` Ranks of the measured window (`-` when the run was not served). */
+export function rankCompleted(r: RunRecord): string {
+  const s = r.serving;
+  return s == null ? '-' : `${s.completed}/${s.completed + s.errors + s.dropped}`;
+}
+
+/**
  * The Pareto frontier of (memory ↓, test AUC ↑): by memory ascending (better AUC first among
  * equal memory), a run is on it when its AUC beats every smaller run's.
  */

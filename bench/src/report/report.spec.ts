@@ -10,7 +10,7 @@ import { pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
 import { runKey, type RunRecord } from '../experiment/records';
 import { reportCommand } from './report-command';
-import { paretoFrontier, plotted, runLabel } from './report-model';
+import { paretoFrontier, plotted, rankLatency, runLabel } from './report-model';
 
 function record(
   dataset: string,
@@ -85,7 +85,17 @@ const RUNS: RunRecord[] = [
   record('synthetic', 'tt', 0.01, { status: 'failed', error: 'Error: boom' }),
   record('criteo:/data/x.txt', 'full', null, trained(128_000, 0.8, 4, false)),
   record('criteo:/data/x.txt', 'int8', 0.25, trained(32_000, 0.79, 4, true)),
+  // Served, but every Rank missed its deadline: no latency to plot or print.
+  timedOut(record('criteo:/data/x.txt', 'dhe', 0.25, trained(40_000, 0.77, 2, true))),
 ];
+
+function timedOut(r: RunRecord): RunRecord {
+  const s = r.serving as NonNullable<RunRecord['serving']>;
+  return {
+    ...r,
+    serving: { ...s, achievedRate: 0, completed: 0, errors: 40, rankP50Ms: 0, rankP99Ms: 0 },
+  };
+}
 
 function chromiumPath(): string {
   const path =
@@ -130,6 +140,8 @@ describe('embpress report', () => {
     }
     const markdown = readFileSync(join(out, 'report.md'), 'utf8');
     for (const r of RUNS) expect(markdown).toContain(runLabel(r));
+    // The timed-out run: its Ranks counted, no latency printed.
+    expect(markdown).toMatch(/\| dhe@0\.25 [^\n]*\| 0\/40 \| - \| - \|/);
 
     const browser = await chromium.launch({
       executablePath: chromiumPath(),
@@ -157,7 +169,7 @@ describe('embpress report', () => {
         const runs = RUNS.filter((r) => r.dataset === name);
         const expected = {
           pareto: runs.filter(plotted).length,
-          serving: runs.filter((r) => plotted(r) && r.serving != null).length,
+          serving: runs.filter((r) => plotted(r) && rankLatency(r) !== undefined).length,
           train: runs.filter((r) => r.status === 'ok').length,
           loss: runs.reduce((n, r) => n + (r.parts?.length ?? 0), 0),
         };
