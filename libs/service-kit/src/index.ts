@@ -8,6 +8,7 @@ export * from './logger';
 export * from './health';
 export * from './server';
 export * from './client';
+export * from './unary-call';
 export * from './lifecycle';
 export * from './tls';
 export * from './validate';
