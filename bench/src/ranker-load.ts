@@ -5,9 +5,10 @@
 // not re-encoding the same message), sends the first `sample` requests one by one and reports
 // their scores (the parent compares them with offline scores), then drives Rank at a constant
 // arrival rate with the open-loop runner of @embpress/loadtest and reports its result.
-import { credentials, Client, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { credentials, Client } from '@grpc/grpc-js';
 import { errorCodeName, runOpenLoop, type OpenLoopResult } from '@embpress/loadtest';
 import { ranker } from '@embpress/proto';
+import { unaryCall } from '@embpress/service-kit';
 import { readRawRows, rowColumns, rowFeatures } from './ranker-rows';
 
 export interface RankerLoadConfig {
@@ -49,23 +50,28 @@ function send(message: RankerLoadMessage): void {
   process.send?.(message);
 }
 
+/** One Rank call of already serialized request bytes, its answer decoded by `decode`. */
 function call<T>(
   client: Client,
   bytes: Buffer,
   decode: (b: Buffer) => T,
   deadlineMs: number,
 ): Promise<T> {
-  return new Promise((resolve, reject) => {
-    client.makeUnaryRequest(
-      RANK_PATH,
-      (b: Buffer) => b,
-      decode,
-      bytes,
-      new Metadata(),
-      { deadline: Date.now() + deadlineMs },
-      (err: ServiceError | null, res?: T) => (err ? reject(err) : resolve(res as T)),
-    );
-  });
+  return unaryCall(
+    client,
+    (request: Buffer, metadata, options, callback) =>
+      client.makeUnaryRequest(
+        RANK_PATH,
+        (b: Buffer) => b,
+        decode,
+        request,
+        metadata,
+        options,
+        callback,
+      ),
+    bytes,
+    { timeoutMs: deadlineMs },
+  );
 }
 
 /** Connections the load generator spreads its calls over, round robin. */

@@ -7,10 +7,11 @@
 import type { ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { credentials, Metadata } from '@grpc/grpc-js';
+import { credentials } from '@grpc/grpc-js';
 import { percentile } from '@embpress/loadtest';
 import { ModelRegistryDir } from '@embpress/model-registry';
 import { ranker } from '@embpress/proto';
+import { unaryCall } from '@embpress/service-kit';
 import { rowFeatures, type RawRows } from './ranker-rows';
 import { serve, stopChild } from './serve-child';
 
@@ -35,17 +36,6 @@ export interface ServingRow {
 }
 
 const CANDIDATES = 100;
-
-function rankOnce(
-  client: ranker.RankerServiceClient,
-  request: ranker.RankRequest,
-): Promise<ranker.RankResponse> {
-  return new Promise((resolve, reject) =>
-    client.rank(request, new Metadata(), { deadline: Date.now() + 30_000 }, (err, res) =>
-      err === null && res !== undefined ? resolve(res) : reject(err),
-    ),
-  );
-}
 
 export async function serveAndCompare(o: {
   registryRoot: string;
@@ -102,7 +92,7 @@ export async function serveAndCompare(o: {
             })),
           });
           const t0 = performance.now();
-          const response = await rankOnce(client, request);
+          const response = await unaryCall(client, client.rank, request, { timeoutMs: 30_000 });
           times.push(performance.now() - t0);
           for (const { id, score } of response.ranked)
             maxScoreDiff = Math.max(

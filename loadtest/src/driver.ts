@@ -1,11 +1,12 @@
 // Turns a scenario into calls on the real gRPC clients: the store through @embpress/store-client,
 // the ranker and the retriever through their generated clients (service-kit createClient). Every
 // call has the scenario's deadline and no retries, so the load test sees each failure.
-import { Metadata, type Client, type ServiceError } from '@grpc/grpc-js';
+import type { Client } from '@grpc/grpc-js';
 import { ranker, retriever, type store } from '@embpress/proto';
 import {
   createClient,
   NotFoundError,
+  unaryCall,
   UnavailableError,
   type ClientConfig,
 } from '@embpress/service-kit';
@@ -100,21 +101,6 @@ function waitForReady(client: Client, scenario: Scenario): Promise<void> {
   );
 }
 
-type Callback<Res> = (err: ServiceError | null, res: Res) => void;
-
-/** One unary call with the scenario's deadline, as a promise. */
-function unary<Req, Res>(
-  invoke: (req: Req, md: Metadata, opts: { deadline: number }, cb: Callback<Res>) => unknown,
-  request: Req,
-  timeoutMs: number,
-): Promise<Res> {
-  return new Promise((resolve, reject) => {
-    invoke(request, new Metadata(), { deadline: Date.now() + timeoutMs }, (err, res) =>
-      err ? reject(err) : resolve(res),
-    );
-  });
-}
-
 /** The candidates of a Rank request, as rows or as columns: one score is due for each. */
 export function rankedCandidates(request: ranker.RankRequest): number {
   return request.candidateIds.length > 0 ? request.candidateIds.length : request.candidates.length;
@@ -127,12 +113,11 @@ async function rankerCalls(scenario: RankerScenario): Promise<ScenarioCalls> {
     throw err;
   });
   const next = rankRequests(scenario);
-  const rank = client.rank.bind(client) as Parameters<
-    typeof unary<ranker.RankRequest, ranker.RankResponse>
-  >[0];
   const call = async (i: number): Promise<void> => {
     const request = next(i);
-    const response = await unary(rank, request, scenario.timeoutMs);
+    const response = await unaryCall(client, client.rank, request, {
+      timeoutMs: scenario.timeoutMs,
+    });
     const sent = rankedCandidates(request);
     if (response.ranked.length !== sent) {
       throw new UnexpectedResponseError(
@@ -158,11 +143,10 @@ async function retrieverCalls(scenario: RetrieverScenario): Promise<ScenarioCall
     throw err;
   });
   const next = retrieveRequests(scenario);
-  const retrieve = client.retrieve.bind(client) as Parameters<
-    typeof unary<retriever.RetrieveRequest, retriever.RetrieveResponse>
-  >[0];
   const call = async (i: number): Promise<void> => {
-    const response = await unary(retrieve, next(i), scenario.timeoutMs);
+    const response = await unaryCall(client, client.retrieve, next(i), {
+      timeoutMs: scenario.timeoutMs,
+    });
     if (response.passages.length > scenario.request.k) {
       throw new UnexpectedResponseError(
         `asked k=${scenario.request.k}, got ${response.passages.length} passages`,

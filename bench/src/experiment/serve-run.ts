@@ -7,11 +7,12 @@
 import type { ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { credentials, Metadata } from '@grpc/grpc-js';
+import { credentials } from '@grpc/grpc-js';
 import { ModelRegistryDir } from '@embpress/model-registry';
 import { store } from '@embpress/proto';
+import { unaryCall } from '@embpress/service-kit';
 import type { RankerLoadConfig } from '../ranker-load';
-import { runLoad } from '../ranker-bench';
+import { runLoad } from '../ranker-load-process';
 import { serve, stopChild } from '../serve-child';
 import { readSpans } from '../traces/span-file';
 import { summarizeSpans } from '../traces/stage-summary';
@@ -37,25 +38,19 @@ export interface ServeRunOptions {
   log: (line: string) => void;
 }
 
-function describeTable(port: number, model: string): Promise<store.TableInfo> {
+async function describeTable(port: number, model: string): Promise<store.TableInfo> {
   const client = new store.EmbeddingStoreServiceClient(
     `127.0.0.1:${port}`,
     credentials.createInsecure(),
   );
-  return new Promise<store.TableInfo>((resolve, reject) =>
-    client.describeTables(
-      { model },
-      new Metadata(),
-      { deadline: Date.now() + 10_000 },
-      (err, res) => {
-        client.close();
-        const table = res?.tables.find((t) => t.active) ?? res?.tables[0];
-        if (err !== null || table === undefined)
-          reject(err ?? new Error(`the store describes no table of ${model}`));
-        else resolve(table);
-      },
-    ),
-  );
+  try {
+    const res = await unaryCall(client, client.describeTables, { model }, { timeoutMs: 10_000 });
+    const table = res.tables.find((t) => t.active) ?? res.tables[0];
+    if (table === undefined) throw new Error(`the store describes no table of ${model}`);
+    return table;
+  } finally {
+    client.close();
+  }
 }
 
 export async function serveRun(o: ServeRunOptions): Promise<ServingResult> {

@@ -1,15 +1,15 @@
 // The typed client of the embedding store, used by the ranker, the retriever and load tests.
 // Promise API, a deadline on every call, and retries of UNAVAILABLE with jittered exponential
 // backoff (every store RPC used here is a read, so retrying is safe).
-import {
-  Metadata,
-  status,
-  type CallOptions,
-  type ClientUnaryCall,
-  type ServiceError,
-} from '@grpc/grpc-js';
+import { Metadata, status } from '@grpc/grpc-js';
 import { store } from '@embpress/proto';
-import { createClient, isServiceError, type ClientConfig } from '@embpress/service-kit';
+import {
+  createClient,
+  isServiceError,
+  unaryCall,
+  type ClientConfig,
+  type UnaryMethod,
+} from '@embpress/service-kit';
 import { LookupStreamPool } from './lookup-stream';
 
 export interface CallSettings {
@@ -25,13 +25,6 @@ export interface RetryPolicy {
 }
 
 const DEFAULT_RETRY: RetryPolicy = { attempts: 3, baseDelayMs: 25, maxDelayMs: 500 };
-
-type Unary<Req, Res> = (
-  request: Req,
-  metadata: Metadata,
-  options: Partial<CallOptions>,
-  callback: (error: ServiceError | null, response: Res) => void,
-) => ClientUnaryCall;
 
 /** BatchLookups and Searches over this many LookupStream streams per store (0: unary calls). */
 export const DEFAULT_LOOKUP_STREAMS = 2;
@@ -65,8 +58,9 @@ export class StoreClient {
             () => this.client.lookupStream(new Metadata()),
             {
               batchLookup: (request, deadline) =>
-                this.unaryOnce(this.client.batchLookup, request, deadline),
-              search: (request, deadline) => this.unaryOnce(this.client.search, request, deadline),
+                unaryCall(this.client, this.client.batchLookup, request, { deadline }),
+              search: (request, deadline) =>
+                unaryCall(this.client, this.client.search, request, { deadline }),
             },
             { streams },
           );
@@ -143,23 +137,10 @@ export class StoreClient {
     this.client.close();
   }
 
-  private call<Req, Res>(method: Unary<Req, Res>, request: Req, settings: CallSettings) {
+  private call<Req, Res>(method: UnaryMethod<Req, Res>, request: Req, settings: CallSettings) {
     return this.withRetries(settings, (deadline) =>
-      this.unaryOnce(method, request, deadline, settings.metadata),
+      unaryCall(this.client, method, request, { deadline, metadata: settings.metadata }),
     );
-  }
-
-  private unaryOnce<Req, Res>(
-    method: Unary<Req, Res>,
-    request: Req,
-    deadline: number,
-    metadata: Metadata = new Metadata(),
-  ): Promise<Res> {
-    return new Promise<Res>((resolve, reject) => {
-      method.call(this.client, request, metadata, { deadline }, (err, res) =>
-        err ? reject(err) : resolve(res),
-      );
-    });
   }
 
   /** Retries UNAVAILABLE with jittered backoff while the deadline allows (RetryPolicy). */

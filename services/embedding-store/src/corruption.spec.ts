@@ -1,13 +1,13 @@
 // A corrupt or hostile version is refused by LoadVersion (DATA_LOSS, or INVALID_ARGUMENT for a
 // name that escapes the registry root), the refusal is logged, and the serving version is
 // untouched: same version, same rows, still the only active one.
-import { credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js';
+import { credentials, status, type ServiceError } from '@grpc/grpc-js';
 import pino from 'pino';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { store } from '@embpress/proto';
-import type { RunningService } from '@embpress/service-kit';
+import { unaryCall, type RunningService, type UnaryMethod } from '@embpress/service-kit';
 import { loadStoreConfig } from './config';
 import { startStore } from './main';
 import { publishVersion, rowsOf } from './__fixtures__/publish';
@@ -138,21 +138,8 @@ describe('LoadVersion refuses corrupt versions; the serving version is untouched
     rmSync(root, { recursive: true, force: true });
   });
 
-  function unary<Req, Res>(
-    method: (
-      req: Req,
-      md: Metadata,
-      opts: { deadline: number },
-      cb: (err: ServiceError | null, res: Res) => void,
-    ) => unknown,
-    request: Req,
-  ): Promise<Res> {
-    return new Promise((resolve, reject) =>
-      method.call(client, request, new Metadata(), { deadline: Date.now() + 5000 }, (err, res) =>
-        err ? reject(err) : resolve(res),
-      ),
-    );
-  }
+  const unary = <Req, Res>(method: UnaryMethod<Req, Res>, request: Req): Promise<Res> =>
+    unaryCall(client, method, request, { timeoutMs: 5000 });
 
   async function expectServingV1(): Promise<void> {
     const res = await unary(client.lookup, {

@@ -3,13 +3,13 @@
 import {
   credentials,
   loadPackageDefinition,
-  Metadata,
   type ChannelCredentials,
   type Client,
   type ServiceError,
 } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { health } from '@embpress/proto';
+import { unaryCall } from '../unary-call';
 
 export async function healthStatus(
   address: string,
@@ -18,11 +18,7 @@ export async function healthStatus(
 ): Promise<string> {
   const client = new health.HealthClient(address, creds);
   try {
-    const response = await new Promise<health.HealthCheckResponse>((resolve, reject) =>
-      client.check({ service }, new Metadata(), { deadline: Date.now() + 5000 }, (err, res) =>
-        err ? reject(err) : resolve(res),
-      ),
-    );
+    const response = await unaryCall(client, client.check, { service }, { timeoutMs: 5000 });
     return health.healthCheckResponse_ServingStatusToJSON(response.status);
   } finally {
     client.close();

@@ -5,7 +5,7 @@
 import { credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import pino from 'pino';
 import { store } from '@embpress/proto';
-import type { RunningService } from '@embpress/service-kit';
+import { unaryCall, type RunningService, type UnaryMethod } from '@embpress/service-kit';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -50,13 +50,6 @@ export function rowsOf(table: CompressedTable, ids: number[]): number[] {
   return Array.from(out);
 }
 
-type Call<Req, Res> = (
-  req: Req,
-  md: Metadata,
-  opts: { deadline: number },
-  cb: (err: ServiceError | null, res: Res) => void,
-) => unknown;
-
 export function admin(): Metadata {
   const md = new Metadata();
   md.set('authorization', 'Bearer s3cret');
@@ -83,9 +76,13 @@ export interface RpcStore {
   v1: CompressedTable;
   v2: CompressedTable;
   /** Calls `method` of the client and resolves with the error it must answer. */
-  call<Req, Res>(method: Call<Req, Res>, request: Req, metadata?: Metadata): Promise<ServiceError>;
+  call<Req, Res>(
+    method: UnaryMethod<Req, Res>,
+    request: Req,
+    metadata?: Metadata,
+  ): Promise<ServiceError>;
   /** Calls `method` of the client (as admin by default) and resolves with its response. */
-  succeed<Req, Res>(method: Call<Req, Res>, request: Req, metadata?: Metadata): Promise<Res>;
+  succeed<Req, Res>(method: UnaryMethod<Req, Res>, request: Req, metadata?: Metadata): Promise<Res>;
 }
 
 /**
@@ -117,26 +114,21 @@ export function useRpcStore(): RpcStore {
   });
 
   rpc.call = function call<Req, Res>(
-    method: Call<Req, Res>,
+    method: UnaryMethod<Req, Res>,
     request: Req,
     metadata = new Metadata(),
   ): Promise<ServiceError> {
-    return new Promise((resolve, reject) =>
-      method.call(rpc.client, request, metadata, { deadline: Date.now() + 5000 }, (err) =>
-        err ? resolve(err) : reject(new Error('expected an error')),
-      ),
+    return unaryCall(rpc.client, method, request, { timeoutMs: 5000, metadata }).then(
+      () => Promise.reject(new Error('expected an error')),
+      (err: ServiceError) => err,
     );
   };
   rpc.succeed = function succeed<Req, Res>(
-    method: Call<Req, Res>,
+    method: UnaryMethod<Req, Res>,
     request: Req,
     metadata = admin(),
   ): Promise<Res> {
-    return new Promise((resolve, reject) =>
-      method.call(rpc.client, request, metadata, { deadline: Date.now() + 5000 }, (err, res) =>
-        err ? reject(err) : resolve(res),
-      ),
-    );
+    return unaryCall(rpc.client, method, request, { timeoutMs: 5000, metadata });
   };
   return rpc;
 }
