@@ -38,7 +38,6 @@ import { summarizeSpans } from './traces/stage-summary';
 type ArchName = import('@embpress/training').ArchName;
 
 export { summarizeSpans, type SpanSummary, type StageTimes } from './traces/stage-summary';
-export { runLoad } from './ranker-load-process';
 export type { RankerBenchOptions, RankerBenchReport } from './ranker-report';
 
 export async function benchRanker(options: RankerBenchOptions): Promise<RankerBenchReport> {
