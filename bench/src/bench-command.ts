@@ -8,7 +8,7 @@ import {
   isOptionError,
   lazyRequire,
   listOption,
-  numberOption,
+  atLeastOption,
   UsageError,
 } from '@embpress/service-kit/config';
 import { BenchSetupError } from './bench-setup-error';
@@ -47,15 +47,13 @@ function benchCodecsCommand(args: string[]): void {
       json: { type: 'boolean', default: false },
     },
   });
-  const atLeast = (name: string, raw: string, min: number) =>
-    numberOption(name, raw, (v) => v >= min, `a number >= ${min}`);
   const report = benchCodecs({
-    rows: atLeast('rows', values.rows, 2),
-    dim: atLeast('dim', values.dim, 1),
-    batch: atLeast('batch', values.batch, 1),
-    seconds: atLeast('seconds', values.seconds, 0),
+    rows: atLeastOption('rows', values.rows, 2),
+    dim: atLeastOption('dim', values.dim, 1),
+    batch: atLeastOption('batch', values.batch, 1),
+    seconds: atLeastOption('seconds', values.seconds, 0),
     methods: values.methods === undefined ? undefined : listOption(values.methods),
-    seed: atLeast('seed', values.seed, 0),
+    seed: atLeastOption('seed', values.seed, 0),
     log: (line) => process.stderr.write(`${line}\n`),
   });
   process.stdout.write(

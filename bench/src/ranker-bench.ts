@@ -25,7 +25,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { integerOption, numberOption, oneOfOption } from '@embpress/service-kit/config';
+import { integerOption, atLeastOption, oneOfOption } from '@embpress/service-kit/config';
 import { cpuSeconds, machineBusySeconds } from './ranker-cpu';
 import type { RankerLoadConfig } from './ranker-load';
 import { runLoad } from './ranker-load-process';
@@ -215,14 +215,12 @@ export async function benchRankerCommand(args: string[]): Promise<void> {
       json: { type: 'boolean', default: false },
     },
   });
-  const atLeast = (name: string, raw: string, min: number) =>
-    numberOption(name, raw, (v) => v >= min, `a number >= ${min}`);
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const report = await benchRanker({
     candidates: integerOption('candidates', values.candidates, 1),
-    ratePerSec: atLeast('rate', values.rate, 0.001),
-    durationSec: atLeast('duration', values.duration, 0.001),
-    warmupSec: atLeast('warmup', values.warmup, 0),
+    ratePerSec: atLeastOption('rate', values.rate, 0.001),
+    durationSec: atLeastOption('duration', values.duration, 0.001),
+    warmupSec: atLeastOption('warmup', values.warmup, 0),
     rows: integerOption('rows', values.rows, 1000),
     method: values.method,
     arch: oneOfOption('arch', values.arch, Object.keys(training().ARCHITECTURES) as ArchName[]),

@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { registry } from '@embpress/compression';
 import { ModelRegistryDir } from '@embpress/model-registry';
-import { integerOption, numberOption, oneOfOption } from '@embpress/service-kit/config';
+import { integerOption, atLeastOption, oneOfOption } from '@embpress/service-kit/config';
 import { StoreClient } from '@embpress/store-client';
 import { BenchSetupError } from './bench-setup-error';
 import type { StoreTarget } from './store-load';
@@ -291,10 +291,8 @@ export async function benchStoreCommand(args: string[]): Promise<void> {
   });
   oneOfOption('vs', values.vs, ['redis'] as const);
   const encoding = oneOfOption('encoding', values.encoding, ['codes', 'float32'] as const);
-  const atLeast = (name: string, raw: string, min: number) =>
-    numberOption(name, raw, (v) => v >= min, `a number >= ${min}`);
   const rows = integerOption('rows', values.rows, 1, 2 ** 32 - 1);
-  const seconds = atLeast('seconds', values.seconds, 0.1);
+  const seconds = atLeastOption('seconds', values.seconds, 0.1);
   const report = await benchStore(
     {
       rows,
@@ -306,7 +304,7 @@ export async function benchStoreCommand(args: string[]): Promise<void> {
       warmupSeconds:
         values.warmup === undefined
           ? Math.min(2, seconds / 2)
-          : atLeast('warmup', values.warmup, 0),
+          : atLeastOption('warmup', values.warmup, 0),
       rounds: integerOption('rounds', values.rounds, 1),
       encoding,
       seed: integerOption('seed', values.seed, 0),

@@ -1,4 +1,5 @@
 import {
+  atLeastOption,
   integerOption,
   listOption,
   numberOption,
@@ -15,6 +16,7 @@ describe('option values', () => {
     expect(integerOption('seed', '0', 0)).toBe(0);
     expect(integerOption('chunks', '7', 2, 100)).toBe(7);
     expect(positiveOption('lr', '1e-3')).toBe(0.001);
+    expect(atLeastOption('warmup', '0', 0)).toBe(0);
     expect(oneOfOption('model', 'fm', ['dlrm', 'fm'] as const)).toBe('fm');
     expect(requiredOption('data', 'x')).toBe('x');
     expect(listOption(' a, ,b ,')).toEqual(['a', 'b']);
@@ -31,6 +33,10 @@ describe('option values', () => {
       [
         () => oneOfOption('preset', 'fast', ['auto', 'paper']),
         '--preset must be one of auto, paper, got "fast"',
+      ],
+      [
+        () => atLeastOption('seconds', '0.05', 0.1),
+        '--seconds must be a number >= 0.1, got "0.05"',
       ],
       [() => requiredOption('name', ''), '--name is required'],
       [() => sizesOption('top', '64,0'), '--top must be layer sizes like 64,32, got "64,0"'],

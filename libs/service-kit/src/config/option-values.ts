@@ -29,6 +29,11 @@ export function integerOption(name: string, raw: string, min: number, max?: numb
       );
 }
 
+/** A number ≥ `min`. */
+export function atLeastOption(name: string, raw: string, min: number): number {
+  return numberOption(name, raw, (v) => v >= min, `a number >= ${min}`);
+}
+
 /** A number > 0. */
 export function positiveOption(name: string, raw: string): number {
   return numberOption(name, raw, (v) => v > 0, 'a number > 0');
