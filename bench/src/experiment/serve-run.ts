@@ -30,7 +30,7 @@ export interface ServeRunOptions {
   registryRoot: string;
   model: string;
   version: string;
-  /** Raw rows the requests are built from: a Criteo-format file and its test split. */
+  /** Raw rows the requests are built from: a data source (any reader) and its test split. */
   source: string;
   range: { start: number; end: number };
   load: LoadSettings;
