@@ -19,9 +19,14 @@ export default [
         'error',
         {
           enforceBuildableLibDependency: false,
-          // The e2e project drives the CLI (issue #16: it may import the CLI): its test helpers
-          // and the ingest command, by these two entry points only.
-          allow: ['@embpress/cli/testing', '@embpress/cli/ingest-command'],
+          // The e2e project drives the CLI (issue #16: it may import the CLI): its test helpers,
+          // the ingest command and the service registry (each service's config loader, as
+          // `embpress serve` calls it), by these three entry points only.
+          allow: [
+            '@embpress/cli/testing',
+            '@embpress/cli/ingest-command',
+            '@embpress/cli/services',
+          ],
           depConstraints: [
             { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:lib', 'type:service'] },
             // Cross-service end-to-end specs: they drive the CLI (an app) and the services.

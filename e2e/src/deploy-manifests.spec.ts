@@ -5,15 +5,23 @@
 //
 // No YAML dependency: the manifests are read as text, one `---` document at a time, with the
 // simple shapes they are written in (`- name: X` followed by `value: ...` or `valueFrom:`).
-// The ranker's and retriever's parsers belong to other services (which this project may not
-// import), so the checks run in one child process through the CLI's service registry, exactly
-// as `embpress serve <name>` parses its environment.
-import { execFileSync } from 'node:child_process';
+// Each container is judged by the parsers its process runs: the service's config loader from
+// the CLI's service registry (what `embpress serve <name>` calls), the telemetry settings and the
+// log level.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { z } from 'zod';
+import { SERVICES } from '@embpress/cli/services';
+import {
+  ConfigError,
+  logLevel,
+  parseEnv,
+  parseTelemetrySettings,
+  type Env,
+} from '@embpress/service-kit/config';
 import { parseShardMap } from '@embpress/store-client/shard-map';
 
-const repo = resolve(__dirname, '../../..');
+const repo = resolve(__dirname, '../..');
 const k8s = join(repo, 'deploy', 'k8s');
 
 interface EnvEntry {
@@ -71,48 +79,49 @@ interface Verdict {
   problems: string[];
 }
 
-/** Runs every check in one child: the CLI's config loaders + telemetry + log level parsers. */
+/** Every parser `command` runs on `env`: the problems they report and what they parsed. */
+function parse(command: string, env: Env): { problems: string[]; json: string } {
+  const parsers: Array<() => unknown> = [
+    () => parseTelemetrySettings(env),
+    () => parseEnv(z.object({ LOG_LEVEL: logLevel() }), env, 'EMBPRESS'),
+  ];
+  if (command.startsWith('serve ')) {
+    const service = command.slice('serve '.length);
+    if (!(service in SERVICES)) throw new Error(`unknown service in "${command}"`);
+    parsers.push(() => SERVICES[service as keyof typeof SERVICES].loadConfig(env));
+  }
+  const problems: string[] = [];
+  const results: unknown[] = [];
+  for (const p of parsers) {
+    try {
+      results.push(p());
+    } catch (err) {
+      if (err instanceof ConfigError) problems.push(...err.problems);
+      else throw err;
+    }
+  }
+  return { problems, json: JSON.stringify(results) };
+}
+
+const MARKER = 'zz-unused-marker-value-zz';
+
+/**
+ * A variable is recognized when a marker value shows up in what was parsed or is refused by
+ * name; its manifest value must draw no problem (files that exist only in the pod aside).
+ */
 function judge(entries: EnvEntry[]): Verdict[] {
-  const script = `
-    const { SERVICES } = require('./cli/src/services');
-    const kit = require('@embpress/service-kit/config');
-    const { z } = require('zod');
-    const MARKER = 'zz-unused-marker-value-zz';
-    const parse = (command, env) => {
-      const problems = [];
-      const results = [];
-      const service = command.startsWith('serve ') ? command.slice(6) : undefined;
-      const parsers = [
-        () => kit.parseTelemetrySettings(env),
-        () => kit.parseEnv(z.object({ LOG_LEVEL: kit.logLevel() }), env, 'EMBPRESS'),
-      ];
-      if (service !== undefined) {
-        if (!(service in SERVICES)) throw new Error('unknown service ' + service);
-        parsers.push(() => SERVICES[service].loadConfig(env));
-      }
-      for (const p of parsers) {
-        try { results.push(p()); }
-        catch (err) { if (err instanceof kit.ConfigError) problems.push(...err.problems); else throw err; }
-      }
-      return { problems, json: JSON.stringify(results) };
-    };
-    const entries = JSON.parse(process.argv[1]);
-    const verdicts = entries.map(({ command, name, value }) => {
-      const marked = parse(command, { [name]: MARKER });
-      const recognized = marked.json.includes(MARKER) ||
-        marked.problems.some((p) => p.startsWith(name + ':'));
-      const problems = value === undefined ? [] : parse(command, { [name]: value }).problems
-        .filter((p) => p.startsWith(name + ':') && !/cannot read file/.test(p));
-      return { recognized, problems };
-    });
-    process.stdout.write(JSON.stringify(verdicts));
-  `;
-  const out = execFileSync(
-    process.execPath,
-    ['--require', 'tsx/cjs', '-e', script, JSON.stringify(entries)],
-    { cwd: repo, encoding: 'utf8', timeout: 60_000 },
-  );
-  return JSON.parse(out) as Verdict[];
+  return entries.map(({ command, name, value }) => {
+    const marked = parse(command, { [name]: MARKER });
+    const recognized =
+      marked.json.includes(MARKER) || marked.problems.some((p) => p.startsWith(`${name}:`));
+    const problems =
+      value === undefined
+        ? []
+        : parse(command, { [name]: value }).problems.filter(
+            (p) => p.startsWith(`${name}:`) && !/cannot read file/.test(p),
+          );
+    return { recognized, problems };
+  });
 }
 
 describe('deploy/k8s manifests', () => {
