@@ -5,7 +5,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { registry, SparseOptimizer, type CompressedTable } from '@embpress/compression';
-import type { ModelRegistryDir } from '@embpress/model-registry';
+import { tableToWrite, type ModelRegistryDir } from '@embpress/model-registry';
 
 export const VERSION = 'v1';
 // The product's own CLI (`embpress serve ...`), run as a user runs it: a process started from its
@@ -122,17 +122,7 @@ export function publish(
   const manifest = root.writeVersion({
     model,
     version: VERSION,
-    tables: [
-      {
-        name,
-        method: table.method,
-        spec: table.spec,
-        rows: table.rows,
-        dim: table.dim,
-        memoryBytes: table.memoryBytes(),
-        bytes: table.encode(),
-      },
-    ],
+    tables: [tableToWrite(name, table)],
   });
   return manifest.tables.reduce((sum, t) => sum + t.fileBytes, 0);
 }

@@ -4,22 +4,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { registry, Rng, type CompressedTable } from '@embpress/compression';
-import { ModelRegistryDir, type TableToWrite } from '@embpress/model-registry';
+import { ModelRegistryDir, tableToWrite } from '@embpress/model-registry';
 import { readyPort, runCli, type CliProcess } from './testing/cli-process';
 
 const DIM = 8;
-
-function entry(name: string, table: CompressedTable): TableToWrite {
-  return {
-    name,
-    method: table.method,
-    spec: table.spec,
-    rows: table.rows,
-    dim: table.dim,
-    memoryBytes: table.memoryBytes(),
-    bytes: table.encode(),
-  };
-}
 
 function int8Table(rows: number, seed: number): CompressedTable {
   const data = new Rng(seed).fillUniform(new Float32Array(rows * DIM), -1, 1);
@@ -53,7 +41,7 @@ describe('embpress loadtest', () => {
     models.writeVersion({
       model: 'ctr',
       version: 'v1',
-      tables: [entry('C1', int8Table(1000, 1)), entry('C2', int8Table(40, 2))],
+      tables: [tableToWrite('C1', int8Table(1000, 1)), tableToWrite('C2', int8Table(40, 2))],
     });
     models.setActiveVersion('ctr', 'v1');
     store = runCli(['serve', 'store'], {

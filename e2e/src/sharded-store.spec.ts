@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { registry, Rng, type CompressedTable } from '@embpress/compression';
-import { ModelRegistryDir, type TableToWrite } from '@embpress/model-registry';
+import { ModelRegistryDir, tableToWrite, type TableToWrite } from '@embpress/model-registry';
 import { common, store } from '@embpress/proto';
 import {
   decodeRows,
@@ -46,18 +46,6 @@ function int8Table(rows: Float32Array): CompressedTable {
   return method.compress(rows, { fields: [rows.length / DIM], dim: DIM }, params, { seed: 1 });
 }
 
-function entry(name: string, table: CompressedTable): TableToWrite {
-  return {
-    name,
-    method: table.method,
-    spec: table.spec,
-    rows: table.rows,
-    dim: table.dim,
-    memoryBytes: table.memoryBytes(),
-    bytes: table.encode(),
-  };
-}
-
 /** Writes version v1 of model ctr with `tables` and points the store at it (restored at boot). */
 function publish(root: string, tables: TableToWrite[]): void {
   const dir = new ModelRegistryDir(root);
@@ -83,15 +71,18 @@ describe('sharded store', () => {
       const data = new Rng(42).fillUniform(new Float32Array(ROWS * DIM), -1, 1);
       const side = new Rng(43).fillUniform(new Float32Array(SIDE_ROWS * DIM), -1, 1);
       publish(join(dir, 'whole'), [
-        entry('sparse', fullTable(data)),
-        entry('sparse8', int8Table(data)),
-        entry('side', fullTable(side)),
+        tableToWrite('sparse', fullTable(data)),
+        tableToWrite('sparse8', int8Table(data)),
+        tableToWrite('side', fullTable(side)),
       ]);
       for (const { shard, start, end } of RANGES) {
         const slice = data.slice(start * DIM, end * DIM);
-        const tables = [entry('sparse', fullTable(slice)), entry('sparse8', int8Table(slice))];
+        const tables = [
+          tableToWrite('sparse', fullTable(slice)),
+          tableToWrite('sparse8', int8Table(slice)),
+        ];
         // A table placed whole on one shard, beside its ranges.
-        if (shard === 's1') tables.push(entry('side', fullTable(side)));
+        if (shard === 's1') tables.push(tableToWrite('side', fullTable(side)));
         publish(join(dir, shard), tables);
       }
 

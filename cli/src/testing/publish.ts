@@ -1,7 +1,7 @@
 // Test helper: publishes version `version` of model `ctr` with one rowwise-int8 table
 // `sparse` (100 rows × 8, two fields, values seeded by `seed`), as the trainer's export would.
 import { registry } from '@embpress/compression';
-import { ModelRegistryDir } from '@embpress/model-registry';
+import { ModelRegistryDir, tableToWrite } from '@embpress/model-registry';
 
 export function publishRowwiseVersion(
   root: string,
@@ -16,17 +16,7 @@ export function publishRowwiseVersion(
   new ModelRegistryDir(root).writeVersion({
     model: 'ctr',
     version,
-    tables: [
-      {
-        name: 'sparse',
-        method: table.method,
-        spec: table.spec,
-        rows: 100,
-        dim: 8,
-        memoryBytes: table.memoryBytes(),
-        bytes: table.encode(),
-      },
-    ],
+    tables: [tableToWrite('sparse', table)],
     ...(extra === undefined ? {} : { extra }),
   });
 }

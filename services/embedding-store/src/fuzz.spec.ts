@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { registry, Rng, SparseOptimizer } from '@embpress/compression';
-import { ModelRegistryDir } from '@embpress/model-registry';
+import { ModelRegistryDir, tableToWrite } from '@embpress/model-registry';
 import { common, store } from '@embpress/proto';
 import type { RunningService } from '@embpress/service-kit';
 import { loadStoreConfig } from './config';
@@ -70,17 +70,7 @@ describe('store under hostile input', () => {
     dir.writeVersion({
       model: 'ctr',
       version: 'v1',
-      tables: [
-        {
-          name: 'sparse',
-          method: 'full',
-          spec: 'full',
-          rows: 100,
-          dim: 4,
-          memoryBytes: table.memoryBytes(),
-          bytes: table.encode(),
-        },
-      ],
+      tables: [tableToWrite('sparse', table)],
     });
     dir.setActiveVersion('ctr', 'v1');
     running = await startStore(

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { registry } from '@embpress/compression';
-import { ModelRegistryDir } from '@embpress/model-registry';
+import { ModelRegistryDir, tableToWrite } from '@embpress/model-registry';
 import { store } from '@embpress/proto';
 import type { RunningService } from '@embpress/service-kit';
 import { StoreClient } from '@embpress/store-client';
@@ -30,17 +30,7 @@ function publish(dir: ModelRegistryDir, n: number): void {
   dir.writeVersion({
     model: 'ctr',
     version: `v${n}`,
-    tables: [
-      {
-        name: 'sparse',
-        method: table.method,
-        spec: table.spec,
-        rows: ROWS,
-        dim: DIM,
-        memoryBytes: table.memoryBytes(),
-        bytes: table.encode(),
-      },
-    ],
+    tables: [tableToWrite('sparse', table)],
   });
 }
 

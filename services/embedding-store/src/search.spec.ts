@@ -15,7 +15,7 @@ import {
   type CodecMethod,
   type CompressedTable,
 } from '@embpress/compression';
-import { ModelRegistryDir } from '@embpress/model-registry';
+import { ModelRegistryDir, tableToWrite } from '@embpress/model-registry';
 import { loadStoreConfig } from './config';
 import { startStore } from './main';
 
@@ -60,18 +60,6 @@ function fullBytes(table: Float32Array, count: number): Uint8Array {
   });
 }
 
-function entry(name: string, table: CompressedTable) {
-  return {
-    name,
-    method: table.method,
-    spec: table.spec,
-    rows: table.rows,
-    dim: table.dim,
-    memoryBytes: table.memoryBytes(),
-    bytes: table.encode(),
-  };
-}
-
 describe('Search', () => {
   let running: RunningService;
   let client: store.EmbeddingStoreServiceClient;
@@ -89,13 +77,13 @@ describe('Search', () => {
       model: 'docs',
       version: 'v1',
       tables: [
-        entry('passages', ivf),
-        entry('passages.fp32', full),
-        entry('plain', plain),
-        entry('plain.fp32', full),
-        entry('lonely', plain),
-        entry('odd', plain),
-        entry('odd.fp32', short),
+        tableToWrite('passages', ivf),
+        tableToWrite('passages.fp32', full),
+        tableToWrite('plain', plain),
+        tableToWrite('plain.fp32', full),
+        tableToWrite('lonely', plain),
+        tableToWrite('odd', plain),
+        tableToWrite('odd.fp32', short),
       ],
     });
     running = await startStore(

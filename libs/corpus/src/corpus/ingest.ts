@@ -1,8 +1,7 @@
 // Ingest: a corpus → passage vectors (the LSA encoder fitted here, or precomputed vectors) → a
 // table compressed with a post-training codec (+ the fp32 companion on request) → one model
 // version, written atomically through the registry (docs/adr/0010).
-import { ModelRegistryDir, type TableToWrite } from '@embpress/model-registry';
-import type { CompressedTable } from '@embpress/compression';
+import { ModelRegistryDir, tableToWrite } from '@embpress/model-registry';
 import { LsaEncoder } from '../encoder/lsa-encoder';
 import { compressRows, fullTable } from './compress-rows';
 import { CorpusError, type Passage } from './corpus';
@@ -58,18 +57,6 @@ export function defaultVersion(now = new Date()): string {
   return `v${now.toISOString().replace(/[-:.]/g, '')}`;
 }
 
-function tableEntry(name: string, table: CompressedTable): TableToWrite {
-  return {
-    name,
-    method: table.method,
-    spec: table.spec,
-    rows: table.rows,
-    dim: table.dim,
-    memoryBytes: table.memoryBytes(),
-    bytes: table.encode(),
-  };
-}
-
 export function ingestCorpus(options: IngestOptions): IngestResult {
   const { passages } = options;
   if (passages.length === 0) throw new CorpusError('the corpus is empty');
@@ -113,10 +100,10 @@ export function ingestCorpus(options: IngestOptions): IngestResult {
   const compressed = compressRows(options.codec, vectors, passages.length, dim, seed);
   const compressSeconds = (performance.now() - compressStart) / 1000;
 
-  const tables = [tableEntry(table, compressed)];
+  const tables = [tableToWrite(table, compressed)];
   const fp32Table = options.keepFp32 ? fp32Companion(table) : undefined;
   if (fp32Table !== undefined)
-    tables.push(tableEntry(fp32Table, fullTable(vectors, passages.length, dim)));
+    tables.push(tableToWrite(fp32Table, fullTable(vectors, passages.length, dim)));
 
   const passagesBytes = encodePassages(passages);
   const files = new Map<string, Uint8Array>([[PASSAGES_FILE, passagesBytes]]);

@@ -1,7 +1,7 @@
 // Test helper: publishes a version of a model with one `full` table (as the trainer's export
 // does) and returns the table, so tests can compare served rows with it.
 import { registry, SparseOptimizer, type CompressedTable } from '@embpress/compression';
-import { ModelRegistryDir } from '@embpress/model-registry';
+import { ModelRegistryDir, tableToWrite } from '@embpress/model-registry';
 
 export const FIXTURE_SHAPE = { fields: [30, 10], dim: 4 };
 
@@ -26,17 +26,7 @@ export function publishVersion(
   new ModelRegistryDir(root).writeVersion({
     model,
     version,
-    tables: [
-      {
-        name: 'sparse',
-        method: table.method,
-        spec: table.spec,
-        rows: table.rows,
-        dim: table.dim,
-        memoryBytes: table.memoryBytes(),
-        bytes: rewrite(table.encode()),
-      },
-    ],
+    tables: [tableToWrite('sparse', table, rewrite(table.encode()))],
     ...(files === undefined ? {} : { files }),
   });
   return table;

@@ -1,38 +1,13 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ArtifactError, registry, SparseOptimizer } from '@embpress/compression';
-import { ModelRegistryDir, ModelVersionError } from '@embpress/model-registry';
+import { ArtifactError, registry } from '@embpress/compression';
+import { ModelRegistryDir, ModelVersionError, tableToWrite } from '@embpress/model-registry';
+import { publishVersion } from '../__fixtures__/publish';
 import { ModelVersions, UnknownModelError } from './model-versions';
 
-const shape = { fields: [20, 5], dim: 4 };
-
-function publish(dir: ModelRegistryDir, version: string, seed: number) {
-  const { method, params } = registry.resolve('full');
-  if (method.kind !== 'trainable') throw new Error('unexpected');
-  const table = method
-    .createTrainable(shape, params, {
-      seed,
-      optimizer: new SparseOptimizer({ kind: 'sgd', lr: 0.1 }),
-    })
-    .toTable();
-  dir.writeVersion({
-    model: 'ctr',
-    version,
-    tables: [
-      {
-        name: 'sparse',
-        method: table.method,
-        spec: table.spec,
-        rows: table.rows,
-        dim: table.dim,
-        memoryBytes: table.memoryBytes(),
-        bytes: table.encode(),
-      },
-    ],
-  });
-  return table;
-}
+const publish = (dir: ModelRegistryDir, version: string, seed: number) =>
+  publishVersion(dir.root, 'ctr', version, seed);
 
 const row = (versions: ModelVersions, id: number) => {
   const lease = versions.acquire('ctr');
@@ -123,15 +98,14 @@ describe('ModelVersions', () => {
     expect(() => versions.load('ctr', 'v2')).toThrow(ModelVersionError);
     expect(() => versions.activate('ctr', 'v2')).toThrow(UnknownModelError);
     // A file whose manifest checksum was forged still fails the artifact's own CRCs.
-    const bytes = publish(dir, 'v4', 4).encode();
+    const t4 = publish(dir, 'v4', 4);
+    const bytes = t4.encode();
     bytes[bytes.length - 70] = (bytes[bytes.length - 70] as number) ^ 0xff;
     const forged = new ModelRegistryDir(join(root, 'forged'));
     forged.writeVersion({
       model: 'ctr',
       version: 'v1',
-      tables: [
-        { name: 'sparse', method: 'full', spec: 'full', rows: 25, dim: 4, memoryBytes: 400, bytes },
-      ],
+      tables: [tableToWrite('sparse', t4, bytes)],
     });
     expect(() => new ModelVersions(forged).load('ctr', 'v1')).toThrow(ArtifactError);
     expect(row(versions, 0).version).toBe('v1');
@@ -171,15 +145,7 @@ describe('ModelVersions', () => {
                 shape: big,
                 sections: new Map([['table', data]]),
               });
-        return {
-          name: spec.replace(/[^a-z0-9]/g, '_'),
-          method: table.method,
-          spec: table.spec,
-          rows: table.rows,
-          dim: table.dim,
-          memoryBytes: table.memoryBytes(),
-          bytes: table.encode(),
-        };
+        return tableToWrite(spec.replace(/[^a-z0-9]/g, '_'), table);
       });
       dir.writeVersion({ model: 'big', version: 'v1', tables });
       const fileBytes = tables.reduce((sum, t) => sum + t.bytes.length, 0);

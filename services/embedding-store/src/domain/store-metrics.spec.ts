@@ -8,7 +8,7 @@ import {
   PeriodicExportingMetricReader,
 } from '@opentelemetry/sdk-metrics';
 import { registry } from '@embpress/compression';
-import { ModelRegistryDir } from '@embpress/model-registry';
+import { ModelRegistryDir, tableToWrite } from '@embpress/model-registry';
 import { ModelVersions } from './model-versions';
 import { StoreMetrics } from './store-metrics';
 
@@ -28,17 +28,7 @@ describe('StoreMetrics', () => {
       dir.writeVersion({
         model: 'ctr',
         version: 'v1',
-        tables: [
-          {
-            name: 'sparse',
-            method: table.method,
-            spec: table.spec,
-            rows: 100,
-            dim: 8,
-            memoryBytes: table.memoryBytes(),
-            bytes: table.encode(),
-          },
-        ],
+        tables: [tableToWrite('sparse', table)],
       });
       const versions = new ModelVersions(dir);
       versions.load('ctr', 'v1');

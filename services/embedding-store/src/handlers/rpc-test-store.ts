@@ -9,46 +9,16 @@ import { unaryCall, type RunningService, type UnaryMethod } from '@embpress/serv
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { registry, SparseOptimizer, type CompressedTable } from '@embpress/compression';
-import { ModelRegistryDir } from '@embpress/model-registry';
+import type { CompressedTable } from '@embpress/compression';
+import { publishVersion } from '../__fixtures__/publish';
 import { loadStoreConfig } from '../config';
 import { startStore } from '../main';
 
-const shape = { fields: [30, 10], dim: 4 };
-
 /** Publishes a `full` table version of model ctr (as the trainer will) and returns the table. */
-export function publish(root: string, version: string, seed: number): CompressedTable {
-  const { method, params } = registry.resolve('full');
-  if (method.kind !== 'trainable') throw new Error('unexpected');
-  const table = method
-    .createTrainable(shape, params, {
-      seed,
-      optimizer: new SparseOptimizer({ kind: 'sgd', lr: 0.1 }),
-    })
-    .toTable();
-  new ModelRegistryDir(root).writeVersion({
-    model: 'ctr',
-    version,
-    tables: [
-      {
-        name: 'sparse',
-        method: table.method,
-        spec: table.spec,
-        rows: table.rows,
-        dim: table.dim,
-        memoryBytes: table.memoryBytes(),
-        bytes: table.encode(),
-      },
-    ],
-  });
-  return table;
-}
+export const publish = (root: string, version: string, seed: number): CompressedTable =>
+  publishVersion(root, 'ctr', version, seed);
 
-export function rowsOf(table: CompressedTable, ids: number[]): number[] {
-  const out = new Float32Array(ids.length * table.dim);
-  table.lookup(Uint32Array.from(ids), out);
-  return Array.from(out);
-}
+export { rowsOf } from '../__fixtures__/publish';
 
 export function admin(): Metadata {
   const md = new Metadata();

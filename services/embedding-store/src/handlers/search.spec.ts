@@ -3,7 +3,7 @@
 import { status } from '@grpc/grpc-js';
 import { common, store } from '@embpress/proto';
 import { registry } from '@embpress/compression';
-import { ModelRegistryDir } from '@embpress/model-registry';
+import { ModelRegistryDir, tableToWrite } from '@embpress/model-registry';
 import { decodeRows } from '@embpress/store-client';
 import { expectStatus, rowsOf, useRpcStore } from './rpc-test-store';
 
@@ -64,17 +64,7 @@ describe('EmbeddingStoreService', () => {
     new ModelRegistryDir(rpc.root).writeVersion({
       model: 'docs',
       version: 'q1',
-      tables: [
-        {
-          name: 'passages',
-          method: table.method,
-          spec: table.spec,
-          rows: 50,
-          dim: 8,
-          memoryBytes: table.memoryBytes(),
-          bytes: table.encode(),
-        },
-      ],
+      tables: [tableToWrite('passages', table)],
     });
     await succeed(rpc.client.loadVersion, { model: 'docs', version: 'q1' });
     await succeed(rpc.client.activateVersion, { model: 'docs', version: 'q1' });
