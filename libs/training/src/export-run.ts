@@ -1,7 +1,7 @@
 // The end of a run: score the exported state on TEST once (a model rebuilt from the exported
 // dense bytes, the exported serving table) and write it as a model version.
 import { fullBytes } from '@embpress/compression';
-import { CTR_MODEL_FILES } from '@embpress/model-registry';
+import { CTR_MODEL_FILES, tableToWrite } from '@embpress/model-registry';
 import { loadModel, saveModel } from '@embpress/models';
 import { evaluateSplit, type Evaluation } from './evaluate';
 import type { KeptState } from './kept-state';
@@ -58,17 +58,7 @@ export async function exportRun(
   const manifest = setup.registryDir.writeVersion({
     model: options.modelName,
     version,
-    tables: [
-      {
-        name: 'sparse',
-        method: table.method,
-        spec: table.spec,
-        rows: table.rows,
-        dim: table.dim,
-        memoryBytes,
-        bytes: table.encode(),
-      },
-    ],
+    tables: [tableToWrite('sparse', table)],
     files: new Map<string, Uint8Array>([
       [CTR_MODEL_FILES.denseWeights, denseWeights],
       [

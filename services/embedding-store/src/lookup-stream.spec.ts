@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { registry, type CodecMethod } from '@embpress/compression';
-import { ModelRegistryDir } from '@embpress/model-registry';
+import { ModelRegistryDir, tableToWrite } from '@embpress/model-registry';
 import { store } from '@embpress/proto';
 import type { RunningService } from '@embpress/service-kit';
 import { StoreClient } from '@embpress/store-client';
@@ -221,17 +221,7 @@ describe('LookupStream', () => {
     new ModelRegistryDir(root).writeVersion({
       model: 'vec',
       version: 'v1',
-      tables: [
-        {
-          name: 'docs',
-          method: fp16.method,
-          spec: fp16.spec,
-          rows,
-          dim,
-          memoryBytes: fp16.memoryBytes(),
-          bytes: fp16.encode(),
-        },
-      ],
+      tables: [tableToWrite('docs', fp16)],
     });
     await activate(running.address, 'vec', 'v1');
     const query = new Float32Array(rowsOf(table, [7]));
