@@ -1,16 +1,14 @@
 // The store side of `embpress bench store`: the seeded rows, their versions published to a
 // temporary registry, and the store as a real `embpress serve store` child process on it (with a
 // preload that lets the bench collect its garbage before reading its RSS).
-import { fork, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { registry, SparseOptimizer, type CompressedTable } from '@embpress/compression';
 import { tableToWrite, type ModelRegistryDir } from '@embpress/model-registry';
+import { serve } from './serve-child';
 
 export const VERSION = 'v1';
-// The product's own CLI (`embpress serve ...`), run as a user runs it: a process started from its
-// path in the repository, not an import (the bench app does not depend on the cli app).
-const MAIN = join(__dirname, '..', '..', 'cli', 'src', 'main.ts');
 
 /**
  * Preloaded into the store process (with --expose-gc; written to the run's temp directory):
@@ -38,35 +36,28 @@ export interface RunningStore {
 }
 
 /**
- * `embpress serve store` as a child process, on port 0, with its registry (`models`) and span
- * file in `dir`; resolves once it reports SERVING over IPC (as `serve all` children do).
+ * `embpress serve store` as a child process (serve-child.ts: 127.0.0.1:0, the user's store
+ * settings cleared), with its registry (`models`), span file and log in `dir`; resolves once it
+ * reports SERVING over IPC.
  */
-export function startStore(
+export async function startStore(
   dir: string,
   execArgv: string[],
   children: ChildProcess[],
 ): Promise<RunningStore> {
   const preload = join(dir, 'store-preload.cjs');
   writeFileSync(preload, STORE_PRELOAD);
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  // The user's store settings (TLS, admin token, limits) must not change what is measured.
-  for (const key of Object.keys(env)) if (key.startsWith('EMBPRESS_STORE_')) delete env[key];
-  Object.assign(env, {
-    EMBPRESS_STORE_HOST: '127.0.0.1',
-    EMBPRESS_STORE_PORT: '0',
-    EMBPRESS_STORE_REGISTRY_ROOT: join(dir, 'models'),
-    EMBPRESS_SPANS_FILE: join(dir, 'spans.jsonl'),
-    EMBPRESS_LOG_LEVEL: 'warn',
-  });
-  const child = fork(MAIN, ['serve', 'store'], {
-    execArgv: [...execArgv, '--expose-gc', '--require', preload],
-    env,
-    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-  });
-  children.push(child);
-  let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const { child, port } = await serve(
+    'store',
+    {
+      EMBPRESS_STORE_REGISTRY_ROOT: join(dir, 'models'),
+      EMBPRESS_SPANS_FILE: join(dir, 'spans.jsonl'),
+      EMBPRESS_LOG_LEVEL: 'warn',
+    },
+    [...execArgv, '--expose-gc', '--require', preload],
+    children,
+    join(dir, 'store.log'),
+  );
   const collectGarbage = () =>
     new Promise<void>((resolve, reject) => {
       const timer = setTimeout(
@@ -82,22 +73,7 @@ export function startStore(
       child.on('message', onMessage);
       child.send({ type: 'bench-gc' });
     });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`store not ready within 30 s:\n${output}`)),
-      30_000,
-    );
-    child.on('message', (message: { type?: string; port?: number }) => {
-      if (message.type === 'ready' && typeof message.port === 'number') {
-        clearTimeout(timer);
-        resolve({ child, port: message.port, collectGarbage });
-      }
-    });
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`store exited (${code ?? signal}) before it was ready:\n${output}`));
-    });
-  });
+  return { child, port, collectGarbage };
 }
 
 /** The seeded rows: the initial table of a `full` trainable (uniform ±1/√rows). */
