@@ -22,6 +22,29 @@ export interface RowRange {
 
 const MAX_I32 = 0x7fffffff;
 
+/** The rows a score call covers: `ranges` pairs, or start/count (not both), each in the table. */
+function scoreRanges(options: ScoreOptions, total: number): RowRange[] {
+  const inTable = (start: number, count: number): RowRange => {
+    size('start', start, 0);
+    size('count', count, 0);
+    if (start + count > total)
+      throw new RangeError(`kernels: rows [${start}, ${start + count}) of a ${total}-row table`);
+    return { start, count };
+  };
+  if (options.ranges === undefined) {
+    const start = options.start ?? 0;
+    return [inTable(start, options.count ?? total - start)];
+  }
+  if (options.start !== undefined || options.count !== undefined)
+    throw new RangeError('kernels: give ranges or start/count, not both');
+  if (!(options.ranges instanceof Uint32Array) || options.ranges.length % 2 !== 0)
+    throw new RangeError('kernels: ranges must be a Uint32Array of [start, count] pairs');
+  const out: RowRange[] = [];
+  for (let i = 0; i < options.ranges.length; i += 2)
+    out.push(inTable(options.ranges[i] as number, options.ranges[i + 1] as number));
+  return out;
+}
+
 export abstract class CheckedKernels implements Kernels {
   abstract readonly impl: KernelImpl;
   abstract pin(data: ArrayBufferView): PinnedBytes;
@@ -47,7 +70,8 @@ export abstract class CheckedKernels implements Kernels {
     query: Float32Array,
     rows: TableArg,
     rowBytes: number,
-    range: RowRange,
+    /** Non-empty ranges, each inside the table; `out` holds their rows' scores in order. */
+    ranges: readonly RowRange[],
     out: Float32Array,
   ): void;
   protected abstract runGather(
@@ -146,14 +170,11 @@ export abstract class CheckedKernels implements Kernels {
       throw new RangeError(`kernels: metric must be 'ip' or 'l2', got ${String(metric)}`);
     size('query length', query.length, 1);
     const total = tableRows(rows, rowBytes);
-    const start = options.start ?? 0;
-    size('start', start, 0);
-    const count = options.count ?? total - start;
-    size('count', count, 0);
-    if (start + count > total)
-      throw new RangeError(`kernels: rows [${start}, ${start + count}) of a ${total}-row table`);
+    const ranges = scoreRanges(options, total);
+    const count = ranges.reduce((n, r) => n + r.count, 0);
     const result = output(options.out, count);
-    if (count > 0) this.runScore(kind, metric, query, rows, rowBytes, { start, count }, result);
+    const nonEmpty = ranges.filter((r) => r.count > 0);
+    if (nonEmpty.length > 0) this.runScore(kind, metric, query, rows, rowBytes, nonEmpty, result);
     return result;
   }
 

@@ -2,6 +2,7 @@
 // rowwise codecs: wasm = scalar bit for bit, decode = libs/compression's decode bit for bit,
 // scores within the float64 bound.
 import { join } from 'node:path';
+import { HALF_TO_F32 } from './half';
 import type { Metric } from './types';
 import { expectSameBits, expectWithin, randomF32, rng, scalar, wasm } from './testing/helpers';
 
@@ -184,12 +185,99 @@ describe('scores of one query against many rows', () => {
         expectSameBits(run(scalar, true), w, `${what} scalar pinned`);
         const { exact, magnitude } = exactScores(metric, q, decoded, rows);
         if (kind === 'int8' && metric === 'ip') {
-          // scale·(q·c) + bias·Σq: bound on both products' sums.
-          for (let r = 0; r < rows; r += 1) magnitude[r] = (magnitude[r] as number) * 4 + 1e-6;
+          // scale·(q·c) + bias·Σq: bound on both products' sums, plus the query's int16 codes
+          // (assembly/int-dot.ts): |q[d] − qi[d]·step| ≤ step/2, times Σ c[d]·scale.
+          const step = Math.fround(Math.max(...Array.from(q, Math.abs)) / 32767);
+          const codes8 = codes as Uint8Array;
+          for (let r = 0; r < rows; r += 1) {
+            const at = r * (dim + 4);
+            const scale = HALF_TO_F32[
+              (codes8[at + dim] as number) | ((codes8[at + dim + 1] as number) << 8)
+            ] as number;
+            let sumCodes = 0;
+            for (let d = 0; d < dim; d += 1) sumCodes += codes8[at + d] as number;
+            const quantization = (step / 2) * sumCodes * scale;
+            magnitude[r] =
+              (magnitude[r] as number) * 4 + 1e-6 + quantization / (2 ** -20 * (dim + 12));
+          }
         }
         expectWithin(w, exact, magnitude, dim + 4, `${what} vs float64`);
       }
     }
+  });
+
+  /** One rowwise-int8 fused row: `codes`, fp16 scale 1 (0x3c00), fp16 bias 0. */
+  function fusedRow(codes: number[]): Uint8Array {
+    return Uint8Array.from([...codes, 0x00, 0x3c, 0x00, 0x00]);
+  }
+
+  it('int8 ip: the query codes round half to even, and the integer sum is exact', () => {
+    // step = 2^-10 exactly: q/step is 32767, 2.5, -2.5, 3.5 -> codes 32767, 2, -2, 4.
+    const s = 2 ** -10;
+    const q = Float32Array.from([32767 * s, 2.5 * s, -2.5 * s, 3.5 * s]);
+    const row = fusedRow([1, 1, 1, 1]);
+    for (const k of [wasm, scalar])
+      expect(Array.from(k.scoreRowwiseInt8('ip', q, row))).toEqual([(32767 + 2 - 2 + 4) * s]);
+    // A zero query scores bias·Σq = 0 (its step is 0, every code 0).
+    for (const k of [wasm, scalar])
+      expect(Array.from(k.scoreRowwiseInt8('ip', new Float32Array(4), row))).toEqual([0]);
+  });
+
+  it('int8 ip: no overflow at the largest codes over long rows (lanes flushed every 512)', () => {
+    for (const dim of [511, 512, 513, 1030, 4099]) {
+      const q = new Float32Array(dim).fill(1);
+      q[dim - 1] = -1;
+      const row = fusedRow(new Array<number>(dim).fill(255));
+      const w = wasm.scoreRowwiseInt8('ip', q, row);
+      expectSameBits(w, scalar.scoreRowwiseInt8('ip', q, row), `dim ${dim}`);
+      // Σ q·c = 255·(dim − 2) exactly; qi = ±32767, step = f32(1/32767): a few f32 roundings.
+      expect(Math.abs((w[0] as number) - 255 * (dim - 2)) / (255 * dim)).toBeLessThan(1e-6);
+    }
+  });
+
+  it('ranges score several row ranges in one call, in order, like one call per range', () => {
+    const dim = 21;
+    const rows = 30;
+    const t = table(5, rows, dim);
+    const q = randomF32(rng(9), dim, 2);
+    const int8 = encode('int8', t, rows, dim);
+    const fp16 = encode('fp16', t, rows, dim);
+    const halves = new Uint16Array(fp16.buffer, fp16.byteOffset, rows * dim);
+    const ranges = Uint32Array.from([20, 4, 3, 0, 0, 2, 27, 3]);
+    for (const k of [wasm, scalar])
+      for (const metric of ['ip', 'l2'] as const) {
+        const score = (options: { start?: number; count?: number; ranges?: Uint32Array }) => [
+          k.scoreF32(metric, q, t, options),
+          k.scoreFp16(metric, q, halves, options),
+          k.scoreRowwiseInt8(metric, q, int8, options),
+        ];
+        const together = score({ ranges });
+        const apart = [
+          score({ start: 20, count: 4 }),
+          score({ start: 0, count: 2 }),
+          score({ start: 27, count: 3 }),
+        ];
+        together.forEach((scores, kind) => {
+          const expected = Float32Array.from(
+            apart.flatMap((s) => Array.from(s[kind] as Float32Array)),
+          );
+          expectSameBits(scores, expected, `${k.impl} ${metric} kind ${kind}`);
+        });
+        // A pinned table gives the same scores.
+        const pin = k.pin(int8);
+        expectSameBits(
+          k.scoreRowwiseInt8(metric, q, pin, { ranges }),
+          together[2] as Float32Array,
+          'pinned',
+        );
+        pin.dispose();
+      }
+    expect(() => wasm.scoreF32('ip', q, t, { ranges: Uint32Array.from([1]) })).toThrow(/pairs/);
+    expect(() => wasm.scoreF32('ip', q, t, { ranges, start: 1 })).toThrow(/not both/);
+    expect(() => wasm.scoreF32('ip', q, t, { ranges: Uint32Array.from([28, 3]) })).toThrow(
+      /rows \[28, 31\) of a 30-row table/,
+    );
+    expect(() => wasm.scoreF32('ip', q, t, { ranges, out: new Float32Array(8) })).toThrow(/out/);
   });
 
   it('start and count select a range of rows; out is filled', () => {

@@ -169,6 +169,36 @@ function l2F32(a: Float32Array, ao: number, b: Float32Array, bo: number, dim: nu
 }
 
 /** Σ q in the canonical order (Σ q·1: each product is exact). */
+/**
+ * The query of a rowwise-int8 inner product as int16 codes (assembly/int-dot.ts, the same
+ * arithmetic): step = f32(max|q| / 32767), qi[d] = round-half-even(f32(q[d] / step)); returns
+ * step (0: all codes 0).
+ */
+function quantizeQuery(q: Float32Array, qi: Int16Array): number {
+  let amax = 0;
+  for (let d = 0; d < q.length; d += 1) amax = Math.max(amax, Math.abs(q[d] as number));
+  const step = fround(amax / 32767);
+  for (let d = 0; d < q.length; d += 1)
+    qi[d] = step === 0 ? 0 : roundHalfEven(fround((q[d] as number) / step));
+  return step;
+}
+
+/** wasm's f32.nearest: to the nearest integer, ties to even. */
+function roundHalfEven(v: number): number {
+  const f = Math.floor(v);
+  const diff = v - f;
+  if (diff < 0.5) return f;
+  if (diff > 0.5) return f + 1;
+  return f % 2 === 0 ? f : f + 1;
+}
+
+/** Σ qi[d]·codes[at + d], exact (every partial sum is an integer below 2^53). */
+function intDotU8(qi: Int16Array, codes: Uint8Array, at: number, dim: number): number {
+  let s = 0;
+  for (let d = 0; d < dim; d += 1) s += (qi[d] as number) * (codes[at + d] as number);
+  return s;
+}
+
 function sum(q: Float32Array): number {
   return dotF32(q, 0, ONES(q.length), 0, q.length);
 }
@@ -265,30 +295,35 @@ export class ScalarKernels extends CheckedKernels {
     query: Float32Array,
     rows: TableArg,
     rowBytes: number,
-    range: RowRange,
+    ranges: readonly RowRange[],
     out: Float32Array,
   ): void {
     const dim = query.length;
-    const end = range.start + range.count;
+    // The rows of every range in order: out[o] is the o-th of them.
+    const rowsOf = (): number[] =>
+      ranges.flatMap((r) => Array.from({ length: r.count }, (_, i) => r.start + i));
     const reduce = metric === 'ip' ? dotF32 : l2F32;
     if (kind === 'f32') {
       const x = this.view(rows, Float32Array);
-      for (let r = range.start; r < end; r += 1)
-        out[r - range.start] = reduce(query, 0, x, r * dim, dim);
+      rowsOf().forEach((r, o) => {
+        out[o] = reduce(query, 0, x, r * dim, dim);
+      });
       return;
     }
     const row = scratchRow(dim);
     if (kind === 'fp16') {
       const x = this.view(rows, Uint16Array);
-      for (let r = range.start; r < end; r += 1) {
+      rowsOf().forEach((r, o) => {
         for (let d = 0; d < dim; d += 1) row[d] = HALF_TO_F32[x[r * dim + d] as number] as number;
-        out[r - range.start] = reduce(query, 0, row, 0, dim);
-      }
+        out[o] = reduce(query, 0, row, 0, dim);
+      });
       return;
     }
     const x = this.view(rows, Uint8Array);
     const qsum = metric === 'ip' ? sum(query) : 0;
-    for (let r = range.start; r < end; r += 1) {
+    const qi = metric === 'ip' ? new Int16Array(dim) : undefined;
+    const step = qi === undefined ? 0 : quantizeQuery(query, qi);
+    rowsOf().forEach((r, o) => {
       const src = r * rowBytes;
       const scale = HALF_TO_F32[
         (x[src + dim] as number) | ((x[src + dim + 1] as number) << 8)
@@ -296,17 +331,15 @@ export class ScalarKernels extends CheckedKernels {
       const bias = HALF_TO_F32[
         (x[src + dim + 2] as number) | ((x[src + dim + 3] as number) << 8)
       ] as number;
-      if (metric === 'ip') {
-        // scale·(q·c) + bias·Σq on the raw codes.
-        for (let d = 0; d < dim; d += 1) row[d] = x[src + d] as number;
-        out[r - range.start] = fround(
-          fround(dotF32(query, 0, row, 0, dim) * scale) + fround(bias * qsum),
-        );
+      if (qi !== undefined) {
+        // scale·(q·c) + bias·Σq, q·c on the int16 query codes (exact; assembly/int-dot.ts).
+        const dot = fround(intDotU8(qi, x, src, dim));
+        out[o] = fround(fround(fround(dot * step) * scale) + fround(bias * qsum));
       } else {
         for (let d = 0; d < dim; d += 1) row[d] = (x[src + d] as number) * scale + bias;
-        out[r - range.start] = l2F32(query, 0, row, 0, dim);
+        out[o] = l2F32(query, 0, row, 0, dim);
       }
-    }
+    });
   }
 
   protected runGather(

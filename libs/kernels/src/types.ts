@@ -20,7 +20,12 @@ export interface ScoreOptions {
   start?: number;
   /** Rows to score (default: all rows from `start`). */
   count?: number;
-  /** Where the scores go (length = count); a new array when absent. */
+  /**
+   * Several row ranges instead of start/count: [start, count] pairs, scored in order into one
+   * output (an IVF search's probed lists in one call: the query is prepared once).
+   */
+  ranges?: Uint32Array;
+  /** Where the scores go (length = count, or the ranges' total); a new array when absent. */
   out?: Float32Array;
 }
 

@@ -43,7 +43,16 @@ interface Exports {
   l2F32: RowsKernel;
   ipFp16: RowsKernel;
   l2Fp16: RowsKernel;
-  ipRowwiseInt8: RowsKernel;
+  /** Over i32 [start, count] pairs at `ranges`; `qi`: scratch for the query's int16 codes. */
+  ipRowwiseInt8(
+    q: number,
+    x: number,
+    ranges: number,
+    nranges: number,
+    dim: number,
+    out: number,
+    qi: number,
+  ): void;
   l2RowwiseInt8: RowsKernel;
   gatherRowwiseInt8: RowsKernel;
   gatherRowwiseInt4: RowsKernel;
@@ -195,26 +204,53 @@ export class WasmKernels extends CheckedKernels {
     query: Float32Array,
     rows: TableArg,
     rowBytes: number,
-    range: RowRange,
+    ranges: readonly RowRange[],
     out: Float32Array,
   ): void {
     const e = this.exports;
-    const kernel =
-      kind === 'f32'
-        ? metric === 'ip'
-          ? e.ipF32
-          : e.l2F32
-        : kind === 'fp16'
-          ? metric === 'ip'
-            ? e.ipFp16
-            : e.l2Fp16
-          : metric === 'ip'
-            ? e.ipRowwiseInt8
-            : e.l2RowwiseInt8;
-    this.withTable(rows, range.start * rowBytes, range.count * rowBytes, (xp) =>
-      this.scratch([query], out, ([qp], op) =>
-        kernel(qp as number, xp, range.count, query.length, op),
-      ),
+    // The table's bytes from the first range's row to the last one's end (a pin: in place).
+    let first = Infinity;
+    let end = 0;
+    for (const r of ranges) {
+      first = Math.min(first, r.start);
+      end = Math.max(end, r.start + r.count);
+    }
+    const dim = query.length;
+    this.withTable(rows, first * rowBytes, (end - first) * rowBytes, (xp) =>
+      this.scratch([query], out, ([qp], op) => {
+        if (kind === 'int8' && metric === 'ip') {
+          // One call for every range: the query is quantized once (assembly/int-dot.ts).
+          const pairs = new Int32Array(ranges.length * 2);
+          ranges.forEach((r, i) => {
+            pairs[2 * i] = r.start - first;
+            pairs[2 * i + 1] = r.count;
+          });
+          const rp = this.copyIn(pairs);
+          const qi = this.heap.alloc(dim * 2);
+          try {
+            e.ipRowwiseInt8(qp as number, xp, rp, ranges.length, dim, op, qi);
+          } finally {
+            this.heap.free(qi);
+            this.heap.free(rp);
+          }
+          return;
+        }
+        const kernel =
+          kind === 'f32'
+            ? metric === 'ip'
+              ? e.ipF32
+              : e.l2F32
+            : kind === 'fp16'
+              ? metric === 'ip'
+                ? e.ipFp16
+                : e.l2Fp16
+              : e.l2RowwiseInt8;
+        let o = op;
+        for (const r of ranges) {
+          kernel(qp as number, xp + (r.start - first) * rowBytes, r.count, dim, o);
+          o += r.count * 4;
+        }
+      }),
     );
   }
 

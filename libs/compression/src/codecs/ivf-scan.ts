@@ -1,7 +1,8 @@
-// Range scans of an IVF table's inner codes (ivf.ts): top-k over the stored rows [start, end) of
-// the inner codec's table, pushing ORIGINAL ids into a bounded heap. One scanner per inner codec.
-// rowwise-int8 and fp16 lists are scored by @embpress/kernels over the inner table's pinned rows
-// (one kernel call per list, docs/adr/0015-wasm-simd-kernels.md), with the same kernel the inner
+// Range scans of an IVF table's inner codes (ivf.ts): top-k over ranges of stored rows of the
+// inner codec's table (a query's probed lists), pushing ORIGINAL ids into a bounded heap. One
+// scanner per inner codec. rowwise-int8 and fp16 lists are scored by @embpress/kernels over the
+// inner table's pinned rows (one kernel call for all of a query's lists,
+// docs/adr/0015-wasm-simd-kernels.md), with the same kernel the inner
 // codec's exhaustive `search` uses, so a scan of every list returns exactly what the inner codec
 // returns (ties go to the smaller original id in both). pq reads its own artifact sections (codes,
 // codebooks) with asymmetric distance tables in JavaScript.
@@ -16,8 +17,11 @@ export interface RangeScanner {
    * product the score is ⟨q, x̂⟩; for L2 it is −‖q − x̂‖² (higher is better in the heap).
    */
   setQuery(queries: Float32Array, offset: number): void;
-  /** Offers every stored row of [start, end) to `heap` under its original id `ids[row]`. */
-  scan(start: number, end: number, ids: Uint32Array, heap: TopK): void;
+  /**
+   * Offers every stored row of the ranges ([start, count] pairs, e.g. the probed lists) to
+   * `heap` under its original id `ids[row]`.
+   */
+  scan(ranges: Uint32Array, ids: Uint32Array, heap: TopK): void;
 }
 
 /**
@@ -40,17 +44,23 @@ export function kernelScanner(
     setQuery(queries, offset) {
       query = queries.subarray(offset, offset + dim);
     },
-    scan(start, end, ids, heap) {
-      const count = end - start;
-      if (count <= 0) return;
+    scan(ranges, ids, heap) {
+      let count = 0;
+      for (let i = 1; i < ranges.length; i += 2) count += ranges[i] as number;
+      if (count === 0) return;
       if (scores.length < count) scores = new Float32Array(Math.max(count, 2 * scores.length));
       const out = scores.subarray(0, count);
-      const options = { start, count, out };
+      const options = { ranges, out };
       if (kind === 'fp16') k.scoreFp16(metric, query, table, options);
       else k.scoreRowwiseInt8(metric, query, table, options);
-      if (l2)
-        for (let i = 0; i < count; i += 1) heap.push(ids[start + i] as number, -(out[i] as number));
-      else for (let i = 0; i < count; i += 1) heap.push(ids[start + i] as number, out[i] as number);
+      const sign = l2 ? -1 : 1;
+      let o = 0;
+      for (let i = 0; i < ranges.length; i += 2) {
+        const start = ranges[i] as number;
+        const end = start + (ranges[i + 1] as number);
+        for (let row = start; row < end; row += 1, o += 1)
+          heap.push(ids[row] as number, sign * (out[o] as number));
+      }
     },
   };
 }
@@ -67,6 +77,23 @@ export function pqScanner(
 ): RangeScanner {
   const { subvectors: M, subDim, centroids: K } = layout;
   const table = new Float64Array(M * K);
+  const scanRows = (start: number, end: number, ids: Uint32Array, heap: TopK): void => {
+    for (let r = start; r < end; r += 1) {
+      const base = r * M;
+      let s = 0;
+      let m = 0;
+      let t = 0;
+      for (; m + 4 <= M; m += 4, t += 4 * K)
+        s =
+          s +
+          (table[t + (codes[base + m] as number)] as number) +
+          (table[t + K + (codes[base + m + 1] as number)] as number) +
+          (table[t + 2 * K + (codes[base + m + 2] as number)] as number) +
+          (table[t + 3 * K + (codes[base + m + 3] as number)] as number);
+      for (; m < M; m += 1, t += K) s += table[t + (codes[base + m] as number)] as number;
+      heap.push(ids[r] as number, l2 ? -s : s);
+    }
+  };
   return {
     setQuery(queries, offset) {
       for (let m = 0; m < M; m += 1) {
@@ -87,21 +114,10 @@ export function pqScanner(
         }
       }
     },
-    scan(start, end, ids, heap) {
-      for (let r = start; r < end; r += 1) {
-        const base = r * M;
-        let s = 0;
-        let m = 0;
-        let t = 0;
-        for (; m + 4 <= M; m += 4, t += 4 * K)
-          s =
-            s +
-            (table[t + (codes[base + m] as number)] as number) +
-            (table[t + K + (codes[base + m + 1] as number)] as number) +
-            (table[t + 2 * K + (codes[base + m + 2] as number)] as number) +
-            (table[t + 3 * K + (codes[base + m + 3] as number)] as number);
-        for (; m < M; m += 1, t += K) s += table[t + (codes[base + m] as number)] as number;
-        heap.push(ids[r] as number, l2 ? -s : s);
+    scan(ranges, ids, heap) {
+      for (let i = 0; i < ranges.length; i += 2) {
+        const start = ranges[i] as number;
+        scanRows(start, start + (ranges[i + 1] as number), ids, heap);
       }
     },
   };

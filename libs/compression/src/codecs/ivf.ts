@@ -264,7 +264,7 @@ export class IvfTable implements CompressedTable {
       const qo = q * dim;
       scanner.setQuery(queries, qo);
       if (nprobe === this.lists) {
-        scanner.scan(0, this.rows, this.ids, heap);
+        scanner.scan(Uint32Array.of(0, this.rows), this.ids, heap);
       } else {
         let chosen = this.rankLists(queries.subarray(qo, qo + dim), metric, listScores, nprobe);
         let count = nprobe;
@@ -273,15 +273,15 @@ export class IvfTable implements CompressedTable {
           chosen = this.rankLists(queries.subarray(qo, qo + dim), metric, listScores, this.lists);
           while (this.rowsIn(chosen, count) < plan.k) count += 1;
         }
+        // The probed lists as [start, count] ranges of stored rows, scanned in one call.
+        const ranges = new Uint32Array(2 * count);
         for (let i = 0; i < count; i += 1) {
           const list = chosen[i] as number;
-          scanner.scan(
-            this.offsets[list] as number,
-            this.offsets[list + 1] as number,
-            this.ids,
-            heap,
-          );
+          const start = this.offsets[list] as number;
+          ranges[2 * i] = start;
+          ranges[2 * i + 1] = (this.offsets[list + 1] as number) - start;
         }
+        scanner.scan(ranges, this.ids, heap);
       }
       heap.drain(ids, scores, q * plan.k, l2);
     }

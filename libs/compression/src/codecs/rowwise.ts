@@ -301,7 +301,8 @@ export class RowwiseInt8Table extends RowwiseTable {
 
   /**
    * Top-k on the codes: the kernels' rowwise-int8 scores over the pinned rows (inner product
-   * factored as scale·(q·c) + bias·Σq, L2 on the decoded row; f32 sums), then top-k.
+   * factored as scale·(q·c) + bias·Σq with q·c exact on the query's int16 codes, L2 on the
+   * decoded row in f32; libs/kernels/README.md), then top-k.
    */
   search(queries: Float32Array, k: number, metric: Metric): SearchHits {
     const dim = this.dim;
