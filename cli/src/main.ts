@@ -61,18 +61,21 @@ function usageError(message: string): never {
 }
 
 // Each loaded when it runs, not when the CLI starts.
-const command = <M>(file: string, pick: (m: M) => (args: string[]) => Promise<void>) => {
+const lazyCommand = <M>(file: string, pick: (m: M) => (args: string[]) => Promise<void>) => {
   return (args: string[]) => pick(lazyRequire<M>(require.resolve(file)))(args);
 };
 const COMMANDS = {
-  data: command<typeof import('./data-command')>('./data-command', (m) => m.dataCommand),
-  train: command<typeof import('./train-command')>('./train-command', (m) => m.trainCommand),
-  inspect: command<typeof import('./inspect-command')>(
+  data: lazyCommand<typeof import('./data-command')>('./data-command', (m) => m.dataCommand),
+  train: lazyCommand<typeof import('./train-command')>('./train-command', (m) => m.trainCommand),
+  inspect: lazyCommand<typeof import('./inspect-command')>(
     './inspect-command',
     (m) => m.inspectCommand,
   ),
-  ingest: command<typeof import('./ingest-command')>('./ingest-command', (m) => m.ingestCommand),
-  loadtest: command<typeof import('./loadtest-command')>(
+  ingest: lazyCommand<typeof import('./ingest-command')>(
+    './ingest-command',
+    (m) => m.ingestCommand,
+  ),
+  loadtest: lazyCommand<typeof import('./loadtest-command')>(
     './loadtest-command',
     (m) => m.loadtestCommand,
   ),
