@@ -8,7 +8,7 @@
 // codebooks) with asymmetric distance tables in JavaScript.
 import { kernels } from '@embpress/kernels';
 import type { LazyPin } from './kernel-tables';
-import type { PqLayout } from './pq';
+import { adcScore, adcTable, type PqLayout } from './pq';
 import type { TopK } from './topk';
 
 export interface RangeScanner {
@@ -75,49 +75,19 @@ export function pqScanner(
   layout: PqLayout,
   l2: boolean,
 ): RangeScanner {
-  const { subvectors: M, subDim, centroids: K } = layout;
+  const { subvectors: M, centroids: K } = layout;
   const table = new Float64Array(M * K);
-  const scanRows = (start: number, end: number, ids: Uint32Array, heap: TopK): void => {
-    for (let r = start; r < end; r += 1) {
-      const base = r * M;
-      let s = 0;
-      let m = 0;
-      let t = 0;
-      for (; m + 4 <= M; m += 4, t += 4 * K)
-        s =
-          s +
-          (table[t + (codes[base + m] as number)] as number) +
-          (table[t + K + (codes[base + m + 1] as number)] as number) +
-          (table[t + 2 * K + (codes[base + m + 2] as number)] as number) +
-          (table[t + 3 * K + (codes[base + m + 3] as number)] as number);
-      for (; m < M; m += 1, t += K) s += table[t + (codes[base + m] as number)] as number;
-      heap.push(ids[r] as number, l2 ? -s : s);
-    }
-  };
   return {
     setQuery(queries, offset) {
-      for (let m = 0; m < M; m += 1) {
-        const qm = offset + m * subDim;
-        for (let c = 0; c < K; c += 1) {
-          const cb = (m * K + c) * subDim;
-          let s = 0;
-          if (l2) {
-            for (let j = 0; j < subDim; j += 1) {
-              const diff = (queries[qm + j] as number) - (codebooks[cb + j] as number);
-              s += diff * diff;
-            }
-          } else {
-            for (let j = 0; j < subDim; j += 1)
-              s += (queries[qm + j] as number) * (codebooks[cb + j] as number);
-          }
-          table[m * K + c] = s;
-        }
-      }
+      adcTable(queries, offset, codebooks, layout, l2, table);
     },
     scan(ranges, ids, heap) {
       for (let i = 0; i < ranges.length; i += 2) {
-        const start = ranges[i] as number;
-        scanRows(start, start + (ranges[i + 1] as number), ids, heap);
+        const end = (ranges[i] as number) + (ranges[i + 1] as number);
+        for (let r = ranges[i] as number; r < end; r += 1) {
+          const s = adcScore(table, codes, r, M, K);
+          heap.push(ids[r] as number, l2 ? -s : s);
+        }
       }
     },
   };

@@ -134,6 +134,63 @@ export function decodePq(
 }
 
 /**
+ * The asymmetric distance table of the query at `queries[offset ..]`: for every sub-space m and
+ * centroid c, ⟨q_m, c⟩ (inner product) or ‖q_m − c‖² (`l2`), into `table` (M × K, float64).
+ */
+export function adcTable(
+  queries: Float32Array,
+  offset: number,
+  codebooks: Float32Array,
+  l: PqLayout,
+  l2: boolean,
+  table: Float64Array,
+): void {
+  const { subvectors: M, subDim, centroids: K } = l;
+  for (let m = 0; m < M; m += 1) {
+    const qm = offset + m * subDim;
+    for (let c = 0; c < K; c += 1) {
+      const cb = (m * K + c) * subDim;
+      let s = 0;
+      if (l2) {
+        for (let j = 0; j < subDim; j += 1) {
+          const diff = (queries[qm + j] as number) - (codebooks[cb + j] as number);
+          s += diff * diff;
+        }
+      } else {
+        for (let j = 0; j < subDim; j += 1)
+          s += (queries[qm + j] as number) * (codebooks[cb + j] as number);
+      }
+      table[m * K + c] = s;
+    }
+  }
+}
+
+/** Row `r`'s score from an adcTable: the M table entries its codes pick, summed. */
+export function adcScore(
+  table: Float64Array,
+  codes: Uint8Array,
+  r: number,
+  M: number,
+  K: number,
+): number {
+  const base = r * M;
+  let s = 0;
+  let m = 0;
+  let t = 0;
+  // Four sub-spaces per step (≈1.8× faster in V8). The adds run left to right, so a score is
+  // bit-identical to the plain sequential sum over the M sub-spaces.
+  for (; m + 4 <= M; m += 4, t += 4 * K)
+    s =
+      s +
+      (table[t + (codes[base + m] as number)] as number) +
+      (table[t + K + (codes[base + m + 1] as number)] as number) +
+      (table[t + 2 * K + (codes[base + m + 2] as number)] as number) +
+      (table[t + 3 * K + (codes[base + m + 3] as number)] as number);
+  for (; m < M; m += 1, t += K) s += table[t + (codes[base + m] as number)] as number;
+  return s;
+}
+
+/**
  * Top-k by asymmetric distance over PQ codes. Per query: the M × K table of partial scores
  * (⟨q_m, c⟩ or ‖q_m − c‖²), then one pass over the codes summing M entries per row into a bounded
  * heap (worst kept hit at the root). Ties go to the lower id. Allocates per call, never per row.
@@ -146,7 +203,7 @@ function adcSearch(
   k: number,
   metric: Metric,
 ): SearchHits {
-  const { rows, dim, subvectors: M, subDim, centroids: K } = l;
+  const { rows, dim, subvectors: M, centroids: K } = l;
   if (metric !== 'inner-product' && metric !== 'l2')
     throw new RangeError(`pq search: unknown metric ${JSON.stringify(metric)}`);
   if (queries.length % dim !== 0)
@@ -189,41 +246,11 @@ function adcSearch(
   };
 
   for (let q = 0; q < nq; q += 1) {
-    const qBase = q * dim;
-    for (let m = 0; m < M; m += 1) {
-      const qm = qBase + m * subDim;
-      for (let c = 0; c < K; c += 1) {
-        const cb = (m * K + c) * subDim;
-        let s = 0;
-        if (ip) {
-          for (let j = 0; j < subDim; j += 1)
-            s += (queries[qm + j] as number) * (codebooks[cb + j] as number);
-        } else {
-          for (let j = 0; j < subDim; j += 1) {
-            const diff = (queries[qm + j] as number) - (codebooks[cb + j] as number);
-            s += diff * diff;
-          }
-        }
-        table[m * K + c] = s;
-      }
-    }
+    adcTable(queries, q * dim, codebooks, l, !ip, table);
 
     let size = 0;
     for (let r = 0; r < rows; r += 1) {
-      const base = r * M;
-      let s = 0;
-      let m = 0;
-      let t = 0;
-      // Four sub-spaces per step (≈1.8× faster in V8). The adds run left to right, so a score is
-      // bit-identical to the plain sequential sum over the M sub-spaces.
-      for (; m + 4 <= M; m += 4, t += 4 * K)
-        s =
-          s +
-          (table[t + (codes[base + m] as number)] as number) +
-          (table[t + K + (codes[base + m + 1] as number)] as number) +
-          (table[t + 2 * K + (codes[base + m + 2] as number)] as number) +
-          (table[t + 3 * K + (codes[base + m + 3] as number)] as number);
-      for (; m < M; m += 1, t += K) s += table[t + (codes[base + m] as number)] as number;
+      const s = adcScore(table, codes, r, M, K);
       const key = ip ? s : -s;
       if (size < kk) {
         // Sift up (ids arrive ascending, so a tie never outranks a kept hit).
