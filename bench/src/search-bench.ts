@@ -8,7 +8,8 @@
 //    scan (FlatIndex); FAISS: IndexIVFScalarQuantizer(8-bit) with the same nlist, about the same
 //    bytes per vector, and IndexFlatIP; both sides on one thread, one query per call;
 //  - interleaved: blocks of queries alternate between the two sides (ours in this process, then
-//    FAISS in its child process), so load on the shared machine hits both alike;
+//    FAISS in its child process), so load on the shared machine hits both alike; each nprobe
+//    starts with --warmup untimed queries on both sides (V8 optimizes our search meanwhile);
 //  - recall@k of both sides against the exact top k (the flat fp32 scan's), p50/p99 of each
 //    side's per-call times at each nprobe, the exhaustive scans' p50/p99, the IVF build times
 //    and the bytes per vector.
@@ -34,10 +35,11 @@ import { BenchSetupError } from './bench-setup-error';
 export const SEARCH_BENCH_USAGE = `usage:
   embpress bench search --vs faiss [--rows 100000] [--dim 384] [--queries 1000] [--clusters 1000]
                         [--nlist 1024] [--nprobes 8,32,64] [--k 10] [--exhaustive-queries 200]
-                        [--block 50] [--seed 42] [--python python3] [--json]
+                        [--warmup 200] [--block 50] [--seed 42] [--python python3] [--json]
       Builds ivf(nlist=N)|rowwise-int8 and FAISS IndexIVFScalarQuantizer(8-bit) with the same nlist
       on one generated set of clustered unit vectors, then searches both one query per call on one
-      thread, interleaved in blocks of --block queries, at each nprobe; the exhaustive fp32 scan
+      thread, interleaved in blocks of --block queries, at each nprobe (after --warmup untimed
+      queries on each side); the exhaustive fp32 scan
       against IndexFlatIP on the first --exhaustive-queries queries. Needs python3 with faiss-cpu
       (pip install faiss-cpu). Last stdout line: the JSON report.`;
 
@@ -52,6 +54,8 @@ export interface SearchBenchOptions {
   nprobes: number[];
   k: number;
   exhaustiveQueries: number;
+  /** Untimed queries per side before each nprobe's timed ones (JIT, caches). */
+  warmup: number;
   block: number;
   seed: number;
   python: string;
@@ -73,6 +77,7 @@ export function parseSearchBenchArgs(args: string[]): SearchBenchOptions | 'help
       nprobes: { type: 'string', default: '8,32,64' },
       k: { type: 'string', default: '10' },
       'exhaustive-queries': { type: 'string', default: '200' },
+      warmup: { type: 'string', default: '200' },
       block: { type: 'string', default: '50' },
       seed: { type: 'string', default: '42' },
       python: { type: 'string', default: 'python3' },
@@ -101,6 +106,7 @@ export function parseSearchBenchArgs(args: string[]): SearchBenchOptions | 'help
       queries,
       integerOption('exhaustive-queries', values['exhaustive-queries'], 1),
     ),
+    warmup: Math.min(queries, integerOption('warmup', values.warmup, 0)),
     block: integerOption('block', values.block, 1),
     seed: integerOption('seed', values.seed, 0),
     python: values.python,
@@ -258,6 +264,10 @@ export async function runSearchBench(
     const theirsTimes: number[] = [];
     let hits = 0;
     let faissHits = 0;
+    // Warm-up, untimed on both sides: our search's first calls run before V8 has optimized
+    // them (the first nprobe's p99 was those calls), FAISS's warm its caches the same way.
+    for (let q = 0; q < o.warmup; q += 1) search(query(q), k, 'inner-product', { nprobe });
+    if (o.warmup > 0) await reference.search('ivf', nprobe, 0, o.warmup);
     for (let from = 0; from < o.queries; from += o.block) {
       const to = Math.min(o.queries, from + o.block);
       for (let q = from; q < to; q += 1) {
