@@ -32,6 +32,12 @@ const ASYNC_BENCHES: Record<string, () => (args: string[]) => Promise<void>> = {
       .benchSearchCommand,
 };
 
+const CODECS_USAGE = `usage:
+  embpress bench codecs [--rows 1000000] [--dim 16] [--batch 4096] [--seconds 1]
+                        [--methods a,b@0.1,...] [--seed 1] [--json]
+      In-process lookup rows/s of every method (or those of --methods, a budget after @) against
+      a tight scalar gather over a plain fp32 table, with bytes per row.`;
+
 /** `embpress bench codecs`: synchronous, CPU only. */
 function benchCodecsCommand(args: string[]): void {
   const { values } = parseArgs({
@@ -45,8 +51,13 @@ function benchCodecsCommand(args: string[]): void {
       methods: { type: 'string' },
       seed: { type: 'string', default: '1' },
       json: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
     },
   });
+  if (values.help) {
+    process.stdout.write(`${CODECS_USAGE}\n`);
+    return;
+  }
   const report = benchCodecs({
     rows: atLeastOption('rows', values.rows, 2),
     dim: atLeastOption('dim', values.dim, 1),
