@@ -191,6 +191,20 @@ export async function benchRanker(options: RankerBenchOptions): Promise<RankerBe
   }
 }
 
+const RANKER_USAGE = `usage:
+  embpress bench ranker [--candidates 100] [--rate 200] [--duration 20] [--warmup 5]
+                        [--rows 100000] [--method rowwise-int8] [--arch small] [--seed 1]
+                        [--dir DIR] [--pool 64] [--sample 20] [--deadline-ms 5000]
+                        [--request-form columns|rows] [--row-cache-bytes N] [--workers W]
+                        [--profile-dir DIR] [--json]
+      A demo DLRM trained on --rows synthetic rows (cached in --dir) served by a real store and
+      ranker; another process sends Rank requests of --candidates raw test rows (a pool of
+      --pool distinct requests) at a constant --rate for --duration seconds after --warmup, and
+      checks the first --sample requests' scores against the trainer's predictions. Reports
+      p50/p99, achieved rate, errors, CPU per request and where a Rank's time goes.
+      --row-cache-bytes and --workers set the ranker's hot-row cache and worker count (default:
+      its own); --profile-dir writes the ranker's CPU profile there.`;
+
 export async function benchRankerCommand(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
@@ -213,8 +227,13 @@ export async function benchRankerCommand(args: string[]): Promise<void> {
       'request-form': { type: 'string', default: 'columns' },
       workers: { type: 'string' },
       json: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
     },
   });
+  if (values.help) {
+    process.stdout.write(`${RANKER_USAGE}\n`);
+    return;
+  }
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const report = await benchRanker({
     candidates: integerOption('candidates', values.candidates, 1),

@@ -264,6 +264,18 @@ export async function benchStore(
 
 // --- the command ----------------------------------------------------------------------------------
 
+const STORE_USAGE = `usage:
+  embpress bench store --vs redis [--rows 1000000] [--dim 16] [--batch 512] [--concurrency 16]
+                       [--connections 2] [--seconds 10] [--warmup S] [--rounds 5]
+                       [--encoding codes|float32] [--seed 1] [--redis-server PATH]
+                       [--profile DIR] [--json]
+      The same seeded rows in a real redis-server (one float32 blob per key) and in a real
+      \`embpress serve store\` (rowwise-int8 and full tables), driven by one load-generator
+      process with the same batches, concurrency and connections; the targets take turns in
+      --rounds rounds of --seconds/--rounds each after --warmup (default min(2, seconds/2)).
+      Reports rows/s, p50/p99, resident bytes per row and their ratios. --profile DIR writes
+      the store's CPU profile there. Needs redis-server (apt-get install redis-server).`;
+
 /** `embpress bench store --vs redis ...`: progress on stderr, the report as the last stdout line. */
 export async function benchStoreCommand(args: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -287,8 +299,13 @@ export async function benchStoreCommand(args: string[]): Promise<void> {
       'redis-server': { type: 'string' },
       profile: { type: 'string' },
       json: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
     },
   });
+  if (values.help) {
+    process.stdout.write(`${STORE_USAGE}\n`);
+    return;
+  }
   oneOfOption('vs', values.vs, ['redis'] as const);
   const encoding = oneOfOption('encoding', values.encoding, ['codes', 'float32'] as const);
   const rows = integerOption('rows', values.rows, 1, 2 ** 32 - 1);
