@@ -2,8 +2,22 @@ import { spawn } from 'node:child_process';
 import { ChildGroup, describeExit, type ChildExit } from './child-group';
 
 // Real child processes: `node -e` that waits for SIGTERM (exits 0) or exits on its own.
-const waitForTerm = "process.on('SIGTERM', () => process.exit(0)); setInterval(() => {}, 1000);";
-const child = (code: string) => spawn(process.execPath, ['-e', code], { stdio: 'ignore' });
+const waitForTerm =
+  "process.on('SIGTERM', () => process.exit(0)); setInterval(() => {}, 1000); console.log('ready');";
+const child = (code: string) =>
+  spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'ignore'] });
+
+/** Resolves once the child has its SIGTERM handler (it printed "ready"): a loaded machine can
+ * take longer than any fixed delay to start node. */
+function ready(proc: ReturnType<typeof child>): Promise<void> {
+  return new Promise((resolve) => {
+    let out = '';
+    proc.stdout?.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      if (out.includes('ready')) resolve();
+    });
+  });
+}
 
 function group() {
   const events: string[] = [];
@@ -27,8 +41,9 @@ function group() {
 describe('ChildGroup', () => {
   it('a stop ends every child and exits with the code asked for when all exited 0', async () => {
     const { g, events, done, code } = group();
-    const exits = [g.add('a', child(waitForTerm)), g.add('b', child(waitForTerm))];
-    await new Promise((r) => setTimeout(r, 300));
+    const [a, b] = [child(waitForTerm), child(waitForTerm)];
+    const exits = [g.add('a', a), g.add('b', b)];
+    await Promise.all([ready(a), ready(b)]);
     await g.stop(0);
     await done;
     expect(await Promise.all(exits)).toEqual<ChildExit[]>([
@@ -41,10 +56,11 @@ describe('ChildGroup', () => {
 
   it('a child that exits on its own stops the others and the parent exits 1, naming it', async () => {
     const { g, events, done, code } = group();
-    g.add('store', child(waitForTerm));
+    const store = child(waitForTerm);
+    g.add('store', store);
     const killed = child(waitForTerm);
     g.add('ranker', killed);
-    await new Promise((r) => setTimeout(r, 300));
+    await Promise.all([ready(store), ready(killed)]);
     killed.kill('SIGKILL');
     await done;
     expect(events).toEqual([
