@@ -168,7 +168,6 @@ function l2F32(a: Float32Array, ao: number, b: Float32Array, bo: number, dim: nu
   return s;
 }
 
-/** Σ q in the canonical order (Σ q·1: each product is exact). */
 /**
  * The query of a rowwise-int8 inner product as int16 codes (assembly/int-dot.ts, the same
  * arithmetic): step = f32(max|q| / 32767), qi[d] = round-half-even(f32(q[d] / step)); returns
@@ -199,6 +198,14 @@ function intDotU8(qi: Int16Array, codes: Uint8Array, at: number, dim: number): n
   return s;
 }
 
+/** Calls `visit` for every row of the ranges in order, with its position o in the output. */
+function forEachRow(ranges: readonly RowRange[], visit: (row: number, o: number) => void): void {
+  let o = 0;
+  for (const { start, count } of ranges)
+    for (let r = start; r < start + count; r += 1, o += 1) visit(r, o);
+}
+
+/** Σ q in the canonical order (Σ q·1: each product is exact). */
 function sum(q: Float32Array): number {
   return dotF32(q, 0, ONES(q.length), 0, q.length);
 }
@@ -299,13 +306,10 @@ export class ScalarKernels extends CheckedKernels {
     out: Float32Array,
   ): void {
     const dim = query.length;
-    // The rows of every range in order: out[o] is the o-th of them.
-    const rowsOf = (): number[] =>
-      ranges.flatMap((r) => Array.from({ length: r.count }, (_, i) => r.start + i));
     const reduce = metric === 'ip' ? dotF32 : l2F32;
     if (kind === 'f32') {
       const x = this.view(rows, Float32Array);
-      rowsOf().forEach((r, o) => {
+      forEachRow(ranges, (r, o) => {
         out[o] = reduce(query, 0, x, r * dim, dim);
       });
       return;
@@ -313,7 +317,7 @@ export class ScalarKernels extends CheckedKernels {
     const row = scratchRow(dim);
     if (kind === 'fp16') {
       const x = this.view(rows, Uint16Array);
-      rowsOf().forEach((r, o) => {
+      forEachRow(ranges, (r, o) => {
         for (let d = 0; d < dim; d += 1) row[d] = HALF_TO_F32[x[r * dim + d] as number] as number;
         out[o] = reduce(query, 0, row, 0, dim);
       });
@@ -323,7 +327,7 @@ export class ScalarKernels extends CheckedKernels {
     const qsum = metric === 'ip' ? sum(query) : 0;
     const qi = metric === 'ip' ? new Int16Array(dim) : undefined;
     const step = qi === undefined ? 0 : quantizeQuery(query, qi);
-    rowsOf().forEach((r, o) => {
+    forEachRow(ranges, (r, o) => {
       const src = r * rowBytes;
       const scale = HALF_TO_F32[
         (x[src + dim] as number) | ((x[src + dim + 1] as number) << 8)
