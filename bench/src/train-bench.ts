@@ -26,6 +26,8 @@ import {
   oneOfOption,
   positiveOption,
   UsageError,
+  atLeastOption,
+  optionalOption,
 } from '@embpress/service-kit/config';
 import { BenchSetupError } from './bench-setup-error';
 import { benchMethods, defaultMethods } from './train-bench-methods';
@@ -162,27 +164,25 @@ export async function benchTrainCommand(args: string[]): Promise<void> {
   if (values.bottom !== undefined) modelOverrides['bottom'] = intList('bottom', values.bottom, 1);
   if (values.top !== undefined) modelOverrides['top'] = intList('top', values.top, 1);
   // The schedule flags as given (undefined = not set).
-  const opt = <T>(raw: string | undefined, parse: (raw: string) => T): T | undefined =>
-    raw === undefined ? undefined : parse(raw);
   const explicit = {
-    epochs: opt(values.epochs, (r) => positiveOption('epochs', r)),
-    batchSize: opt(values['batch-size'], (r) => integerOption('batch-size', r, 1)),
-    lr: opt(values.lr, (r) => positiveOption('lr', r)),
-    optimizer: opt(values.optimizer, (r) =>
+    epochs: optionalOption(values.epochs, (r) => positiveOption('epochs', r)),
+    batchSize: optionalOption(values['batch-size'], (r) => integerOption('batch-size', r, 1)),
+    lr: optionalOption(values.lr, (r) => positiveOption('lr', r)),
+    optimizer: optionalOption(values.optimizer, (r) =>
       oneOfOption<TrainOptimizer>('optimizer', r, trainer.OPTIMIZER_KINDS),
     ),
-    partsPerEpoch: opt(values.parts, (r) => integerOption('parts', r, 1)),
-    earlyStopParts: opt(values['early-stop'], (r) => integerOption('early-stop', r, 1)),
+    partsPerEpoch: optionalOption(values.parts, (r) => integerOption('parts', r, 1)),
+    earlyStopParts: optionalOption(values['early-stop'], (r) => integerOption('early-stop', r, 1)),
     amsgrad: values.amsgrad,
-    dropout: opt(values.dropout, (r) =>
+    dropout: optionalOption(values.dropout, (r) =>
       numberOption('dropout', r, (v) => v >= 0 && v < 1, 'a rate in [0, 1)'),
     ),
-    lrSchedule: opt(values['lr-schedule'], (r) =>
+    lrSchedule: optionalOption(values['lr-schedule'], (r) =>
       oneOfOption<LrSchedule>('lr-schedule', r, trainer.LR_SCHEDULES),
     ),
-    warmupSteps: opt(values['warmup-steps'], (r) => integerOption('warmup-steps', r, 0)),
+    warmupSteps: optionalOption(values['warmup-steps'], (r) => integerOption('warmup-steps', r, 0)),
   };
-  const sparseL2 = numberOption('sparse-l2', values['sparse-l2'], (v) => v >= 0, 'a number >= 0');
+  const sparseL2 = atLeastOption('sparse-l2', values['sparse-l2'], 0);
   // --what quality|methods|throughput keep their fixed settings (their earlier tables).
   const training = {
     epochs: explicit.epochs ?? LEGACY.epochs,
@@ -253,7 +253,7 @@ export async function benchTrainCommand(args: string[]): Promise<void> {
             'adam',
           ]),
           lr: positiveOption('fm-lr', values['fm-lr']),
-          l2: numberOption('fm-l2', values['fm-l2'], (v) => v >= 0, 'a number >= 0'),
+          l2: atLeastOption('fm-l2', values['fm-l2'], 0),
         },
         backend,
         trainer,

@@ -12,9 +12,9 @@ import {
 } from '@embpress/data';
 import {
   integerOption as integer,
-  numberOption as num,
   requiredOption as required,
   UsageError,
+  atLeastOption,
 } from '@embpress/service-kit/config';
 import { anyOf, runCommand } from './command';
 
@@ -30,9 +30,6 @@ export const DATA_USAGE = `usage:
       Vocabulary and frequencies from the train split, binary caches of train (shuffled once),
       validation and test. KIND is criteo, avazu or csv (csv needs a JSON schema).`;
 
-/** A non-negative number (a scale, a standard deviation, a fraction). */
-const nonNegative = (name: string, raw: string) => num(name, raw, (v) => v >= 0, 'a number >= 0');
-
 export function parseSplit(raw: string): SplitScheme {
   const [kind, arg] = raw.split(':', 2);
   switch (kind) {
@@ -45,7 +42,7 @@ export function parseSplit(raw: string): SplitScheme {
     case 'separate-test':
       return {
         kind: 'separate-test',
-        validationFraction: arg === undefined ? 0.1 : nonNegative('split fraction', arg),
+        validationFraction: arg === undefined ? 0.1 : atLeastOption('split fraction', arg, 0),
       };
     default:
       throw new UsageError(
@@ -78,10 +75,10 @@ async function synth(args: string[]): Promise<void> {
     seed: integer('seed', required('seed', values.seed), 0, 0xffffffff),
     out: required('out', values.out),
     profile: profile satisfies SynthProfileName,
-    ...(values.scale === undefined ? {} : { scale: nonNegative('scale', values.scale) }),
+    ...(values.scale === undefined ? {} : { scale: atLeastOption('scale', values.scale, 0) }),
     ...(values.interactions === undefined
       ? {}
-      : { interactionStd: nonNegative('interactions', values.interactions) }),
+      : { interactionStd: atLeastOption('interactions', values.interactions, 0) }),
     log,
   });
   if (values.json) {

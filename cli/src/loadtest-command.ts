@@ -14,9 +14,10 @@ import {
 import { EmbpressError, InvalidArgumentError } from '@embpress/service-kit';
 import {
   integerOption as integer,
-  numberOption as num,
   positiveOption as positive,
   UsageError,
+  atLeastOption,
+  optionalOption,
 } from '@embpress/service-kit/config';
 import { runCommand } from './command';
 
@@ -29,10 +30,6 @@ export const LOADTEST_USAGE = `usage:
       SCENARIO is a name in loadtest/scenarios (store-lookup, ranker-rank, retriever-retrieve) or a
       path to a scenario .json file; the options override the file's values. --model sets the
       model (store, ranker) or the corpus (retriever).`;
-
-/** An optional numeric option: undefined when absent, else checked by `parse`. */
-const optional = <T>(raw: string | undefined, parse: (raw: string) => T): T | undefined =>
-  raw === undefined ? undefined : parse(raw);
 
 async function run(args: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
@@ -62,10 +59,10 @@ async function run(args: string[]): Promise<void> {
   if (values.model === '') throw new UsageError('--model must not be empty');
   const scenario = applyOverrides(loadScenario(positionals[0] as string), {
     target: values.target,
-    ratePerSec: optional(values.rate, (v) => positive('rate', v)),
-    durationSec: optional(values.duration, (v) => positive('duration', v)),
-    warmupSec: optional(values.warmup, (v) => num('warmup', v, (x) => x >= 0, 'a number >= 0')),
-    maxInFlight: optional(values['max-in-flight'], (v) => integer('max-in-flight', v, 1)),
+    ratePerSec: optionalOption(values.rate, (v) => positive('rate', v)),
+    durationSec: optionalOption(values.duration, (v) => positive('duration', v)),
+    warmupSec: optionalOption(values.warmup, (v) => atLeastOption('warmup', v, 0)),
+    maxInFlight: optionalOption(values['max-in-flight'], (v) => integer('max-in-flight', v, 1)),
     model: values.model,
   });
   // Validated again with the overrides: a --target of the wrong shape is named like a bad file.

@@ -28,6 +28,7 @@ import {
   requiredOption as required,
   sizesOption as sizes,
   UsageError,
+  atLeastOption,
 } from '@embpress/service-kit/config';
 import { anyOf, runCommand } from './command';
 import { TrainProgressView } from './train-progress';
@@ -179,7 +180,7 @@ async function run(args: string[]): Promise<void> {
     ...(values['sparse-lr'] === undefined
       ? {}
       : { sparseLr: pos('sparse-lr', values['sparse-lr']) }),
-    sparseL2: num('sparse-l2', values['sparse-l2'], (v) => v >= 0, 'a number >= 0'),
+    sparseL2: atLeastOption('sparse-l2', values['sparse-l2'], 0),
     ...(values.amsgrad === undefined ? {} : { amsgrad: values.amsgrad }),
     ...(values.dropout === undefined
       ? {}

@@ -9,6 +9,7 @@ import {
   listOption,
   positiveOption,
   UsageError,
+  optionalOption,
 } from '@embpress/service-kit/config';
 import { writeReport } from '../report/report-command';
 import { runExperiment } from './experiment';
@@ -47,9 +48,8 @@ function numbers(raw: string, name: string, ok: (v: number) => boolean, what: st
 }
 
 /** An optional number > 0: undefined when the option is not given. */
-function positive(raw: string | undefined, name: string): number | undefined {
-  return raw === undefined ? undefined : positiveOption(name, raw);
-}
+const positive = (raw: string | undefined, name: string): number | undefined =>
+  optionalOption(raw, (r) => positiveOption(name, r));
 
 /** The registry's trainable methods in listing order, and the post-training int8 codec. */
 function allMethods(): string[] {

@@ -3,6 +3,7 @@ import {
   integerOption,
   listOption,
   numberOption,
+  optionalOption,
   oneOfOption,
   positiveOption,
   requiredOption,
@@ -17,6 +18,8 @@ describe('option values', () => {
     expect(integerOption('chunks', '7', 2, 100)).toBe(7);
     expect(positiveOption('lr', '1e-3')).toBe(0.001);
     expect(atLeastOption('warmup', '0', 0)).toBe(0);
+    expect(optionalOption(undefined, Number)).toBeUndefined();
+    expect(optionalOption('3', (r) => atLeastOption('k', r, 0))).toBe(3);
     expect(oneOfOption('model', 'fm', ['dlrm', 'fm'] as const)).toBe('fm');
     expect(requiredOption('data', 'x')).toBe('x');
     expect(listOption(' a, ,b ,')).toEqual(['a', 'b']);

@@ -29,6 +29,14 @@ export function integerOption(name: string, raw: string, min: number, max?: numb
       );
 }
 
+/** An option that may be absent: undefined then, else `parse(raw)`. */
+export function optionalOption<T>(
+  raw: string | undefined,
+  parse: (raw: string) => T,
+): T | undefined {
+  return raw === undefined ? undefined : parse(raw);
+}
+
 /** A number ≥ `min`. */
 export function atLeastOption(name: string, raw: string, min: number): number {
   return numberOption(name, raw, (v) => v >= min, `a number >= ${min}`);
