@@ -9,6 +9,22 @@ import { RankerMetrics } from './domain/ranker-metrics';
 import { RowCache } from './domain/row-cache';
 import { loadServedModel } from './domain/served-model';
 import { rankHandler } from './handlers/rank';
+import { decodeRankRequest, type RankRequestIn } from './wire/rank-request-decoder';
+
+/**
+ * The generated service definition with Rank's request decoded by hand: the categorical values
+ * stay bytes until the feature mapping looks them up (wire/rank-request-decoder.ts).
+ */
+function rankerServiceDefinition(): typeof ranker.RankerServiceService {
+  const generated = ranker.RankerServiceService;
+  return {
+    ...generated,
+    rank: {
+      ...generated.rank,
+      requestDeserialize: (bytes: Buffer): RankRequestIn => decodeRankRequest(bytes),
+    } as typeof generated.rank,
+  };
+}
 
 export async function startRanker(config: RankerConfig, logger: Logger): Promise<RunningService> {
   // Once, before serving: the dense forward of every request runs on it.
@@ -30,7 +46,7 @@ export async function startRanker(config: RankerConfig, logger: Logger): Promise
   const rowCache = new RowCache(config.rowCacheBytes);
   const metrics = new RankerMetrics(rowCache);
   const host = new ServiceHost({ name: 'ranker', config: config.server, logger });
-  host.addService<ranker.RankerServiceServer>(ranker.RankerServiceService, {
+  host.addService<ranker.RankerServiceServer>(rankerServiceDefinition(), {
     rank: rankHandler({ config, store, versions, models, rowCache, metrics }),
   });
   await host.start();

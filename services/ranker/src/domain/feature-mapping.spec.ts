@@ -1,8 +1,10 @@
 // The ranker's mapping of raw request features must give the model exactly what the trainer's
 // encoding (libs/data encodeBatch) gave it for the same raw rows.
+import { BinaryWriter } from '@bufbuild/protobuf/wire';
 import { encodeBatch, VocabularyBuilder, type RawBatch } from '@embpress/data';
-import type { ranker } from '@embpress/proto';
 import { InvalidArgumentError } from '@embpress/service-kit';
+import { ranker } from '@embpress/proto';
+import { decodeRankRequest, PackedStrings } from '../wire/rank-request-decoder';
 import { FeatureMapping } from './feature-mapping';
 
 const DENSE = ['I1', 'I2'];
@@ -166,5 +168,46 @@ describe('FeatureMapping', () => {
     expect(message([{ name: 'C1', numeric: [], categorical: ['a'] }])).toBe(
       'columns[0].categorical: "C1" is categorical: needs 2 categorical values (one per candidate), got 1',
     );
+  });
+
+  it('maps packed values (a decoded request) to the ids of their strings, malformed UTF-8 included', () => {
+    // Keys a byte lookup could get wrong: non-ASCII, U+FFFD itself (what malformed bytes decode
+    // to), a lone surrogate (never equal to a decoded string), the empty string.
+    const keys = ['a', 'é', '\uFFFD', '\uFFFDa', '\uD800', '日本', ''];
+    const odd = new VocabularyBuilder(['C1']);
+    odd.add({
+      size: keys.length,
+      labels: new Float32Array(keys.length),
+      dense: new Float64Array(0),
+      categorical: keys,
+      keys: undefined,
+      rowIndex: Float64Array.from(keys.map((_, i) => i)),
+    });
+    const oddMapping = new FeatureMapping([], odd.build().vocabulary);
+    const values: Uint8Array[] = [
+      ...[...keys, 'never-seen', 'É'].map((k) => new TextEncoder().encode(k)),
+      new Uint8Array([0xff]), // decodes to U+FFFD: a key
+      new Uint8Array([0xff, 0x61]), // U+FFFD a: a key
+      new Uint8Array([0xed, 0xa0, 0x80]), // an encoded lone surrogate: decodes to U+FFFD x3, not a key
+      new Uint8Array([0xc3]), // truncated é
+    ];
+    // A request carrying these bytes, encoded by hand (ts-proto's writer takes strings only).
+    const w = new BinaryWriter();
+    values.forEach((_, i) => w.uint32((5 << 3) | 2).string(`c${i}`));
+    w.uint32((6 << 3) | 2).fork();
+    w.uint32((1 << 3) | 2).string('C1');
+    values.forEach((v) => w.uint32((3 << 3) | 2).bytes(v));
+    w.join();
+    const bytes = w.finish();
+    const packed = decodeRankRequest(bytes);
+    expect(packed.columns[0]?.categorical).toBeInstanceOf(PackedStrings);
+    const strings = ranker.RankRequest.decode(bytes);
+    const byBytes = oddMapping.mapColumns([], values.length, packed.columns);
+    const byStrings = oddMapping.mapColumns([], values.length, strings.columns);
+    expect(Array.from(byBytes.ids)).toEqual(Array.from(byStrings.ids));
+    // Only three values are unseen: never-seen, É and the encoded surrogate (three U+FFFD); the
+    // truncated é and 0xff decode to U+FFFD, a key. (The vocabulary sorts '\uD800' before
+    // '\uFFFD': indexed by its bytes, EF BF BD, it would have taken U+FFFD's place.)
+    expect(Array.from(byStrings.ids).filter((id) => id === 0).length).toBe(3);
   });
 });

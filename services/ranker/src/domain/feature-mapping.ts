@@ -6,6 +6,8 @@
 import type { ranker } from '@embpress/proto';
 import { MISSING_VALUE, OOV_ID, transformDenseValue, type Vocabulary } from '@embpress/data';
 import { FailedPreconditionError, InvalidArgumentError } from '@embpress/service-kit';
+import { PackedStrings, type FeatureColumnIn } from '../wire/rank-request-decoder';
+import { Utf8Index } from './utf8-index';
 
 /** The model's inputs for a batch of candidates. */
 export interface MappedBatch {
@@ -20,7 +22,14 @@ export interface MappedBatch {
 /** Where a named feature goes: a dense column, or a categorical field with its value → id map. */
 type Slot =
   | { kind: 'dense'; index: number }
-  | { kind: 'categorical'; index: number; offset: number; ids: ReadonlyMap<string, number> };
+  | {
+      kind: 'categorical';
+      index: number;
+      offset: number;
+      ids: ReadonlyMap<string, number>;
+      /** The same map keyed by UTF-8 bytes, for packed request values. */
+      bytes: Utf8Index;
+    };
 
 export class FeatureMapping {
   private readonly slots = new Map<string, Slot>();
@@ -41,7 +50,13 @@ export class FeatureMapping {
       const offset = vocabulary.offsets[index] as number;
       const ids = new Map<string, number>();
       field.values.forEach((value) => ids.set(value, vocabulary.globalId(index, value)));
-      this.slots.set(field.name, { kind: 'categorical', index, offset, ids });
+      this.slots.set(field.name, {
+        kind: 'categorical',
+        index,
+        offset,
+        ids,
+        bytes: new Utf8Index(ids),
+      });
     });
     this.missingIds = Uint32Array.from(vocabulary.fields, (_, f) =>
       vocabulary.globalId(f, MISSING_VALUE),
@@ -79,7 +94,7 @@ export class FeatureMapping {
   mapColumns(
     context: readonly ranker.Feature[],
     size: number,
-    columns: readonly ranker.FeatureColumn[],
+    columns: readonly FeatureColumnIn[],
   ): MappedBatch {
     const batch = this.base(context, size);
     const nd = this.denseNames.length;
@@ -103,8 +118,10 @@ export class FeatureMapping {
           );
         const values = column.categorical;
         const oov = slot.offset + OOV_ID;
-        for (let c = 0, at = slot.index; c < size; c += 1, at += nf)
-          batch.ids[at] = slot.ids.get(values[c] as string) ?? oov;
+        if (values instanceof PackedStrings) mapPacked(slot, values, batch.ids, slot.index, nf);
+        else
+          for (let c = 0, at = slot.index; c < size; c += 1, at += nf)
+            batch.ids[at] = slot.ids.get(values[c] as string) ?? oov;
       }
     });
     return batch;
@@ -160,5 +177,34 @@ export class FeatureMapping {
       // Unseen values: the field's OOV bucket, local id 0.
       ids[idsAt + slot.index] = slot.ids.get(value.value) ?? slot.offset + OOV_ID;
     }
+  }
+}
+
+/**
+ * Packed values (a decoded request's bytes) to ids: looked up by their UTF-8 bytes. A value that
+ * misses and holds a byte >= 0x80 may be malformed UTF-8, which decodes to U+FFFD (as ts-proto
+ * decodes it) and could equal a key that holds U+FFFD: it takes the string path, so both forms
+ * give the same id for every input.
+ */
+function mapPacked(
+  slot: Extract<Slot, { kind: 'categorical' }>,
+  values: PackedStrings,
+  ids: Uint32Array,
+  first: number,
+  stride: number,
+): void {
+  const { bytes, starts, ends } = values;
+  const oov = slot.offset + OOV_ID;
+  for (let c = 0, at = first; c < values.length; c += 1, at += stride) {
+    const start = starts[c] as number;
+    const end = ends[c] as number;
+    const id = slot.bytes.get(bytes, start, end);
+    if (id >= 0) {
+      ids[at] = id;
+      continue;
+    }
+    let ascii = true;
+    for (let i = start; i < end && ascii; i += 1) ascii = (bytes[i] as number) < 0x80;
+    ids[at] = ascii ? oov : (slot.ids.get(values.at(c)) ?? oov);
   }
 }

@@ -33,6 +33,7 @@ import type { ModelCache } from '../domain/model-cache';
 import type { RankerMetrics } from '../domain/ranker-metrics';
 import { lookupThroughCache, type RowCache } from '../domain/row-cache';
 import type { ServedModel } from '../domain/served-model';
+import type { RankRequestIn } from '../wire/rank-request-decoder';
 import { validateRankRequest } from './validate-rank';
 
 const tracer = trace.getTracer('embpress-ranker');
@@ -82,7 +83,7 @@ export interface RankDependencies {
 
 export function rankHandler(
   deps: RankDependencies,
-): UnaryHandler<ranker.RankRequest, ranker.RankResponse> {
+): UnaryHandler<RankRequestIn, ranker.RankResponse> {
   const { config, store, versions, models, rowCache, metrics } = deps;
   const registry = new ModelRegistryDir(config.registryRoot);
   const router = new ShardRouter(config.shardMap ?? singleAddressShardMap(config.store.address));
@@ -214,7 +215,7 @@ export function rankHandler(
   }
 
   async function rankWith(
-    request: ranker.RankRequest,
+    request: RankRequestIn,
     version: string,
     deadline: number,
   ): Promise<ranker.RankResponse> {

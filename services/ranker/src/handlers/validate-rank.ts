@@ -8,6 +8,7 @@ import {
   requireText,
 } from '@embpress/service-kit';
 import type { RankerConfig } from '../config';
+import type { FeatureColumnIn, RankRequestIn } from '../wire/rank-request-decoder';
 
 // Runs for every feature of every candidate (thousands per request): the field path of an error
 // message is built only once a check fails.
@@ -41,7 +42,7 @@ function requireCandidateIds(field: string, ids: readonly string[]): void {
 }
 
 /** The columnar form: names once each, exactly one list per column, no infinite number. */
-function requireColumns(columns: readonly ranker.FeatureColumn[], max: number): void {
+function requireColumns(columns: readonly FeatureColumnIn[], max: number): void {
   requireCount('columns', columns.length, 0, max);
   const names = new Set<string>();
   columns.forEach((column, k) => {
@@ -64,7 +65,7 @@ function requireColumns(columns: readonly ranker.FeatureColumn[], max: number): 
   });
 }
 
-export function validateRankRequest(request: ranker.RankRequest, config: RankerConfig): void {
+export function validateRankRequest(request: RankRequestIn, config: RankerConfig): void {
   requireName('model', request.model);
   optionalName('version', request.version);
   requireFeatures('context', request.context, config.maxFeaturesPerCandidate);
