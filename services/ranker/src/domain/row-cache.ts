@@ -11,7 +11,9 @@
 // - Storage: one Uint32Array of `capacity` slot records, each [id, namespace, last-probe stamp,
 //   frequency, then the row's `stride` words] (the widest row seen; a wider table empties the
 //   cache once and re-lays it out), and an open-addressing index (linear probing, load <= 1/2,
-//   backward-shift deletion). A hit touches the index and one record (2-3 cache lines) rather
+//   backward-shift deletion). The index grows with the rows held (doubling, up to the layout's
+//   size): a table of 30k rows under a 64 MiB budget probes a 256 KB index that stays in the
+//   core's cache, not an 8 MB one spread over memory. A hit touches the index and one record (2-3 cache lines) rather
 //   than six arrays (the keys and counters apart from the rows cost ~2x per probe). No JS object
 //   per row: the garbage collector never walks the cache.
 // - Eviction: CLOCK with a 2-bit frequency per slot (new rows enter at 0, each hit adds one up to
@@ -30,6 +32,8 @@ const BUCKET_BYTES = 4;
 const MAX_FREQUENCY = 3;
 /** Namespaces interned before the cache starts over (versions churning for a long time). */
 const MAX_NAMESPACES = 4096;
+/** Index buckets before the first rows (doubled as rows come in). */
+const INITIAL_BUCKETS = 1024;
 /** Entries of the probe's dedup set kept between probes (12 B each: 3 MiB). */
 const MAX_KEPT_SCRATCH = 1 << 18;
 
@@ -104,6 +108,8 @@ export class RowCache {
   private width = HEADER_WORDS;
   private index = new Int32Array(0);
   private mask = 0;
+  /** The layout's index size: what `index` grows to when the cache is full. */
+  private maxBuckets = 0;
   private used = 0;
   private hand = 0;
   private stamp = 0;
@@ -170,7 +176,7 @@ export class RowCache {
 
   /** Drops every row (the layout and the namespaces stay). */
   clear(): void {
-    this.index.fill(0);
+    this.resizeIndex(Math.min(INITIAL_BUCKETS, this.maxBuckets));
     this.used = 0;
     this.hand = 0;
   }
@@ -277,6 +283,8 @@ export class RowCache {
       const id = ids[i] as number;
       let slot = this.find(ns.id, id);
       if (slot < 0) {
+        if (this.used < this.capacity && (this.used + 1) * 2 > this.index.length)
+          this.resizeIndex(this.index.length * 2);
         slot = this.victim();
         const r = slot * this.width;
         this.records[r] = id;
@@ -297,10 +305,17 @@ export class RowCache {
     this.capacity = capacity;
     this.width = HEADER_WORDS + stride;
     this.records = new Uint32Array(capacity * this.width);
-    this.index = new Int32Array(buckets);
-    this.mask = buckets - 1;
+    this.maxBuckets = buckets;
     this.used = 0;
     this.hand = 0;
+    this.resizeIndex(Math.min(INITIAL_BUCKETS, buckets));
+  }
+
+  /** A new index of `buckets` buckets holding the `used` slots (all of them live). */
+  private resizeIndex(buckets: number): void {
+    this.index = new Int32Array(buckets);
+    this.mask = buckets - 1;
+    for (let slot = 0; slot < this.used; slot += 1) this.link(slot);
   }
 
   /**
