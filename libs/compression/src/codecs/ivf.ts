@@ -434,18 +434,25 @@ function compress(
     const src = (sample[i] as number) * dim;
     points.set(table.subarray(src, src + dim), i * dim);
   }
-  const centroids = coarseKmeans(points, sample.length, dim, lists, p.iterations, rng);
-  // Every row to its nearest centroid (L2): the list it is stored in.
+  // Every row to its nearest centroid (L2): the list it is stored in. When every row trained,
+  // k-means' own last assignment is that (its bounds spare a full pass; docs/methods/ivf.md).
   const assignment = new Uint32Array(rows);
-  nearestCentroids(
-    table,
-    rows,
-    dim,
-    centroids,
-    lists,
-    centroidNorms(centroids, lists, dim),
-    assignment,
-  );
+  const trained = sample.length === rows ? new Uint32Array(rows) : undefined;
+  const centroids = coarseKmeans(points, sample.length, dim, lists, p.iterations, rng, {
+    assignment: trained,
+  });
+  if (trained !== undefined)
+    for (let i = 0; i < rows; i += 1) assignment[sample[i] as number] = trained[i] as number;
+  else
+    nearestCentroids(
+      table,
+      rows,
+      dim,
+      centroids,
+      lists,
+      centroidNorms(centroids, lists, dim),
+      assignment,
+    );
   const { offsets, ids } = groupByList(assignment, lists);
   const reordered = new Float32Array(rows * dim);
   for (let pos = 0; pos < rows; pos += 1) {
