@@ -258,6 +258,28 @@ describe('RowCache', () => {
     expect(lookup(cache, ns, 1, [1, 2, 3])).toMatchObject({ hits: 0, misses: 3 });
   });
 
+  it('grows its index with the rows, and clear() empties it for reuse', () => {
+    const dim = 4;
+    const cache = new RowCache(4 * 1024 * 1024);
+    const ns = cache.namespace('m', 'v1', 't', dim) as RowCacheNamespace;
+    const empty = cache.byteLength;
+    // Far more rows than the first index holds at load 1/2 (1,024 buckets).
+    const ids = Uint32Array.from({ length: 20_000 }, (_, i) => i * 3 + 1);
+    cache.insert(ns, ids, tableRows(1, ids, dim));
+    expect(cache.size).toBe(ids.length);
+    expect(cache.byteLength).toBeGreaterThan(empty);
+    const out = new Float32Array(ids.length * dim);
+    expect(cache.probe(ns, ids, out).hits).toBe(ids.length);
+    expect(firstDiff(out, tableRows(1, ids, dim))).toBe(-1);
+    // The ranker clears a full cache on stop: it must neither hang nor keep a row.
+    cache.clear();
+    expect(cache.size).toBe(0);
+    expect(cache.byteLength).toBe(empty);
+    expect(cache.probe(ns, ids, out).misses).toBe(ids.length);
+    cache.insert(ns, ids.subarray(0, 10), tableRows(1, ids.subarray(0, 10), dim));
+    expect(cache.probe(ns, ids.subarray(0, 10), out.subarray(0, 10 * dim)).hits).toBe(10);
+  });
+
   it('is off with 0 bytes or a budget below one row: no namespace, nothing held', () => {
     const off = new RowCache(0);
     expect(off.namespace('m', 'v', 't', 16)).toBeUndefined();

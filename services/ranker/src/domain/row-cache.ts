@@ -176,9 +176,9 @@ export class RowCache {
 
   /** Drops every row (the layout and the namespaces stay). */
   clear(): void {
-    this.resizeIndex(Math.min(INITIAL_BUCKETS, this.maxBuckets));
     this.used = 0;
     this.hand = 0;
+    this.resizeIndex(Math.min(INITIAL_BUCKETS, this.maxBuckets));
   }
 
   /**
@@ -311,7 +311,7 @@ export class RowCache {
     this.resizeIndex(Math.min(INITIAL_BUCKETS, buckets));
   }
 
-  /** A new index of `buckets` buckets holding the `used` slots (all of them live). */
+  /** A new index of `buckets` (> 2 × used) buckets holding the `used` slots (all of them live). */
   private resizeIndex(buckets: number): void {
     this.index = new Int32Array(buckets);
     this.mask = buckets - 1;
