@@ -12,5 +12,5 @@ export function heapBase(): usize {
 export { dotInteraction, dotInteractionBackward } from './interaction';
 export { ipF32, l2F32, ipFp16, l2Fp16, ipRowwiseInt8, l2RowwiseInt8 } from './scores';
 export { gatherRowwiseInt8, gatherRowwiseInt4, gatherFp16 } from './gather';
-export { matmul } from './matmul';
+export { matmul, groupedMatmul } from './matmul';
 export { topK } from './topk';

@@ -221,6 +221,46 @@ for (const [m, k, n] of [
   row['jsGflops'] = Number((flops / ((row['jsMs'] as number) * 1e6)).toFixed(2));
 }
 
+// 4b. TT-Rec's small products (libs/compression's tt.ts at rank 79, dim 16): one matmul per core
+// slice (m = 2 and 3 rows fall to the row-tail blocks, n = 158 to the overlapping column block,
+// n = 4 to the 4-column blocks), and the grouped call that replaces them, gathering 36 rows of A
+// over 34 matrices from a pinned 3.3 MB table of 67 (B read in place, each matrix copied once).
+for (const [m, k, n] of [
+  [2, 79, 158],
+  [3, 79, 158],
+  [36, 79, 158],
+  [72, 79, 4],
+] as const) {
+  const a = randomF32(m * k);
+  const b = randomF32(k * n);
+  const out = new Float32Array(m * n);
+  const shape = `${m}×${k} · ${k}×${n}`;
+  record(`matmul ${shape}`, shape, {
+    wasm: () => wasm.matmul(a, b, m, k, n, { out }),
+    scalar: () => scalar.matmul(a, b, m, k, n, { out }),
+  });
+}
+{
+  const [k, n, matrices, runs, perRun] = [79, 158, 67, 34, 36];
+  const a = randomF32(134 * k);
+  const b = randomF32(matrices * k * n);
+  const rows = Uint32Array.from({ length: runs * perRun }, () => Math.floor(random() * 134));
+  const groups = new Uint32Array(2 * runs);
+  for (let g = 0; g < runs; g += 1) {
+    groups[2 * g] = Math.floor(random() * matrices);
+    groups[2 * g + 1] = perRun;
+  }
+  const out = new Float32Array(rows.length * n);
+  const pins = { a: wasm.pin(a), b: wasm.pin(b) };
+  const shape = `${runs}×(${perRun} rows × ${k}) · ${k}×${n}, ${matrices} matrices`;
+  record(`groupedMatmul ${shape}`, shape, {
+    wasm: () => wasm.groupedMatmul(pins.a, rows, pins.b, groups, k, n, { out }),
+    scalar: () => scalar.groupedMatmul(a, rows, b, groups, k, n, { out }),
+  });
+  pins.a.dispose();
+  pins.b.dispose();
+}
+
 // 5. Top-k of 1M scores.
 {
   const scores = randomF32(1_000_000);

@@ -92,6 +92,18 @@ export abstract class CheckedKernels implements Kernels {
     relu: boolean,
     out: Float32Array,
   ): void;
+  protected abstract runGroupedMatmul(
+    a: TableArg,
+    rows: Uint32Array,
+    b: TableArg,
+    /** [matrix, count] pairs, each matrix inside B, the counts adding up to rows.length. */
+    groups: Uint32Array,
+    k: number,
+    n: number,
+    bias: TableArg | undefined,
+    relu: boolean,
+    out: Float32Array,
+  ): void;
   protected abstract runTopK(scores: Float32Array, k: number, out: TopKResult): void;
 
   dotInteraction(
@@ -243,6 +255,47 @@ export abstract class CheckedKernels implements Kernels {
     const result = output(options.out, m * n);
     if (result.length > 0)
       this.runMatmul(a, b, m, k, n, options.bias, options.relu === true, result);
+    return result;
+  }
+
+  groupedMatmul(
+    a: Float32Array | PinnedBytes,
+    rows: Uint32Array,
+    b: Float32Array | PinnedBytes,
+    groups: Uint32Array,
+    k: number,
+    n: number,
+    options: MatmulOptions = {},
+  ): Float32Array {
+    size('k', k, 1);
+    size('n', n, 1);
+    isA(a, Float32Array);
+    isA(b, Float32Array);
+    if (!(rows instanceof Uint32Array)) throw new TypeError('kernels: rows must be a Uint32Array');
+    if (!(groups instanceof Uint32Array) || groups.length % 2 !== 0)
+      throw new RangeError('kernels: groups must be a Uint32Array of [matrix, count] pairs');
+    const aRows = tableRows(a, k * 4);
+    const matrices = tableRows(b, k * n * 4);
+    for (let i = 0; i < rows.length; i += 1)
+      if ((rows[i] as number) >= aRows)
+        throw new RangeError(`kernels: row ${rows[i]} at ${i} is outside the ${aRows}-row A`);
+    let total = 0;
+    for (let g = 0; g < groups.length; g += 2) {
+      if ((groups[g] as number) >= matrices)
+        throw new RangeError(
+          `kernels: matrix ${groups[g]} of group ${g / 2} is outside B's ${matrices} matrices`,
+        );
+      total += groups[g + 1] as number;
+    }
+    if (total !== rows.length)
+      throw new RangeError(`kernels: the groups cover ${total} rows, rows has ${rows.length}`);
+    if (options.bias !== undefined) {
+      isA(options.bias, Float32Array);
+      expectFloats('bias', options.bias, n);
+    }
+    const result = output(options.out, rows.length * n);
+    if (result.length > 0)
+      this.runGroupedMatmul(a, rows, b, groups, k, n, options.bias, options.relu === true, result);
     return result;
   }
 

@@ -398,23 +398,29 @@ export class ScalarKernels extends CheckedKernels {
   ): void {
     const b = this.view(bArg, Float32Array);
     const bias = biasArg === undefined ? undefined : this.view(biasArg, Float32Array);
-    out.fill(0);
-    for (let i = 0; i < m; i += 1) {
-      const c = i * n;
-      // The row of C is the accumulator: each element still sums over kk in order.
-      for (let kk = 0; kk < k; kk += 1) {
-        const x = a[i * k + kk] as number;
-        const bk = kk * n;
-        for (let j = 0; j < n; j += 1)
-          out[c + j] = (out[c + j] as number) + fround(x * (b[bk + j] as number));
-      }
-      if (bias !== undefined)
-        for (let j = 0; j < n; j += 1) out[c + j] = (out[c + j] as number) + (bias[j] as number);
-      if (relu)
-        for (let j = 0; j < n; j += 1) {
-          const v = out[c + j] as number;
-          out[c + j] = 0 < v ? v : 0;
-        }
+    for (let i = 0; i < m; i += 1) productRow(a, i * k, b, 0, k, n, bias, relu, out, i * n);
+  }
+
+  protected runGroupedMatmul(
+    aArg: TableArg,
+    rows: Uint32Array,
+    bArg: TableArg,
+    groups: Uint32Array,
+    k: number,
+    n: number,
+    biasArg: TableArg | undefined,
+    relu: boolean,
+    out: Float32Array,
+  ): void {
+    const a = this.view(aArg, Float32Array);
+    const b = this.view(bArg, Float32Array);
+    const bias = biasArg === undefined ? undefined : this.view(biasArg, Float32Array);
+    let i = 0;
+    for (let g = 0; g < groups.length; g += 2) {
+      const bo = (groups[g] as number) * k * n;
+      const end = i + (groups[g + 1] as number);
+      for (; i < end; i += 1)
+        productRow(a, (rows[i] as number) * k, b, bo, k, n, bias, relu, out, i * n);
     }
   }
 
@@ -502,4 +508,36 @@ function siftDown(ids: Uint32Array, held: Float32Array, size: number, s: number,
   }
   held[i] = s;
   ids[i] = id;
+}
+
+/**
+ * Row `co / n` of a product: out[co + j] = Σ_kk a[ao + kk]·b[bo + kk·n + j] in order from +0
+ * (the row of C is the accumulator), then + bias[j], then ReLU (assembly/matmul.ts).
+ */
+function productRow(
+  a: Float32Array,
+  ao: number,
+  b: Float32Array,
+  bo: number,
+  k: number,
+  n: number,
+  bias: Float32Array | undefined,
+  relu: boolean,
+  out: Float32Array,
+  co: number,
+): void {
+  out.fill(0, co, co + n);
+  for (let kk = 0; kk < k; kk += 1) {
+    const x = a[ao + kk] as number;
+    const bk = bo + kk * n;
+    for (let j = 0; j < n; j += 1)
+      out[co + j] = (out[co + j] as number) + fround(x * (b[bk + j] as number));
+  }
+  if (bias !== undefined)
+    for (let j = 0; j < n; j += 1) out[co + j] = (out[co + j] as number) + (bias[j] as number);
+  if (relu)
+    for (let j = 0; j < n; j += 1) {
+      const v = out[co + j] as number;
+      out[co + j] = 0 < v ? v : 0;
+    }
 }

@@ -134,6 +134,23 @@ export interface Kernels {
     options?: MatmulOptions,
   ): Float32Array;
 
+  /**
+   * Many small products in one call, their rows gathered: A is a table of k-float rows, B a table
+   * of k × n matrices, and `groups` ([matrix, count] pairs) splits the rows of C into runs, in
+   * order: row i of a run is A[rows[i]]·B[matrix] (+ bias, then ReLU, as matmul). Returns
+   * [rows.length, n], each run with the bits of matmul over its gathered rows. A and B may be
+   * pinned (tables of small matrices read in place: TT cores, libs/compression's tt.ts). k, n ≥ 1.
+   */
+  groupedMatmul(
+    a: Float32Array | PinnedBytes,
+    rows: Uint32Array,
+    b: Float32Array | PinnedBytes,
+    groups: Uint32Array,
+    k: number,
+    n: number,
+    options?: MatmulOptions,
+  ): Float32Array;
+
   /** The min(k, scores.length) largest scores, best first, ties by lower position. */
   topK(scores: Float32Array, k: number): TopKResult;
 }

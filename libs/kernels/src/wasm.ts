@@ -67,6 +67,23 @@ interface Exports {
     n: number,
     relu: number,
   ): void;
+  /**
+   * Over i32 row indices at `rows` and i32 [matrix, count] pairs at `groups`; `scratch`: room
+   * for one k × n matrix.
+   */
+  groupedMatmul(
+    a: number,
+    rows: number,
+    b: number,
+    groups: number,
+    ngroups: number,
+    bias: number,
+    c: number,
+    k: number,
+    n: number,
+    relu: number,
+    scratch: number,
+  ): void;
   topK(scores: number, count: number, k: number, outIdx: number, outScore: number): number;
 }
 
@@ -289,6 +306,47 @@ export class WasmKernels extends CheckedKernels {
       if (bias === undefined) run(0);
       else this.withTable(bias, 0, bias.byteLength, run);
     });
+  }
+
+  protected runGroupedMatmul(
+    a: TableArg,
+    rows: Uint32Array,
+    b: TableArg,
+    groups: Uint32Array,
+    k: number,
+    n: number,
+    bias: TableArg | undefined,
+    relu: boolean,
+    out: Float32Array,
+  ): void {
+    // A and B are read where they are pinned (TT cores: every call gathers from them).
+    this.withTable(a, 0, a.byteLength, (ap) =>
+      this.withTable(b, 0, b.byteLength, (bp) => {
+        const run = (biasp: number) =>
+          this.scratch([rows, groups], out, ([rp, gp], op) => {
+            const matrix = this.heap.alloc(k * n * 4);
+            try {
+              this.exports.groupedMatmul(
+                ap,
+                rp as number,
+                bp,
+                gp as number,
+                groups.length / 2,
+                biasp,
+                op,
+                k,
+                n,
+                relu ? 1 : 0,
+                matrix,
+              );
+            } finally {
+              this.heap.free(matrix);
+            }
+          });
+        if (bias === undefined) run(0);
+        else this.withTable(bias, 0, bias.byteLength, run);
+      }),
+    );
   }
 
   protected runTopK(scores: Float32Array, k: number, out: TopKResult): void {
