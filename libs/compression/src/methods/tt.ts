@@ -4,11 +4,13 @@
 // where A = core0[i0], B = core1[i1], C = core2[i2] and (i0, i1, i2) is the little-endian
 // mixed-radix split of x over (dn0, dn1, dn2). Fields where TT does not save memory, or with
 // n_f ≤ threshold, keep a plain n_f × D table. Training's forward and serving run the same
-// `TtRows.lookup` (the rows of a request batched through @embpress/kernels' matmul, f32 sums), so
-// served rows are bit-identical to trained ones; `TtRows.row` (float64, one row at a time) is
+// `TtRows.lookup` (the rows of a request batched through @embpress/kernels' groupedMatmul, f32
+// sums; a serving table reads its cores pinned in the kernels' memory), so served rows are
+// bit-identical to trained ones; `TtRows.row` (float64, one row at a time) is
 // the reference the batched rows are tested against (docs/methods/tt.md, "Serving").
-import { kernels } from '@embpress/kernels';
+import { kernels, type PinnedBytes } from '@embpress/kernels';
 import { z } from 'zod';
+import { LazyPin } from '../codecs/kernel-tables';
 import { section, writeArtifact, type ArtifactContent, artifactParams } from '../core/artifact';
 import { bisect, checkBudget, type Accounting } from '../core/budget';
 import { describeTable } from '../core/describe';
@@ -223,13 +225,25 @@ type FieldData = { cores: [Float32Array, Float32Array, Float32Array] } | { table
  * megabytes of scratch.
  */
 interface TtWork {
-  a: Float32Array;
+  /** Stage 1's product: each row's AB (dd0 × dd1·R = dd0·dd1 rows of R), in core-1 order. */
   ab: Float32Array;
-  abByC: Float32Array;
+  /** Stage 2's product: each row's D values, in core-2 order. */
   rows: Float32Array;
+  /** Training only: the core-1 matrices a batch uses, side by side. */
+  core1: Float32Array;
 }
 const WORK = new WeakMap<object, TtWork>();
 const EMPTY = new Float32Array(0);
+
+/**
+ * A serving table's cores pinned in the process's kernels, per TT field, made on its first
+ * lookup (codecs/kernel-tables.ts: a pin costs the cores' bytes a second time). In a WeakMap
+ * like the workspaces; a trainable never pins (its cores change after every step).
+ */
+const PINS = new WeakMap<
+  object,
+  Array<[LazyPin<Float32Array>, LazyPin<Float32Array>, LazyPin<Float32Array>] | null>
+>();
 
 /** The row computation shared by training and serving (identical arithmetic). */
 class TtRows {
@@ -239,15 +253,26 @@ class TtRows {
   /** AB of the row being computed (dd0·dd1 × R), float64. */
   readonly scratch: Float64Array;
 
+  /** `pinCores`: a serving table's, whose cores never change (read in place by the kernels). */
   constructor(
     readonly shape: TableShape,
     readonly plan: Plan,
     readonly data: FieldData[],
+    pinCores = false,
   ) {
     this.offsets = fieldOffsets(shape);
     this.rows = totalRows(shape);
     this.L = coreRowLengths(plan.dd, plan.rank);
     this.scratch = new Float64Array(plan.scratchLength);
+    if (pinCores)
+      PINS.set(
+        this,
+        data.map((d) =>
+          'table' in d
+            ? null
+            : [new LazyPin(d.cores[0]), new LazyPin(d.cores[1]), new LazyPin(d.cores[2])],
+        ),
+      );
   }
 
   /** (i0, i1, i2): little-endian mixed-radix split of local id x over (dn0, dn1, dn2). */
@@ -325,7 +350,7 @@ class TtRows {
   private workspace(name: keyof TtWork, length: number): Float32Array {
     let work = WORK.get(this);
     if (work === undefined) {
-      work = { a: EMPTY, ab: EMPTY, abByC: EMPTY, rows: EMPTY };
+      work = { ab: EMPTY, rows: EMPTY, core1: EMPTY };
       WORK.set(this, work);
     }
     if (work[name].length < length) work[name] = new Float32Array(length);
@@ -333,19 +358,20 @@ class TtRows {
   }
 
   /**
-   * The rows of one TT field's ids (at `positions` of `ids`) into `out`, batched: the rows that
-   * share a core-1 slice i1 stack their A slices into one matmul A·B[i1], then the rows that share
-   * a core-2 slice i2 stack their AB into one matmul AB·C[i2]. Every element is an f32 sum over
-   * the rank in order (libs/kernels/README.md, matmul), where row() sums in float64.
+   * The rows of one TT field's ids (at `positions` of `ids`) into `out`, in two groupedMatmul
+   * calls (libs/kernels/README.md): stage 1 stacks the rows that share a core-1 slice i1, each
+   * row's A = core0[i0] (dd0 rows of R, gathered in place), times B = core1[i1] (R × dd1·R) → AB;
+   * stage 2 stacks the rows that share a core-2 slice i2, each row's AB viewed as dd0·dd1 rows of
+   * R, times C = core2[i2] (R × dd2) → the row's D values. Every element is an f32 sum over the
+   * rank in order (the kernels' matmul), where row() sums in float64; the grouping changes no bit.
    */
   private batchRows(f: number, ids: Uint32Array, positions: number[], out: Float32Array): void {
     const k = kernels();
     const d = this.data[f] as { cores: [Float32Array, Float32Array, Float32Array] };
     const dn = (this.plan.fields[f] as FieldPlan).dn as Triple;
-    const [c0, c1, c2] = d.cores;
     const R = this.plan.rank;
     const [dd0, dd1, dd2] = this.plan.dd;
-    const [L0, L1, L2] = this.L;
+    const L1 = this.L[1];
     const Q = dd1 * R;
     const P = dd0 * dd1;
     const D = this.shape.dim;
@@ -361,56 +387,55 @@ class TtRows {
       i1[r] = y % dn[1];
       i2[r] = Math.floor(y / dn[1]);
     }
-    // Stage 1, grouped by i1: A rows of the group (dd0 × R each) · B[i1] (R × Q) → AB (dd0 × Q).
+    const pins = PINS.get(this)?.[f];
+    // Stage 1, grouped by i1: rows of core0 (as dn0·dd0 rows of R) · core1's matrices (R × Q).
     const byI1 = groupBy(i1, dn[1]);
-    const a = this.workspace('a', n * L0);
+    const aRows = new Uint32Array(n * dd0);
     for (let s = 0; s < n; s += 1) {
-      const src = (i0[byI1.order[s] as number] as number) * L0;
-      a.set(c0.subarray(src, src + L0), s * L0);
+      const first = (i0[byI1.order[s] as number] as number) * dd0;
+      for (let j0 = 0; j0 < dd0; j0 += 1) aRows[s * dd0 + j0] = first + j0;
     }
-    const ab = this.workspace('ab', n * P * R);
-    for (let g = 0; g < byI1.starts.length - 1; g += 1) {
-      const from = byI1.starts[g] as number;
-      const to = byI1.starts[g + 1] as number;
-      if (to === from) continue;
-      const slice = g * L1;
-      k.matmul(
-        a.subarray(from * L0, to * L0),
-        c1.subarray(slice, slice + L1),
-        (to - from) * dd0,
-        R,
-        Q,
-        { out: ab.subarray(from * P * R, to * P * R) },
-      );
+    const groups1 = runs(byI1.starts, dd0);
+    let core1: Float32Array | PinnedBytes;
+    if (pins !== null && pins !== undefined) core1 = pins[1].get();
+    else {
+      // Training: nothing is pinned (the cores change every step), and a whole core 1 can be
+      // megabytes: only the matrices this batch uses go to the kernels, renumbered in order.
+      core1 = this.workspace('core1', (groups1.length / 2) * L1);
+      for (let g = 0; g < groups1.length; g += 2) {
+        const at = (groups1[g] as number) * L1;
+        core1.set(d.cores[1].subarray(at, at + L1), (g / 2) * L1);
+        groups1[g] = g / 2;
+      }
     }
-    // Stage 2, grouped by i2: AB rows of the group (P × R each) · C[i2] (R × dd2) → P × dd2 = D.
+    const ab = k.groupedMatmul(pins?.[0].get() ?? d.cores[0], aRows, core1, groups1, R, Q, {
+      out: this.workspace('ab', n * P * R),
+    });
+    // Stage 2, grouped by i2: rows of AB (as n·P rows of R) · core2's matrices (R × dd2).
     const byI2 = groupBy(i2, dn[2]);
     // Where each row's AB is (its rank in the i1 order).
     const rankInI1 = new Uint32Array(n);
     for (let s = 0; s < n; s += 1) rankInI1[byI1.order[s] as number] = s;
-    const abByC = this.workspace('abByC', n * P * R);
+    const abRows = new Uint32Array(n * P);
     for (let s = 0; s < n; s += 1) {
-      const src = (rankInI1[byI2.order[s] as number] as number) * P * R;
-      abByC.set(ab.subarray(src, src + P * R), s * P * R);
+      const first = (rankInI1[byI2.order[s] as number] as number) * P;
+      for (let p = 0; p < P; p += 1) abRows[s * P + p] = first + p;
     }
-    const rows = this.workspace('rows', n * D);
-    for (let g = 0; g < byI2.starts.length - 1; g += 1) {
-      const from = byI2.starts[g] as number;
-      const to = byI2.starts[g + 1] as number;
-      if (to === from) continue;
-      const slice = g * L2;
-      k.matmul(
-        abByC.subarray(from * P * R, to * P * R),
-        c2.subarray(slice, slice + L2),
-        (to - from) * P,
-        R,
-        dd2,
-        { out: rows.subarray(from * D, to * D) },
-      );
-    }
+    const rows = k.groupedMatmul(
+      ab,
+      abRows,
+      pins?.[2].get() ?? d.cores[2],
+      runs(byI2.starts, P),
+      R,
+      dd2,
+      {
+        out: this.workspace('rows', n * D),
+      },
+    );
     for (let s = 0; s < n; s += 1) {
+      const src = s * D;
       const dst = (positions[byI2.order[s] as number] as number) * D;
-      out.set(rows.subarray(s * D, (s + 1) * D), dst);
+      for (let j = 0; j < D; j += 1) out[dst + j] = rows[src + j] as number;
     }
   }
 
@@ -441,6 +466,23 @@ function groupBy(key: Uint32Array, keys: number): { order: Uint32Array; starts: 
   return { order, starts };
 }
 
+/** groupedMatmul's [matrix, count] pairs of groupBy's non-empty keys, `per` product rows a row. */
+function runs(starts: Uint32Array, per: number): Uint32Array {
+  let used = 0;
+  for (let g = 0; g + 1 < starts.length; g += 1)
+    if ((starts[g + 1] as number) > (starts[g] as number)) used += 1;
+  const pairs = new Uint32Array(2 * used);
+  let at = 0;
+  for (let g = 0; g + 1 < starts.length; g += 1) {
+    const count = (starts[g + 1] as number) - (starts[g] as number);
+    if (count === 0) continue;
+    pairs[at] = g;
+    pairs[at + 1] = count * per;
+    at += 2;
+  }
+  return pairs;
+}
+
 function sectionsOf(data: FieldData[]): Map<string, Float32Array> {
   const sections = new Map<string, Float32Array>();
   data.forEach((d, f) => {
@@ -467,7 +509,7 @@ export class TtTable implements CompressedTable {
     data: FieldData[],
   ) {
     this.spec = specOf(params);
-    this.compute = new TtRows(shape, plan(shape, params), data);
+    this.compute = new TtRows(shape, plan(shape, params), data, true);
     this.rows = this.compute.rows;
     this.dim = shape.dim;
   }
