@@ -175,14 +175,7 @@ describe('FeatureMapping', () => {
     // to), a lone surrogate (never equal to a decoded string), the empty string.
     const keys = ['a', 'é', '\uFFFD', '\uFFFDa', '\uD800', '日本', ''];
     const odd = new VocabularyBuilder(['C1']);
-    odd.add({
-      size: keys.length,
-      labels: new Float32Array(keys.length),
-      dense: new Float64Array(0),
-      categorical: keys,
-      keys: undefined,
-      rowIndex: Float64Array.from(keys.map((_, i) => i)),
-    });
+    odd.add({ size: keys.length, categorical: keys });
     const oddMapping = new FeatureMapping([], odd.build().vocabulary);
     const values: Uint8Array[] = [
       ...[...keys, 'never-seen', 'É'].map((k) => new TextEncoder().encode(k)),

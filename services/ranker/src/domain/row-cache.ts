@@ -429,7 +429,8 @@ export interface CachedRows {
  * Rows of `ids` (duplicates included, in order): the cached ones copied, the distinct others
  * fetched in ONE call, put in place, and cached when the answer is cacheable. A degraded answer
  * is used for this request only: its zeros never enter the cache. `observe` hears the hits and
- * misses before the fetch (so that they are recorded even when it fails).
+ * misses before the fetch (so that they are recorded even when it fails). `into`, when given, is
+ * the array the rows are written to (ids.length × dim floats; the caller's, e.g. pooled).
  */
 export async function lookupThroughCache(
   cache: RowCache,
@@ -437,8 +438,10 @@ export async function lookupThroughCache(
   ids: Uint32Array,
   fetch: (missing: Uint32Array) => Promise<FetchedRows>,
   observe?: (hits: number, misses: number) => void,
+  into?: Float32Array,
 ): Promise<CachedRows> {
-  const rows = new Float32Array(ids.length * ns.dim);
+  // Every position is written below (a hit by probe, a miss by fill): a reused array is fine.
+  const rows = into ?? new Float32Array(ids.length * ns.dim);
   const probe = cache.probe(ns, ids, rows);
   const { hits, misses } = probe;
   observe?.(hits, misses);

@@ -31,6 +31,7 @@ import type { RankerConfig } from '../config';
 import { degradedRows, shardFailureOf } from '../domain/degraded-lookup';
 import type { ModelCache } from '../domain/model-cache';
 import type { RankerMetrics } from '../domain/ranker-metrics';
+import { Float32Pool } from '../domain/float32-pool';
 import { lookupThroughCache, type RowCache } from '../domain/row-cache';
 import type { ServedModel } from '../domain/served-model';
 import type { RankRequestIn } from '../wire/rank-request-decoder';
@@ -87,6 +88,8 @@ export function rankHandler(
   const { config, store, versions, models, rowCache, metrics } = deps;
   const registry = new ModelRegistryDir(config.registryRoot);
   const router = new ShardRouter(config.shardMap ?? singleAddressShardMap(config.store.address));
+  // The rows arrays of cached lookups, reused (domain/float32-pool.ts).
+  const rowArrays = new Float32Pool(16);
 
   /** The version to serve when the request names none; degraded mode survives a down store. */
   async function activeVersion(model: string, deadline: number): Promise<string> {
@@ -185,7 +188,7 @@ export function rankHandler(
     served: ServedModel,
     ids: Uint32Array,
     deadline: number,
-  ): Promise<{ rows: Float32Array; degraded: boolean }> {
+  ): Promise<{ rows: Float32Array; degraded: boolean; pooled: boolean }> {
     const { table } = served;
     const codes = CLIENT_DECODED_CODECS.has(table.method);
     return inSpan('ranker.store_lookup', async (span) => {
@@ -198,19 +201,30 @@ export function rankHandler(
         'embpress.ids': ids.length,
       });
       const ns = rowCache.namespace(served.model, served.version, table.name, table.dim);
-      if (ns === undefined) return storeRows(served, ids, deadline, span);
-      const got = await lookupThroughCache(
-        rowCache,
-        ns,
-        ids,
-        (missing) => storeRows(served, missing, deadline, span),
-        (hits, misses) => {
-          span.setAttributes({ 'embpress.cache.hits': hits, 'embpress.cache.misses': misses });
-          metrics.recordCache(served.model, table.name, table.method, hits, misses);
-        },
-      );
+      if (ns === undefined) {
+        const fetched = await storeRows(served, ids, deadline, span);
+        return { rows: fetched.rows, degraded: fetched.degraded, pooled: false };
+      }
+      const into = rowArrays.acquire(ids.length * table.dim);
+      let got;
+      try {
+        got = await lookupThroughCache(
+          rowCache,
+          ns,
+          ids,
+          (missing) => storeRows(served, missing, deadline, span),
+          (hits, misses) => {
+            span.setAttributes({ 'embpress.cache.hits': hits, 'embpress.cache.misses': misses });
+            metrics.recordCache(served.model, table.name, table.method, hits, misses);
+          },
+          into,
+        );
+      } catch (err) {
+        rowArrays.release(into);
+        throw err;
+      }
       if (got.misses === 0) span.setAttributes({ 'embpress.shards': 0, 'embpress.bytes': 0 });
-      return { rows: got.rows, degraded: got.degraded };
+      return { rows: got.rows, degraded: got.degraded, pooled: true };
     });
   }
 
@@ -232,12 +246,18 @@ export function rankHandler(
           ? served.mapping.mapColumns(request.context, request.candidateIds.length, request.columns)
           : served.mapping.map(request.context, request.candidates);
       });
-      const { rows, degraded } = await lookupRows(served, batch.ids, deadline);
-      assertTimeLeft(deadline, 'the dense forward');
-      const scores = inSpan('ranker.dense_forward', (span) => {
-        span.setAttribute('embpress.candidates', batch.size);
-        return served.net.predict(batch.dense, rows);
-      });
+      const { rows, degraded, pooled } = await lookupRows(served, batch.ids, deadline);
+      let scores: Float32Array;
+      try {
+        assertTimeLeft(deadline, 'the dense forward');
+        scores = inSpan('ranker.dense_forward', (span) => {
+          span.setAttribute('embpress.candidates', batch.size);
+          return served.net.predict(batch.dense, rows);
+        });
+      } finally {
+        // predict copied the rows into the network's own buffers: the array can serve another Rank.
+        if (pooled) rowArrays.release(rows);
+      }
       const order = Array.from({ length: batch.size }, (_, i) => i);
       // Stable: equal scores keep the request's order.
       order.sort((a, b) => (scores[b] as number) - (scores[a] as number));
