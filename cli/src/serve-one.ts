@@ -3,6 +3,7 @@ import {
   collectConfig,
   ConfigError,
   envWithConfigFile,
+  flag,
   lazyRequire,
   logLevel,
   parseEnv,
@@ -27,12 +28,14 @@ export interface ReadyMessage {
 function loadSettings(name: ServiceName, configFile: string | undefined) {
   try {
     const env = envWithConfigFile(process.env, configFile);
-    const [config, telemetrySettings, { LOG_LEVEL: level }] = collectConfig(
-      () => SERVICES[name].loadConfig(env),
-      () => parseTelemetrySettings(env),
-      () => parseEnv(z.object({ LOG_LEVEL: logLevel() }), env, 'EMBPRESS'),
-    );
-    return { config, telemetrySettings, level };
+    const [config, telemetrySettings, { LOG_LEVEL: level, SOURCE_MAPS: sourceMaps }] =
+      collectConfig(
+        () => SERVICES[name].loadConfig(env),
+        () => parseTelemetrySettings(env),
+        () =>
+          parseEnv(z.object({ LOG_LEVEL: logLevel(), SOURCE_MAPS: flag(false) }), env, 'EMBPRESS'),
+      );
+    return { config, telemetrySettings, level, sourceMaps };
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     process.stderr.write(`embpress serve ${name}: ${err.message}\n`);
@@ -41,7 +44,13 @@ function loadSettings(name: ServiceName, configFile: string | undefined) {
 }
 
 export async function serveOne(name: ServiceName, configFile: string | undefined): Promise<void> {
-  const { config, telemetrySettings, level } = loadSettings(name, configFile);
+  const { config, telemetrySettings, level, sourceMaps } = loadSettings(name, configFile);
+  // tsx turns on Node's source-map support, and Node then keeps the source map of every module it
+  // loads (and, once a stack trace is formatted, its parsed mappings): tfjs's maps held ~120 MB of
+  // the ranker's 160 MB heap, which every full GC walks. A service runs without them unless
+  // EMBPRESS_SOURCE_MAPS=1 (stack traces then point into tsx's transpiled code: same files, lines
+  // close by). Measured in docs/benchmarks.md, "The ranker's request path".
+  if (!sourceMaps) process.setSourceMapsEnabled(false);
   const workers = SERVICES[name].workers(config);
   if (workers > 1 && cluster.isPrimary) {
     await serveWorkers(name, workers, level);
