@@ -4,9 +4,9 @@
 // the categorical values of a column (2,600 strings in a 100-candidate Criteo-shaped request) are
 // not turned into JS strings. They stay as [start, end) ranges of the message's bytes
 // (`PackedStrings`), which the feature mapping looks up by their UTF-8 bytes
-// (domain/utf8-index.ts). Measured on the bench's requests, ts-proto's decode took ~0.8 ms and
-// the string lookups of fresh strings ~0.4 ms per request; most of that was making and hashing
-// those strings (docs/benchmarks.md, "The ranker's request path").
+// (domain/utf8-index.ts). Making and then hashing those strings was most of the decode's cost:
+// in the ranker's profile the decode went from ~3.5% to ~1% of its busy time (docs/benchmarks.md,
+// "The ranker's request path").
 //
 // Everything else (model, version, the rows form's context and candidates, candidate ids, column
 // names and numeric values) is decoded into the same values ts-proto gives, by ts-proto's own
