@@ -12,5 +12,6 @@ export function heapBase(): usize {
 export { dotInteraction, dotInteractionBackward } from './interaction';
 export { ipF32, l2F32, ipFp16, l2Fp16, ipRowwiseInt8, l2RowwiseInt8 } from './scores';
 export { gatherRowwiseInt8, gatherRowwiseInt4, gatherFp16 } from './gather';
-export { matmul, groupedMatmul } from './matmul';
+export { matmul } from './matmul';
+export { groupedMatmul } from './grouped-matmul';
 export { topK } from './topk';
