@@ -5,168 +5,11 @@
 // because 53 ≥ 2·24 + 2 (README.md, "Results").
 import { CheckedKernels, type RowRange, type TableArg } from './checked';
 import { HALF_TO_F32 } from './half';
+import { scalarGroupedMatmul, scalarMatmul } from './scalar-matmul';
+import { dotF32, l2F32 } from './scalar-reduce';
 import type { KernelImpl, Metric, PinnedBytes, TopKResult } from './types';
 
 const fround = Math.fround;
-
-/**
- * The canonical order's end: lane l of accumulator v is s(4v + l); v = (acc0 + acc1) + (acc2 +
- * acc3) per lane, then (v0 + v1) + (v2 + v3).
- */
-function horizontal(
-  s0: number,
-  s1: number,
-  s2: number,
-  s3: number,
-  s4: number,
-  s5: number,
-  s6: number,
-  s7: number,
-  s8: number,
-  s9: number,
-  s10: number,
-  s11: number,
-  s12: number,
-  s13: number,
-  s14: number,
-  s15: number,
-): number {
-  const v0 = fround(fround(s0 + s4) + fround(s8 + s12));
-  const v1 = fround(fround(s1 + s5) + fround(s9 + s13));
-  const v2 = fround(fround(s2 + s6) + fround(s10 + s14));
-  const v3 = fround(fround(s3 + s7) + fround(s11 + s15));
-  return fround(fround(v0 + v1) + fround(v2 + v3));
-}
-
-/** Σ a[ao + d]·b[bo + d] over dim values in the canonical order (16 accumulators s0..s15). */
-function dotF32(a: Float32Array, ao: number, b: Float32Array, bo: number, dim: number): number {
-  let s0 = 0;
-  let s1 = 0;
-  let s2 = 0;
-  let s3 = 0;
-  let s4 = 0;
-  let s5 = 0;
-  let s6 = 0;
-  let s7 = 0;
-  let s8 = 0;
-  let s9 = 0;
-  let s10 = 0;
-  let s11 = 0;
-  let s12 = 0;
-  let s13 = 0;
-  let s14 = 0;
-  let s15 = 0;
-  let d = 0;
-  for (; d + 16 <= dim; d += 16) {
-    const p = ao + d;
-    const r = bo + d;
-    s0 = fround(s0 + fround((a[p + 0] as number) * (b[r + 0] as number)));
-    s1 = fround(s1 + fround((a[p + 1] as number) * (b[r + 1] as number)));
-    s2 = fround(s2 + fround((a[p + 2] as number) * (b[r + 2] as number)));
-    s3 = fround(s3 + fround((a[p + 3] as number) * (b[r + 3] as number)));
-    s4 = fround(s4 + fround((a[p + 4] as number) * (b[r + 4] as number)));
-    s5 = fround(s5 + fround((a[p + 5] as number) * (b[r + 5] as number)));
-    s6 = fround(s6 + fround((a[p + 6] as number) * (b[r + 6] as number)));
-    s7 = fround(s7 + fround((a[p + 7] as number) * (b[r + 7] as number)));
-    s8 = fround(s8 + fround((a[p + 8] as number) * (b[r + 8] as number)));
-    s9 = fround(s9 + fround((a[p + 9] as number) * (b[r + 9] as number)));
-    s10 = fround(s10 + fround((a[p + 10] as number) * (b[r + 10] as number)));
-    s11 = fround(s11 + fround((a[p + 11] as number) * (b[r + 11] as number)));
-    s12 = fround(s12 + fround((a[p + 12] as number) * (b[r + 12] as number)));
-    s13 = fround(s13 + fround((a[p + 13] as number) * (b[r + 13] as number)));
-    s14 = fround(s14 + fround((a[p + 14] as number) * (b[r + 14] as number)));
-    s15 = fround(s15 + fround((a[p + 15] as number) * (b[r + 15] as number)));
-  }
-  for (; d + 4 <= dim; d += 4) {
-    const p = ao + d;
-    const r = bo + d;
-    s0 = fround(s0 + fround((a[p + 0] as number) * (b[r + 0] as number)));
-    s1 = fround(s1 + fround((a[p + 1] as number) * (b[r + 1] as number)));
-    s2 = fround(s2 + fround((a[p + 2] as number) * (b[r + 2] as number)));
-    s3 = fround(s3 + fround((a[p + 3] as number) * (b[r + 3] as number)));
-  }
-  let s = horizontal(s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13, s14, s15);
-  for (; d < dim; d += 1) {
-    s = fround(s + fround((a[ao + d] as number) * (b[bo + d] as number)));
-  }
-  return s;
-}
-
-/** Σ (a[ao + d] − b[bo + d])² over dim values in the canonical order. */
-function l2F32(a: Float32Array, ao: number, b: Float32Array, bo: number, dim: number): number {
-  let s0 = 0;
-  let s1 = 0;
-  let s2 = 0;
-  let s3 = 0;
-  let s4 = 0;
-  let s5 = 0;
-  let s6 = 0;
-  let s7 = 0;
-  let s8 = 0;
-  let s9 = 0;
-  let s10 = 0;
-  let s11 = 0;
-  let s12 = 0;
-  let s13 = 0;
-  let s14 = 0;
-  let s15 = 0;
-  let d = 0;
-  let t = 0;
-  for (; d + 16 <= dim; d += 16) {
-    const p = ao + d;
-    const r = bo + d;
-    t = fround((a[p + 0] as number) - (b[r + 0] as number));
-    s0 = fround(s0 + fround(t * t));
-    t = fround((a[p + 1] as number) - (b[r + 1] as number));
-    s1 = fround(s1 + fround(t * t));
-    t = fround((a[p + 2] as number) - (b[r + 2] as number));
-    s2 = fround(s2 + fround(t * t));
-    t = fround((a[p + 3] as number) - (b[r + 3] as number));
-    s3 = fround(s3 + fround(t * t));
-    t = fround((a[p + 4] as number) - (b[r + 4] as number));
-    s4 = fround(s4 + fround(t * t));
-    t = fround((a[p + 5] as number) - (b[r + 5] as number));
-    s5 = fround(s5 + fround(t * t));
-    t = fround((a[p + 6] as number) - (b[r + 6] as number));
-    s6 = fround(s6 + fround(t * t));
-    t = fround((a[p + 7] as number) - (b[r + 7] as number));
-    s7 = fround(s7 + fround(t * t));
-    t = fround((a[p + 8] as number) - (b[r + 8] as number));
-    s8 = fround(s8 + fround(t * t));
-    t = fround((a[p + 9] as number) - (b[r + 9] as number));
-    s9 = fround(s9 + fround(t * t));
-    t = fround((a[p + 10] as number) - (b[r + 10] as number));
-    s10 = fround(s10 + fround(t * t));
-    t = fround((a[p + 11] as number) - (b[r + 11] as number));
-    s11 = fround(s11 + fround(t * t));
-    t = fround((a[p + 12] as number) - (b[r + 12] as number));
-    s12 = fround(s12 + fround(t * t));
-    t = fround((a[p + 13] as number) - (b[r + 13] as number));
-    s13 = fround(s13 + fround(t * t));
-    t = fround((a[p + 14] as number) - (b[r + 14] as number));
-    s14 = fround(s14 + fround(t * t));
-    t = fround((a[p + 15] as number) - (b[r + 15] as number));
-    s15 = fround(s15 + fround(t * t));
-  }
-  for (; d + 4 <= dim; d += 4) {
-    const p = ao + d;
-    const r = bo + d;
-    t = fround((a[p + 0] as number) - (b[r + 0] as number));
-    s0 = fround(s0 + fround(t * t));
-    t = fround((a[p + 1] as number) - (b[r + 1] as number));
-    s1 = fround(s1 + fround(t * t));
-    t = fround((a[p + 2] as number) - (b[r + 2] as number));
-    s2 = fround(s2 + fround(t * t));
-    t = fround((a[p + 3] as number) - (b[r + 3] as number));
-    s3 = fround(s3 + fround(t * t));
-  }
-  let s = horizontal(s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13, s14, s15);
-  for (; d < dim; d += 1) {
-    t = fround((a[ao + d] as number) - (b[bo + d] as number));
-    s = fround(s + fround(t * t));
-  }
-  return s;
-}
 
 /**
  * The query of a rowwise-int8 inner product as int16 codes (assembly/int-dot.ts, the same
@@ -398,7 +241,7 @@ export class ScalarKernels extends CheckedKernels {
   ): void {
     const b = this.view(bArg, Float32Array);
     const bias = biasArg === undefined ? undefined : this.view(biasArg, Float32Array);
-    for (let i = 0; i < m; i += 1) productRow(a, i * k, b, 0, k, n, bias, relu, out, i * n);
+    scalarMatmul(a, b, m, k, n, bias, relu, out);
   }
 
   protected runGroupedMatmul(
@@ -415,13 +258,7 @@ export class ScalarKernels extends CheckedKernels {
     const a = this.view(aArg, Float32Array);
     const b = this.view(bArg, Float32Array);
     const bias = biasArg === undefined ? undefined : this.view(biasArg, Float32Array);
-    let i = 0;
-    for (let g = 0; g < groups.length; g += 2) {
-      const bo = (groups[g] as number) * k * n;
-      const end = i + (groups[g + 1] as number);
-      for (; i < end; i += 1)
-        productRow(a, (rows[i] as number) * k, b, bo, k, n, bias, relu, out, i * n);
-    }
+    scalarGroupedMatmul(a, rows, b, groups, k, n, bias, relu, out);
   }
 
   protected runTopK(scores: Float32Array, k: number, out: TopKResult): void {
@@ -508,36 +345,4 @@ function siftDown(ids: Uint32Array, held: Float32Array, size: number, s: number,
   }
   held[i] = s;
   ids[i] = id;
-}
-
-/**
- * Row `co / n` of a product: out[co + j] = Σ_kk a[ao + kk]·b[bo + kk·n + j] in order from +0
- * (the row of C is the accumulator), then + bias[j], then ReLU (assembly/matmul.ts).
- */
-function productRow(
-  a: Float32Array,
-  ao: number,
-  b: Float32Array,
-  bo: number,
-  k: number,
-  n: number,
-  bias: Float32Array | undefined,
-  relu: boolean,
-  out: Float32Array,
-  co: number,
-): void {
-  out.fill(0, co, co + n);
-  for (let kk = 0; kk < k; kk += 1) {
-    const x = a[ao + kk] as number;
-    const bk = bo + kk * n;
-    for (let j = 0; j < n; j += 1)
-      out[co + j] = (out[co + j] as number) + fround(x * (b[bk + j] as number));
-  }
-  if (bias !== undefined)
-    for (let j = 0; j < n; j += 1) out[co + j] = (out[co + j] as number) + (bias[j] as number);
-  if (relu)
-    for (let j = 0; j < n; j += 1) {
-      const v = out[co + j] as number;
-      out[co + j] = 0 < v ? v : 0;
-    }
 }
