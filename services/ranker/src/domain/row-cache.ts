@@ -13,9 +13,9 @@
 //   cache once and re-lays it out), and an open-addressing index (linear probing, load <= 1/2,
 //   backward-shift deletion). The index grows with the rows held (doubling, up to the layout's
 //   size): a table of 30k rows under a 64 MiB budget probes a 256 KB index that stays in the
-//   core's cache, not an 8 MB one spread over memory. A hit touches the index and one record (2-3 cache lines) rather
-//   than six arrays (the keys and counters apart from the rows cost ~2x per probe). No JS object
-//   per row: the garbage collector never walks the cache.
+//   core's cache, not an 8 MB one spread over memory. A hit touches the index and one record
+//   (2-3 cache lines) rather than six arrays (the keys and counters apart from the rows cost ~2x
+//   per probe). No JS object per row: the garbage collector never walks the cache.
 // - Eviction: CLOCK with a 2-bit frequency per slot (new rows enter at 0, each hit adds one up to
 //   3, the hand takes one off as it passes and evicts at 0). A row read once (a scan, a cold tail
 //   id) is the first to go, while a Zipf head row survives three sweeps without a hit. O(1)

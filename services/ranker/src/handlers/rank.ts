@@ -32,7 +32,7 @@ import { degradedRows, shardFailureOf } from '../domain/degraded-lookup';
 import type { ModelCache } from '../domain/model-cache';
 import type { RankerMetrics } from '../domain/ranker-metrics';
 import { Float32Pool } from '../domain/float32-pool';
-import { lookupThroughCache, type RowCache } from '../domain/row-cache';
+import { lookupThroughCache, type CachedRows, type RowCache } from '../domain/row-cache';
 import type { ServedModel } from '../domain/served-model';
 import type { RankRequestIn } from '../wire/rank-request-decoder';
 import { validateRankRequest } from './validate-rank';
@@ -206,7 +206,7 @@ export function rankHandler(
         return { rows: fetched.rows, degraded: fetched.degraded, pooled: false };
       }
       const into = rowArrays.acquire(ids.length * table.dim);
-      let got;
+      let got: CachedRows;
       try {
         got = await lookupThroughCache(
           rowCache,
