@@ -6,23 +6,12 @@ import { kernels } from '@embpress/kernels';
 import {
   CENTROID_CHUNK,
   POINT_BLOCK,
-  centroidNorms,
+  squaredNorms,
   scanCentroids,
   squaredDistance,
   transposeChunks,
   type CentroidChunk,
 } from './ivf-nearest';
-
-/** Squared norm of each of `count` points. */
-function pointNorms(points: Float32Array, count: number, dim: number): Float64Array {
-  const out = new Float64Array(count);
-  for (let p = 0; p < count; p += 1) {
-    let s = 0;
-    for (let j = 0, o = p * dim; j < dim; j += 1) s += (points[o + j] as number) ** 2;
-    out[p] = s;
-  }
-  return out;
-}
 
 /** A point not yet assigned (before the first pass). */
 const NONE = 0xffffffff;
@@ -63,7 +52,7 @@ export class Bounds {
     this.assignment = new Uint32Array(n).fill(NONE);
     this.upper = new Float64Array(n).fill(Infinity);
     this.lower = new Float64Array(n);
-    this.xNorms = pointNorms(points, n, dim);
+    this.xNorms = squaredNorms(points, n, dim);
     this.gathered = new Float32Array(Math.min(POINT_BLOCK, n) * dim);
   }
 
@@ -89,7 +78,7 @@ export class Bounds {
    */
   assign(centroids: Float32Array): { changed: number; scanned: number; checked: number } {
     const { n, dim, k } = this;
-    const norms = centroidNorms(centroids, k, dim);
+    const norms = squaredNorms(centroids, k, dim);
     const chunks = transposeChunks(centroids, k, dim);
     let cMax = 0;
     for (let c = 0; c < k; c += 1) cMax = Math.max(cMax, norms[c] as number);

@@ -1,10 +1,5 @@
 import { Rng } from '../core/rng';
-import {
-  centroidNorms,
-  coarseKmeans,
-  nearestCentroids,
-  type CoarseKmeansStats,
-} from './ivf-kmeans';
+import { squaredNorms, coarseKmeans, nearestCentroids, type CoarseKmeansStats } from './ivf-kmeans';
 import { sampleRows } from './pq-kmeans';
 
 function bruteNearest(points: Float32Array, n: number, dim: number, cs: Float32Array, k: number) {
@@ -39,7 +34,7 @@ describe('ivf coarse quantizer', () => {
       const cs = new Float32Array(k * dim).map(() => rng.normal());
       const best = new Uint32Array(n);
       const score = new Float64Array(n);
-      nearestCentroids(points, n, dim, cs, k, centroidNorms(cs, k, dim), best, score);
+      nearestCentroids(points, n, dim, cs, k, squaredNorms(cs, k, dim), best, score);
       expect(best).toEqual(bruteNearest(points, n, dim, cs, k));
       for (let p = 0; p < n; p += 1) {
         let norm = 0;
@@ -78,7 +73,7 @@ describe('ivf coarse quantizer', () => {
     // More lists than clusters: the empty ones are re-seeded, every list gets points.
     const many = coarseKmeans(points, n, dim, 12, 10, new Rng(1));
     const best = new Uint32Array(n);
-    nearestCentroids(points, n, dim, many, 12, centroidNorms(many, 12, dim), best);
+    nearestCentroids(points, n, dim, many, 12, squaredNorms(many, 12, dim), best);
     expect(new Set(best).size).toBe(12);
     expect(() => coarseKmeans(points, 3, dim, 4, 1, new Rng(1))).toThrow(RangeError);
   });
@@ -200,7 +195,7 @@ function expectLloyd(
   expect(stats.reseeded).toBe(ref.reseeded);
   // The returned assignment is that of a full pass against the returned centroids.
   const full = new Uint32Array(n);
-  nearestCentroids(points, n, dim, centroids, k, centroidNorms(centroids, k, dim), full);
+  nearestCentroids(points, n, dim, centroids, k, squaredNorms(centroids, k, dim), full);
   expect(assignment).toEqual(full);
   expect(stats.scanned[0]).toBe(n);
   return stats;

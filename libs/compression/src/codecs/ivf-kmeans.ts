@@ -12,7 +12,7 @@ import { Bounds } from './ivf-kmeans-bounds';
 import { squaredDistance } from './ivf-nearest';
 import { sampleRows } from './pq-kmeans';
 
-export { centroidNorms, nearestCentroids } from './ivf-nearest';
+export { squaredNorms, nearestCentroids } from './ivf-nearest';
 
 /** What coarseKmeans did (for tests and measurements). */
 export interface CoarseKmeansStats {

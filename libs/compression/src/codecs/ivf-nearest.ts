@@ -5,13 +5,13 @@
 // ‖c‖² − 2⟨x, c⟩. Also the centroid and distance helpers the k-means steps share.
 import { kernels } from '@embpress/kernels';
 
-/** ‖c‖² of each of the k centroids (k × dim, row-major). */
-export function centroidNorms(centroids: Float32Array, k: number, dim: number): Float64Array {
-  const norms = new Float64Array(k);
-  for (let c = 0; c < k; c += 1) {
+/** ‖r‖² of each of `count` rows (count × dim, row-major): centroids or points, in float64. */
+export function squaredNorms(rows: Float32Array, count: number, dim: number): Float64Array {
+  const norms = new Float64Array(count);
+  for (let r = 0; r < count; r += 1) {
     let s = 0;
-    for (let j = 0, o = c * dim; j < dim; j += 1) s += (centroids[o + j] as number) ** 2;
-    norms[c] = s;
+    for (let j = 0, o = r * dim; j < dim; j += 1) s += (rows[o + j] as number) ** 2;
+    norms[r] = s;
   }
   return norms;
 }

@@ -41,7 +41,7 @@ import { kernelScanner, pqScanner, type RangeScanner } from './ivf-scan';
 import { kernelMetric, LazyPin, negate } from './kernel-tables';
 import { checkTable } from './linalg';
 import { pq, pqLayout, type PqParams } from './pq';
-import { centroidNorms, coarseKmeans, nearestCentroids } from './ivf-kmeans';
+import { squaredNorms, coarseKmeans, nearestCentroids } from './ivf-kmeans';
 import { sampleRows } from './pq-kmeans';
 import { rowwiseInt8, RowwiseInt8Table } from './rowwise';
 import { planSearch, TopK } from './topk';
@@ -450,7 +450,7 @@ function compress(
       dim,
       centroids,
       lists,
-      centroidNorms(centroids, lists, dim),
+      squaredNorms(centroids, lists, dim),
       assignment,
     );
   const { offsets, ids } = groupByList(assignment, lists);
