@@ -9,8 +9,10 @@ function plain(request: RankRequestIn): ranker.RankRequest {
     columns: request.columns.map((c) => ({
       name: c.name,
       numeric: [...c.numeric],
-      categorical:
-        c.categorical instanceof PackedStrings ? c.categorical.toArray() : [...c.categorical],
+      categorical: Array.from({ length: c.categorical.length }, (_, i) => {
+        const values = c.categorical;
+        return values instanceof PackedStrings ? values.at(i) : (values[i] as string);
+      }),
     })),
   };
 }

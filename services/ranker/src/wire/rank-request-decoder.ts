@@ -35,11 +35,6 @@ export class PackedStrings {
   at(i: number): string {
     return utf8.decode(this.bytes.subarray(this.starts[i], this.ends[i]));
   }
-
-  /** Every value as a string (tests, error messages). */
-  toArray(): string[] {
-    return this.starts.map((_, i) => this.at(i));
-  }
 }
 
 /** A column's categorical values: strings (ts-proto, in-process callers) or packed bytes. */
