@@ -52,34 +52,36 @@ export class Utf8Index {
       this.records[k * 3 + 1] = at + bytes.length;
       this.records[k * 3 + 2] = ids[k] as number;
       at += bytes.length;
-      if (this.get(this.keys, at - bytes.length, at) < 0) this.insert(k);
+      // One hash and one probe per key; a value seen before keeps its first id.
+      const h = fnv1a(this.keys, at - bytes.length, at);
+      const b = this.bucket(this.keys, at - bytes.length, at, h);
+      if (this.table[2 * b + 1] === 0) {
+        this.table[2 * b] = h;
+        this.table[2 * b + 1] = k + 1;
+      }
     });
   }
 
   /** The id of the value whose UTF-8 bytes are bytes[start, end), or -1. */
   get(bytes: Uint8Array, start: number, end: number): number {
+    const entry = this.table[2 * this.bucket(bytes, start, end, fnv1a(bytes, start, end)) + 1];
+    return entry === 0 ? -1 : (this.records[((entry as number) - 1) * 3 + 2] as number);
+  }
+
+  /** The bucket holding bytes[start, end) (hash `h`), or the empty bucket where it would go. */
+  private bucket(bytes: Uint8Array, start: number, end: number, h: number): number {
     const len = end - start;
     const { keys, records, table, mask } = this;
-    const h = fnv1a(bytes, start, end);
     for (let b = h & mask; ; b = (b + 1) & mask) {
       const entry = table[2 * b + 1] as number;
-      if (entry === 0) return -1;
+      if (entry === 0) return b;
       if (table[2 * b] !== h) continue;
       const r = (entry - 1) * 3;
       const ks = records[r] as number;
       if ((records[r + 1] as number) - ks !== len) continue;
       let i = 0;
       while (i < len && keys[ks + i] === bytes[start + i]) i += 1;
-      if (i === len) return records[r + 2] as number;
+      if (i === len) return b;
     }
-  }
-
-  private insert(k: number): void {
-    const { table, mask } = this;
-    const h = fnv1a(this.keys, this.records[k * 3] as number, this.records[k * 3 + 1] as number);
-    let b = h & mask;
-    while (table[2 * b + 1] !== 0) b = (b + 1) & mask;
-    table[2 * b] = h;
-    table[2 * b + 1] = k + 1;
   }
 }
