@@ -14,35 +14,61 @@ import type {
 /** A table argument: a typed array or bytes pinned in the implementation's memory. */
 export type TableArg = ArrayBufferView | PinnedBytes;
 
-/** The rows of a score call, checked: [start, start + count) of a table of `rowBytes` rows. */
-export interface RowRange {
-  start: number;
-  count: number;
-}
-
 const MAX_I32 = 0x7fffffff;
 
-/** The rows a score call covers: `ranges` pairs, or start/count (not both), each in the table. */
-function scoreRanges(options: ScoreOptions, total: number): RowRange[] {
-  const inTable = (start: number, count: number): RowRange => {
-    size('start', start, 0);
-    size('count', count, 0);
-    if (start + count > total)
-      throw new RangeError(`kernels: rows [${start}, ${start + count}) of a ${total}-row table`);
-    return { start, count };
-  };
+const NO_PAIRS = new Uint32Array(0);
+const ONE_PAIR = new Uint32Array(2);
+
+/**
+ * The rows a score call covers, checked, as [start, count] pairs, each non-empty and inside the
+ * table: the caller's own `ranges` when they already are (no copy: an IVF search calls this per
+ * query, and the allocations showed in its tail), else a new array without the empty pairs.
+ */
+function scorePairs(options: ScoreOptions, total: number): Uint32Array {
   if (options.ranges === undefined) {
     const start = options.start ?? 0;
-    return [inTable(start, options.count ?? total - start)];
+    const count = options.count ?? total - start;
+    checkRows(start, count, total);
+    if (count === 0) return NO_PAIRS;
+    // Reused: runScore reads the pairs synchronously and keeps no reference to them.
+    ONE_PAIR[0] = start;
+    ONE_PAIR[1] = count;
+    return ONE_PAIR;
   }
   if (options.start !== undefined || options.count !== undefined)
     throw new RangeError('kernels: give ranges or start/count, not both');
-  if (!(options.ranges instanceof Uint32Array) || options.ranges.length % 2 !== 0)
+  const ranges = options.ranges;
+  if (!(ranges instanceof Uint32Array) || ranges.length % 2 !== 0)
     throw new RangeError('kernels: ranges must be a Uint32Array of [start, count] pairs');
-  const out: RowRange[] = [];
-  for (let i = 0; i < options.ranges.length; i += 2)
-    out.push(inTable(options.ranges[i] as number, options.ranges[i + 1] as number));
-  return out;
+  let empty = 0;
+  for (let i = 0; i < ranges.length; i += 2) {
+    checkRows(ranges[i] as number, ranges[i + 1] as number, total);
+    if (ranges[i + 1] === 0) empty += 1;
+  }
+  if (empty === 0) return ranges;
+  const pairs = new Uint32Array(ranges.length - 2 * empty);
+  for (let i = 0, o = 0; i < ranges.length; i += 2) {
+    if (ranges[i + 1] === 0) continue;
+    pairs[o] = ranges[i] as number;
+    pairs[o + 1] = ranges[i + 1] as number;
+    o += 2;
+  }
+  return pairs;
+}
+
+/** Rows [start, start + count) lie in a table of `total` rows. */
+function checkRows(start: number, count: number, total: number): void {
+  size('start', start, 0);
+  size('count', count, 0);
+  if (start + count > total)
+    throw new RangeError(`kernels: rows [${start}, ${start + count}) of a ${total}-row table`);
+}
+
+/** Rows of the [start, count] pairs. */
+function pairRows(pairs: Uint32Array): number {
+  let rows = 0;
+  for (let i = 1; i < pairs.length; i += 2) rows += pairs[i] as number;
+  return rows;
 }
 
 export abstract class CheckedKernels implements Kernels {
@@ -70,8 +96,8 @@ export abstract class CheckedKernels implements Kernels {
     query: Float32Array,
     rows: TableArg,
     rowBytes: number,
-    /** Non-empty ranges, each inside the table; `out` holds their rows' scores in order. */
-    ranges: readonly RowRange[],
+    /** [start, count] pairs, each non-empty and inside the table; `out` holds their rows' scores in order. */
+    ranges: Uint32Array,
     out: Float32Array,
   ): void;
   protected abstract runGather(
@@ -182,11 +208,9 @@ export abstract class CheckedKernels implements Kernels {
       throw new RangeError(`kernels: metric must be 'ip' or 'l2', got ${String(metric)}`);
     size('query length', query.length, 1);
     const total = tableRows(rows, rowBytes);
-    const ranges = scoreRanges(options, total);
-    const count = ranges.reduce((n, r) => n + r.count, 0);
-    const result = output(options.out, count);
-    const nonEmpty = ranges.filter((r) => r.count > 0);
-    if (nonEmpty.length > 0) this.runScore(kind, metric, query, rows, rowBytes, nonEmpty, result);
+    const pairs = scorePairs(options, total);
+    const result = output(options.out, pairRows(pairs));
+    if (pairs.length > 0) this.runScore(kind, metric, query, rows, rowBytes, pairs, result);
     return result;
   }
 

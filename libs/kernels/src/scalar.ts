@@ -3,7 +3,7 @@
 // implementations give the same bits. fround(a op b) on two f32 values is the correctly rounded
 // f32 result for + − ×: the double result is exact for ×, and for + − double rounding is harmless
 // because 53 ≥ 2·24 + 2 (README.md, "Results").
-import { CheckedKernels, type RowRange, type TableArg } from './checked';
+import { CheckedKernels, type TableArg } from './checked';
 import { HALF_TO_F32 } from './half';
 import { scalarGroupedMatmul, scalarMatmul } from './scalar-matmul';
 import { dotF32, l2F32 } from './scalar-reduce';
@@ -42,10 +42,14 @@ function intDotU8(qi: Int16Array, codes: Uint8Array, at: number, dim: number): n
 }
 
 /** Calls `visit` for every row of the ranges in order, with its position o in the output. */
-function forEachRow(ranges: readonly RowRange[], visit: (row: number, o: number) => void): void {
+/** Visits every row of the [start, count] pairs in order, with its output index. */
+function forEachRow(ranges: Uint32Array, visit: (row: number, o: number) => void): void {
   let o = 0;
-  for (const { start, count } of ranges)
-    for (let r = start; r < start + count; r += 1, o += 1) visit(r, o);
+  for (let i = 0; i < ranges.length; i += 2) {
+    const start = ranges[i] as number;
+    const end = start + (ranges[i + 1] as number);
+    for (let r = start; r < end; r += 1, o += 1) visit(r, o);
+  }
 }
 
 /** Σ q in the canonical order (Σ q·1: each product is exact). */
@@ -145,7 +149,7 @@ export class ScalarKernels extends CheckedKernels {
     query: Float32Array,
     rows: TableArg,
     rowBytes: number,
-    ranges: readonly RowRange[],
+    ranges: Uint32Array,
     out: Float32Array,
   ): void {
     const dim = query.length;

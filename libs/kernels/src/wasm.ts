@@ -7,7 +7,7 @@
 // not passed per call.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CheckedKernels, type RowRange, type TableArg } from './checked';
+import { CheckedKernels, type TableArg } from './checked';
 import type { KernelImpl, Metric, PinnedBytes, TopKResult } from './types';
 
 // The few WebAssembly JS API members used here, typed locally: the repo's lib setting (ES2023,
@@ -130,16 +130,29 @@ class Heap {
     const end = at + size;
     const have = this.memory.buffer.byteLength;
     if (end > have) this.memory.grow(Math.ceil((end - have) / PAGE));
-    this.starts.splice(slot, 0, at);
-    this.ends.splice(slot, 0, end);
+    // Shifted by hand: splice returns a new array per call, garbage on every kernel call.
+    const { starts, ends } = this;
+    starts.push(at);
+    ends.push(end);
+    for (let i = starts.length - 1; i > slot; i -= 1) {
+      starts[i] = starts[i - 1] as number;
+      ends[i] = ends[i - 1] as number;
+    }
+    starts[slot] = at;
+    ends[slot] = end;
     return at;
   }
 
   free(ptr: number): void {
-    const slot = this.starts.indexOf(ptr);
+    const { starts, ends } = this;
+    const slot = starts.indexOf(ptr);
     if (slot < 0) throw new Error(`kernels: no block at ${ptr}`);
-    this.starts.splice(slot, 1);
-    this.ends.splice(slot, 1);
+    for (let i = slot + 1; i < starts.length; i += 1) {
+      starts[i - 1] = starts[i] as number;
+      ends[i - 1] = ends[i] as number;
+    }
+    starts.pop();
+    ends.pop();
   }
 }
 
@@ -221,37 +234,47 @@ export class WasmKernels extends CheckedKernels {
     query: Float32Array,
     rows: TableArg,
     rowBytes: number,
-    ranges: readonly RowRange[],
+    ranges: Uint32Array,
     out: Float32Array,
   ): void {
     const e = this.exports;
+    const heap = this.heap;
     // The table's bytes from the first range's row to the last one's end (a pin: in place).
     let first = Infinity;
     let end = 0;
-    for (const r of ranges) {
-      first = Math.min(first, r.start);
-      end = Math.max(end, r.start + r.count);
+    for (let i = 0; i < ranges.length; i += 2) {
+      const start = ranges[i] as number;
+      first = Math.min(first, start);
+      end = Math.max(end, start + (ranges[i + 1] as number));
     }
     const dim = query.length;
-    this.withTable(rows, first * rowBytes, (end - first) * rowBytes, (xp) =>
-      this.scratch([query], out, ([qp], op) => {
-        if (kind === 'int8' && metric === 'ip') {
-          // One call for every range: the query is quantized once (assembly/int-dot.ts).
-          const pairs = new Int32Array(ranges.length * 2);
-          ranges.forEach((r, i) => {
-            pairs[2 * i] = r.start - first;
-            pairs[2 * i + 1] = r.count;
-          });
-          const rp = this.copyIn(pairs);
-          const qi = this.heap.alloc(dim * 2);
-          try {
-            e.ipRowwiseInt8(qp as number, xp, rp, ranges.length, dim, op, qi);
-          } finally {
-            this.heap.free(qi);
-            this.heap.free(rp);
-          }
-          return;
+    const int8Ip = kind === 'int8' && metric === 'ip';
+    // Written out without the closures of withTable/scratch: an IVF search makes two of these
+    // calls per query, and their garbage showed in its p99 (docs/benchmarks.md).
+    const pinned = this.pinAddress(rows);
+    const xp =
+      pinned >= 0
+        ? pinned + first * rowBytes
+        : this.copyIn(rows as ArrayBufferView, first * rowBytes, (end - first) * rowBytes);
+    let qp = -1;
+    let op = -1;
+    let rp = -1;
+    let qi = -1;
+    try {
+      qp = this.copyIn(query, 0, query.byteLength);
+      op = heap.alloc(out.byteLength);
+      if (int8Ip) {
+        rp = heap.alloc(ranges.length * 4);
+        qi = heap.alloc(dim * 2);
+        // One call for every range: the query is quantized once (assembly/int-dot.ts). The
+        // pairs go to wasm as i32 starts relative to the first row.
+        const relative = new Int32Array(e.memory.buffer, rp, ranges.length);
+        for (let i = 0; i < ranges.length; i += 2) {
+          relative[i] = (ranges[i] as number) - first;
+          relative[i + 1] = ranges[i + 1] as number;
         }
+        e.ipRowwiseInt8(qp, xp, rp, ranges.length / 2, dim, op, qi);
+      } else {
         const kernel =
           kind === 'f32'
             ? metric === 'ip'
@@ -263,12 +286,21 @@ export class WasmKernels extends CheckedKernels {
                 : e.l2Fp16
               : e.l2RowwiseInt8;
         let o = op;
-        for (const r of ranges) {
-          kernel(qp as number, xp + (r.start - first) * rowBytes, r.count, dim, o);
-          o += r.count * 4;
+        for (let i = 0; i < ranges.length; i += 2) {
+          const start = ranges[i] as number;
+          const count = ranges[i + 1] as number;
+          kernel(qp, xp + (start - first) * rowBytes, count, dim, o);
+          o += count * 4;
         }
-      }),
-    );
+      }
+      out.set(new Float32Array(e.memory.buffer, op, out.length));
+    } finally {
+      if (qi >= 0) heap.free(qi);
+      if (rp >= 0) heap.free(rp);
+      if (op >= 0) heap.free(op);
+      if (qp >= 0) heap.free(qp);
+      if (pinned < 0) heap.free(xp);
+    }
   }
 
   protected runGather(
@@ -391,14 +423,9 @@ export class WasmKernels extends CheckedKernels {
 
   /** The address of bytes [offset, offset + bytes) of a table: its pin, or a scratch copy. */
   private withTable<R>(table: TableArg, offset: number, bytes: number, run: (ptr: number) => R): R {
-    if (table instanceof WasmPin) {
-      if (table.owner !== this) throw new Error('kernels: a table pinned by other kernels');
-      if (table.disposed) throw new Error('kernels: this pinned table was disposed');
-      return run(table.ptr + offset);
-    }
-    if (!ArrayBuffer.isView(table))
-      throw new TypeError(`kernels: a table pinned by the ${table.impl} kernels, used by wasm`);
-    const ptr = this.copyIn(new Uint8Array(table.buffer, table.byteOffset + offset, bytes));
+    const pinned = this.pinAddress(table);
+    if (pinned >= 0) return run(pinned + offset);
+    const ptr = this.copyIn(table as ArrayBufferView, offset, bytes);
     try {
       return run(ptr);
     } finally {
@@ -406,11 +433,23 @@ export class WasmKernels extends CheckedKernels {
     }
   }
 
-  /** A new block holding a copy of `data`'s bytes. */
-  private copyIn(data: ArrayBufferView): number {
-    const ptr = this.heap.alloc(data.byteLength);
-    new Uint8Array(this.exports.memory.buffer, ptr, data.byteLength).set(
-      new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+  /** A pinned table's address (checked: ours, not disposed); −1 for a typed array. */
+  private pinAddress(table: TableArg): number {
+    if (table instanceof WasmPin) {
+      if (table.owner !== this) throw new Error('kernels: a table pinned by other kernels');
+      if (table.disposed) throw new Error('kernels: this pinned table was disposed');
+      return table.ptr;
+    }
+    if (!ArrayBuffer.isView(table))
+      throw new TypeError(`kernels: a table pinned by the ${table.impl} kernels, used by wasm`);
+    return -1;
+  }
+
+  /** A new block holding a copy of bytes [offset, offset + bytes) of `data` (default: all). */
+  private copyIn(data: ArrayBufferView, offset = 0, bytes = data.byteLength - offset): number {
+    const ptr = this.heap.alloc(bytes);
+    new Uint8Array(this.exports.memory.buffer, ptr, bytes).set(
+      new Uint8Array(data.buffer, data.byteOffset + offset, bytes),
     );
     return ptr;
   }
