@@ -37,7 +37,6 @@ export function kernelScanner(
 ): RangeScanner {
   const k = kernels();
   const metric = l2 ? 'l2' : 'ip';
-  const table = rows.get();
   let query: Float32Array = new Float32Array(dim);
   let scores = new Float32Array(256);
   return {
@@ -51,8 +50,9 @@ export function kernelScanner(
       if (scores.length < count) scores = new Float32Array(Math.max(count, 2 * scores.length));
       const out = scores.subarray(0, count);
       const options = { ranges, out };
-      if (kind === 'fp16') k.scoreFp16(metric, query, table, options);
-      else k.scoreRowwiseInt8(metric, query, table, options);
+      // The pin is read per scan (not kept): the scanner lives as long as its IVF table does.
+      if (kind === 'fp16') k.scoreFp16(metric, query, rows.get(), options);
+      else k.scoreRowwiseInt8(metric, query, rows.get(), options);
       const sign = l2 ? -1 : 1;
       let o = 0;
       for (let i = 0; i < ranges.length; i += 2) {

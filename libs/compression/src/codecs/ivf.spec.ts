@@ -190,6 +190,27 @@ describe('ivf', () => {
     expect(() => t.search(queries, 0, 'l2')).toThrow(RangeError);
   });
 
+  it('answers each search as a fresh table would, whatever the searches before it (reused buffers)', () => {
+    // One table serves every search with the same buffers: alternating k, metric, nprobe and
+    // inner codec, and a search that failed, must not leak into the next answer.
+    for (const spec of ['ivf(nlist=12)|rowwise-int8', 'ivf(nlist=12)|fp16']) {
+      const shared = build(spec);
+      const calls: [number, Metric, number][] = [
+        [10, 'inner-product', 3],
+        [3, 'l2', 12],
+        [25, 'inner-product', 1],
+        [1, 'l2', 2],
+        [10, 'inner-product', 3],
+      ];
+      for (const [k, metric, nprobe] of calls) {
+        expect(() => shared.search(queries, k, metric, { nprobe: -1 })).toThrow(RangeError);
+        const got = shared.search(queries, k, metric, { nprobe });
+        const fresh = build(spec).search(queries, k, metric, { nprobe });
+        expect(Array.from(got.ids)).toEqual(Array.from(fresh.ids));
+        expect(Array.from(got.scores)).toEqual(Array.from(fresh.scores));
+      }
+    }
+  });
   it('counts its index in memoryBytes exactly', () => {
     const t = build('ivf(nlist=12)|rowwise-int8');
     const inner = compressed('rowwise-int8').memoryBytes();

@@ -161,6 +161,17 @@ function paperWords(shape: TableShape, p: IvfParams): number {
   );
 }
 
+/** The reusable buffers of IvfTable.search. */
+interface SearchScratch {
+  /** One score per list (the centroid ranking's output). */
+  listScores: Float32Array;
+  /** [start, count] of each probed list; at most every list. */
+  ranges: Uint32Array;
+  /** The scanner of each metric: [inner product, L2]. */
+  scanners: [RangeScanner | undefined, RangeScanner | undefined];
+  heap: TopK;
+}
+
 /** Validated coarse index of a table (from training or from an artifact). */
 interface CoarseIndex {
   centroids: Float32Array;
@@ -185,6 +196,13 @@ export class IvfTable implements CompressedTable {
   private readonly innerCodec: InnerCodec;
   /** The centroids in kernel memory, pinned on the first search (kernel-tables.ts). */
   private readonly pinnedCentroids: LazyPin<Float32Array>;
+  /**
+   * Buffers every search reuses (search is synchronous, so one set per table is enough). A search
+   * that allocated them afresh made ~6 KB of array buffers and ~10 KB of heap per query, and the
+   * garbage collections that followed were a good part of the IVF search's p99
+   * (docs/benchmarks.md).
+   */
+  private scratch: SearchScratch | undefined;
 
   constructor(
     readonly shape: TableShape,
@@ -255,14 +273,21 @@ export class IvfTable implements CompressedTable {
     const plan = planSearch(this.spec, queries, dim, this.rows, k, metric);
     const nprobe = this.probes(options?.nprobe);
     const l2 = metric === 'l2';
-    const scanner = this.scanner(l2);
+    const scratch = (this.scratch ??= {
+      listScores: new Float32Array(this.lists),
+      ranges: new Uint32Array(2 * this.lists),
+      scanners: [undefined, undefined],
+      heap: new TopK(plan.k),
+    });
+    const scanner = (scratch.scanners[l2 ? 1 : 0] ??= this.scanner(l2));
+    if (scratch.heap.k !== plan.k) scratch.heap = new TopK(plan.k);
+    const { heap, listScores } = scratch;
     const ids = new Uint32Array(plan.queries * plan.k);
     const scores = new Float32Array(plan.queries * plan.k);
-    const heap = new TopK(plan.k);
-    const listScores = new Float32Array(this.lists);
     for (let q = 0; q < plan.queries; q += 1) {
       const qo = q * dim;
       scanner.setQuery(queries, qo);
+      heap.reset(); // a search that threw may have left candidates in the reused heap
       if (nprobe === this.lists) {
         scanner.scan(Uint32Array.of(0, this.rows), this.ids, heap);
       } else {
@@ -274,7 +299,7 @@ export class IvfTable implements CompressedTable {
           while (this.rowsIn(chosen, count) < plan.k) count += 1;
         }
         // The probed lists as [start, count] ranges of stored rows, scanned in one call.
-        const ranges = new Uint32Array(2 * count);
+        const ranges = scratch.ranges.subarray(0, 2 * count);
         for (let i = 0; i < count; i += 1) {
           const list = chosen[i] as number;
           const start = this.offsets[list] as number;
