@@ -47,4 +47,47 @@ describe('ActiveVersions', () => {
     expect(asked).toBe(2);
     expect(versions.lastKnown('m')).toBe('v1');
   });
+  it('asks again in the background in the second half of the TTL, so no call waits', async () => {
+    let now = 1000;
+    let active = 'v1';
+    let asked = 0;
+    let fail = false;
+    const answers: (() => void)[] = [];
+    const versions = new ActiveVersions(
+      500,
+      (): Promise<string[]> => {
+        asked += 1;
+        // Answers only when the test says so: a call that awaited it would hang.
+        return new Promise((resolve, reject) =>
+          answers.push(() => (fail ? reject(new Error('store down')) : resolve([active]))),
+        );
+      },
+      () => now,
+    );
+    const first = versions.resolve('m', 0);
+    answers.shift()?.();
+    expect(await first).toBe('v1');
+    now += 249; // first half: the cached version, nothing asked
+    expect(await versions.resolve('m', 0)).toBe('v1');
+    expect(asked).toBe(1);
+    active = 'v2';
+    now += 1; // second half: still v1 at once, one question in the background
+    expect(await versions.resolve('m', 0)).toBe('v1');
+    expect(await versions.resolve('m', 0)).toBe('v1');
+    expect(asked).toBe(2);
+    answers.shift()?.();
+    await new Promise((r) => setImmediate(r));
+    expect(await versions.resolve('m', 0)).toBe('v2'); // renewed for a full TTL from now
+    now += 250; // a failed background question leaves the cached version in use
+    fail = true;
+    expect(await versions.resolve('m', 0)).toBe('v2');
+    answers.shift()?.();
+    await new Promise((r) => setImmediate(r));
+    expect(versions.lastKnown('m')).toBe('v2');
+    now += 250; // past the TTL: the call waits for the store again, and sees its error
+    const late = versions.resolve('m', 0);
+    answers.shift()?.();
+    await expect(late).rejects.toThrow('store down');
+    expect(asked).toBe(4);
+  });
 });

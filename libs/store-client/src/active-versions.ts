@@ -2,7 +2,10 @@
 // `ttlMs`, so a call that reads one version costs one store round trip (its lookup or search,
 // pinned to this version) rather than two. After an activation the caller follows within
 // `ttlMs`; a version the store has unloaded in the meantime makes the caller forget it and ask
-// again at once. Concurrent calls share one DescribeTables in flight. Shared by the ranker
+// again at once. Concurrent calls share one DescribeTables in flight. A call in the second half
+// of the TTL starts that question in the background and goes on with the cached version, so under
+// steady traffic no call waits for it (one call per TTL did: at 20 req/s that was 1 in 20, in the
+// load tests' p99; docs/benchmarks.md). Shared by the ranker
 // (models) and the retriever (corpora: a text query needs the version before searching, since
 // its encoder belongs to that version).
 import { NotFoundError } from '@embpress/service-kit';
@@ -45,13 +48,14 @@ export class ActiveVersions {
 
   async resolve(name: string, deadline: number): Promise<string> {
     const cached = this.known.get(name);
-    if (cached !== undefined && cached.until > this.now()) return cached.version;
-    let pending = this.inFlight.get(name);
-    if (pending === undefined) {
-      pending = this.ask(name, deadline).finally(() => this.inFlight.delete(name));
-      this.inFlight.set(name, pending);
+    const now = this.now();
+    if (cached !== undefined && cached.until > now) {
+      // Refresh ahead: its failure is not this call's (the next call past the TTL asks again).
+      if (cached.until - now <= this.ttlMs / 2)
+        this.question(name, deadline).catch(() => undefined);
+      return cached.version;
     }
-    return pending;
+    return this.question(name, deadline);
   }
 
   /** The last version seen active, however old (degraded mode when the store is down). */
@@ -61,6 +65,16 @@ export class ActiveVersions {
 
   forget(name: string): void {
     this.known.delete(name);
+  }
+
+  /** The DescribeTables in flight for `name`, or a new one. */
+  private question(name: string, deadline: number): Promise<string> {
+    let pending = this.inFlight.get(name);
+    if (pending === undefined) {
+      pending = this.ask(name, deadline).finally(() => this.inFlight.delete(name));
+      this.inFlight.set(name, pending);
+    }
+    return pending;
   }
 
   private async ask(name: string, deadline: number): Promise<string> {
