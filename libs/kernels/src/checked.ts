@@ -96,7 +96,10 @@ export abstract class CheckedKernels implements Kernels {
     query: Float32Array,
     rows: TableArg,
     rowBytes: number,
-    /** [start, count] pairs, each non-empty and inside the table; `out` holds their rows' scores in order. */
+    /**
+     * [start, count] pairs, each non-empty and inside the table (read during the call, never
+     * kept); `out` holds their rows' scores in order.
+     */
     ranges: Uint32Array,
     out: Float32Array,
   ): void;

@@ -41,8 +41,7 @@ function intDotU8(qi: Int16Array, codes: Uint8Array, at: number, dim: number): n
   return s;
 }
 
-/** Calls `visit` for every row of the ranges in order, with its position o in the output. */
-/** Visits every row of the [start, count] pairs in order, with its output index. */
+/** Calls `visit` for every row of the [start, count] pairs in order, with its output position o. */
 function forEachRow(ranges: Uint32Array, visit: (row: number, o: number) => void): void {
   let o = 0;
   for (let i = 0; i < ranges.length; i += 2) {
