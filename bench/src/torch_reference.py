@@ -22,6 +22,7 @@ be loaded as they are. Exit code 3 with one line on stderr when torch cannot be 
 """
 
 import json
+import math
 import os
 import sys
 import time
@@ -54,6 +55,11 @@ def roc_auc(p, y):
     avg_rank = (ends - counts + 1 + ends) / 2.0
     ranks = avg_rank[inv]
     return float((ranks[y == 1].sum() - pos * (pos + 1) / 2.0) / (pos * neg))
+
+
+def json_number(x):
+    """x, or None (JSON null) when it is NaN/Inf: strict JSON has no NaN (the AUC of one class)."""
+    return x if math.isfinite(x) else None
 
 
 class Net(torch.nn.Module):
@@ -238,7 +244,7 @@ def main():
             since_best = 0
         else:
             since_best += 1
-        history.append({"part": p + 1, "loss": loss_sum / max(1, schedule[k]), "valAuc": val})
+        history.append({"part": p + 1, "loss": json_number(loss_sum / max(1, schedule[k])), "valAuc": json_number(val)})
         sys.stderr.write(f"  torch part {p + 1}/{meta['totalParts']}: loss {loss_sum / max(1, schedule[k]):.4f}, val AUC {val:.4f}\n")
         if since_best >= meta["earlyStopParts"] and p + 1 < meta["totalParts"]:
             break
@@ -254,7 +260,7 @@ def main():
                 "threads": torch.get_num_threads(),
                 "partsRun": parts_run,
                 "bestPart": best["part"],
-                "valAuc": best["auc"],
+                "valAuc": json_number(best["auc"]),
                 "samplesTrained": samples,
                 "stepSeconds": step_seconds,
                 "trainSeconds": train_seconds,
@@ -262,6 +268,7 @@ def main():
                 "history": history,
             },
             f,
+            allow_nan=False,  # fail here, not in the JSON.parse of the other side
         )
 
 

@@ -321,7 +321,8 @@ export async function benchVsPytorch(o: VsPytorchOptions): Promise<VsPytorchRepo
       o.log(`seed ${seed}, ${kind}: pytorch`);
       await runPython(o.python, VS_PYTORCH_SCRIPT, runDir, o.log);
       const torchResult = JSON.parse(readFileSync(join(runDir, 'result.json'), 'utf8')) as {
-        valAuc: number;
+        /** null when undefined (a validation split of one class: the script writes strict JSON). */
+        valAuc: number | null;
         samplesPerSec: number;
         partsRun: number;
         bestPart: number;
@@ -347,7 +348,7 @@ export async function benchVsPytorch(o: VsPytorchOptions): Promise<VsPytorchRepo
       const pytorch: SideResult = {
         testAuc: rocAuc(pred, labels),
         testLogloss: logloss(pred, labels),
-        valAuc: torchResult.valAuc,
+        valAuc: torchResult.valAuc ?? Number.NaN,
         samplesPerSec: torchResult.samplesPerSec,
         partsRun: torchResult.partsRun,
         bestPart: torchResult.bestPart,

@@ -1,6 +1,6 @@
 // The training engine end to end on a small synthetic Criteo file: it learns, stops early,
 // exports a version the registry verifies, and the export reproduces the trainer's test numbers.
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { registry } from '@embpress/compression';
@@ -162,6 +162,30 @@ describe('train', () => {
     // The exported state is the best part's, not the last one's.
     const bestVal = Math.max(...parts.map((p) => (p.kind === 'part' ? p.valAuc : 0)));
     expect(result.metrics.valAuc).toBe(bestVal);
+  });
+
+  it('says so when the validation rows all have one label (AUC undefined), and still trains', async () => {
+    // The validation split is the second half of the last of 7 chunks: the last ~430 rows.
+    const lines = readFileSync(file, 'utf8').trimEnd().split('\n');
+    const oneClass = lines.map((line, i) =>
+      i >= lines.length - 500 ? `0${line.slice(line.indexOf('\t'))}` : line,
+    );
+    const oneClassFile = join(dir, 'one-class-validation.txt');
+    writeFileSync(oneClassFile, `${oneClass.join('\n')}\n`);
+    const messages: string[] = [];
+    const result = await train(
+      options({
+        data: `criteo:${oneClassFile}`,
+        version: 'one-class',
+        onProgress: (e) => {
+          if (e.kind === 'log') messages.push(e.message);
+        },
+      }),
+    );
+    const warnings = messages.filter((m) => m.startsWith('validation AUC is undefined'));
+    expect(warnings).toHaveLength(1);
+    expect(Number.isNaN(result.metrics.valAuc)).toBe(true);
+    expect(result.bestPart).toBe(1);
   });
 
   it('trains and exports a compressed method at a memory budget', async () => {
