@@ -258,6 +258,8 @@ export async function benchVsPytorch(o: VsPytorchOptions): Promise<VsPytorchRepo
             o.log(
               `  embpress part ${e.part}/${e.parts}: loss ${e.loss.toFixed(4)}, val AUC ${e.valAuc.toFixed(4)}`,
             );
+          // The trainer's own lines (its setup, and e.g. why a validation AUC is undefined).
+          else if (e.kind === 'log') o.log(`  embpress: ${e.message}`);
         },
       });
       // The trainer's starting point, rebuilt from the same seed: the table and the weights.
