@@ -39,14 +39,18 @@ describe('resolveTrainingDefaults', () => {
     );
   });
 
-  it('gives 200k rows a mid batch and enough epochs for 2000 steps', () => {
-    // 200,000 synthetic rows: 171,429 train.
+  it('gives 200k rows the small batch (1000 steps an epoch) and enough epochs for 2000 steps', () => {
+    // 200,000 synthetic rows: 171,429 train, 1,339 steps of 128 per epoch.
     expect(knobs(resolveTrainingDefaults(171_429))).toMatchObject({
-      batchSize: 512,
-      epochs: 6,
-      partsPerEpoch: 7,
-      earlyStopParts: 7,
+      batchSize: 128,
+      epochs: 2,
+      partsPerEpoch: 10,
+      earlyStopParts: 10,
     });
+    // A mid batch from ~256k train rows on; 1024 from ~1M.
+    expect(autoBatchSize(300_000)).toBe(256);
+    expect(autoBatchSize(600_000)).toBe(512);
+    expect(autoBatchSize(1_100_000)).toBe(1024);
   });
 
   it('gives 40M rows the large batch, one epoch and ten validation passes', () => {
