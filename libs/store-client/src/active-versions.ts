@@ -5,9 +5,8 @@
 // again at once. Concurrent calls share one DescribeTables in flight. A call in the second half
 // of the TTL starts that question in the background and goes on with the cached version, so under
 // steady traffic no call waits for it (one call per TTL did: at 20 req/s that was 1 in 20, in the
-// load tests' p99; docs/benchmarks.md). Shared by the ranker
-// (models) and the retriever (corpora: a text query needs the version before searching, since
-// its encoder belongs to that version).
+// load tests' p99; docs/benchmarks.md). Shared by the ranker (models) and the retriever (corpora:
+// a text query needs the version before searching, since its encoder belongs to that version).
 import { NotFoundError } from '@embpress/service-kit';
 import type { ShardedStoreClient } from './sharded-client';
 

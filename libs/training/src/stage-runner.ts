@@ -130,10 +130,6 @@ export async function runStageParts(setup: RunSetup, loop: LoopState): Promise<v
       );
     }
     const val = await evaluateSplit(ds, 'validation', loop.model, serveRowsOf, batchSize);
-    if (loop.best === undefined && Number.isNaN(val.auc) && val.rows > 0)
-      log(
-        `validation AUC is undefined: the ${val.rows} validation rows all have the same label, so no later part can score better than the first and early stopping keeps it; train on more rows`,
-      );
     const score: PartScore = { part: p + 1, auc: val.auc, logloss: val.logloss, rows: val.rows };
     // Selection is always on validation. Ties count as improvements
     // (docs/methods/reference.md#training-loop); a NaN AUC never improves. A 'meets-budget' stage
@@ -144,6 +140,11 @@ export async function runStageParts(setup: RunSetup, loop: LoopState): Promise<v
       ((loop.trainable as StagedTrainable).meetsBudget?.() ?? true);
     let improved = false;
     if (counts) {
+      // Said once, at the first scored part (the one every later NaN fails to beat).
+      if (loop.best === undefined && Number.isNaN(val.auc) && val.rows > 0)
+        log(
+          `validation AUC is undefined: the ${val.rows} validation rows all have the same label, so no later part can score better than the first and early stopping keeps it; train on more rows`,
+        );
       improved = loop.best === undefined || val.auc >= loop.best.auc;
       if (improved) {
         loop.best = score;
