@@ -12,10 +12,14 @@ export class Float32Pool {
 
   /** A free array of exactly `length` floats (contents undefined: the caller overwrites all). */
   acquire(length: number): Float32Array {
-    const i = this.free.findIndex((b) => b.length === length);
+    const free = this.free;
+    const i = free.findIndex((b) => b.length === length);
     if (i < 0) return new Float32Array(length);
-    const [found] = this.free.splice(i, 1);
-    return found as Float32Array;
+    // Swap-remove, not splice: splice returns a new array, garbage on every Rank.
+    const found = free[i] as Float32Array;
+    free[i] = free[free.length - 1] as Float32Array;
+    free.pop();
+    return found;
   }
 
   /** Gives `array` back; the caller must not use it afterwards. */
