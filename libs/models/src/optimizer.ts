@@ -7,6 +7,7 @@
 // w -= lr · (m / c1) / (sqrt(v̂max / c2) + ε), as the reference's framework computes it.
 import * as tf from '@tensorflow/tfjs';
 import { ModelConfigError, WeightsError } from './errors';
+import { updateVariable, valuesOf } from './wasm-memory';
 
 export type DenseOptimizerKind = 'sgd' | 'adagrad' | 'adam';
 
@@ -23,10 +24,18 @@ export interface DenseOptimizerConfig {
 }
 
 interface Slots {
-  m?: tf.Variable;
-  v?: tf.Variable;
-  vmax?: tf.Variable;
+  m?: Slot;
+  v?: Slot;
+  vmax?: Slot;
 }
+
+/**
+ * One optimizer state array: a tfjs variable on the tensorflow backend (the state stays on its
+ * device), plain floats on wasm and cpu, where one fused loop per weight replaces the dozen
+ * tfjs elementwise ops (and their intermediate tensors) of an update: the update was ~15% of a
+ * DLRM step at batch 128 (docs/benchmarks.md).
+ */
+type Slot = tf.Variable | Float32Array;
 
 const SLOT_KEYS = ['m', 'v', 'vmax'] as const;
 
@@ -40,6 +49,19 @@ export class DenseOptimizer {
   readonly amsgrad: boolean;
   private t = 0;
   private readonly slots: Slots[];
+  /** Whether state and updates live in plain arrays (wasm, cpu) rather than tfjs variables. */
+  private readonly fused: boolean;
+  /** Per weight, the array its fused update is computed in (made on first use). */
+  private readonly scratches: Float32Array[] = [];
+
+  private scratch(i: number, size: number): Float32Array {
+    let s = this.scratches[i];
+    if (s === undefined) {
+      s = new Float32Array(size);
+      this.scratches[i] = s;
+    }
+    return s;
+  }
 
   constructor(
     config: DenseOptimizerConfig,
@@ -60,16 +82,20 @@ export class DenseOptimizer {
     if (config.amsgrad === true && config.kind !== 'adam')
       throw new ModelConfigError(`amsgrad needs the adam optimizer, got ${config.kind}`);
     this.amsgrad = config.amsgrad === true;
+    this.fused = tf.getBackend() !== 'tensorflow';
+    const slot = (variable: tf.Variable, fill: number): Slot =>
+      this.fused
+        ? new Float32Array(variable.size).fill(fill)
+        : tf.variable(tf.fill(variable.shape, fill), false);
     // Slots are made up front so a training step never changes the number of live tensors.
     this.slots = params.map(({ variable }) => {
       if (this.kind === 'adam')
         return {
-          m: tf.variable(tf.zerosLike(variable), false),
-          v: tf.variable(tf.zerosLike(variable), false),
-          ...(this.amsgrad ? { vmax: tf.variable(tf.zerosLike(variable), false) } : {}),
+          m: slot(variable, 0),
+          v: slot(variable, 0),
+          ...(this.amsgrad ? { vmax: slot(variable, 0) } : {}),
         };
-      if (this.kind === 'adagrad')
-        return { v: tf.variable(tf.fill(variable.shape, this.initialAccumulator), false) };
+      if (this.kind === 'adagrad') return { v: slot(variable, this.initialAccumulator) };
       return {};
     });
   }
@@ -83,6 +109,24 @@ export class DenseOptimizer {
   apply(grads: readonly tf.Tensor[]): void {
     if (grads.length !== this.params.length)
       throw new Error(`optimizer: ${grads.length} gradients for ${this.params.length} parameters`);
+    if (this.fused) {
+      // Weight i's gradient as its own part (a view of wasm memory, taken inside the update).
+      const starts: number[] = [];
+      let offset = 0;
+      for (const { variable } of this.params) {
+        starts.push(offset);
+        offset += variable.size;
+      }
+      this.applyFused((from, to) => {
+        const i = starts.findIndex(
+          (at, k) => at <= from && from < at + (grads[k] as tf.Tensor).size,
+        );
+        const at = starts[i] as number;
+        const g0 = valuesOf(grads[i] as tf.Tensor).subarray(from - at, to - at);
+        return { g0, a0: 1, g1: g0, a1: 0 };
+      });
+      return;
+    }
     this.t += 1;
     const c1 = 1 - this.beta1 ** this.t;
     const c2 = 1 - this.beta2 ** this.t;
@@ -110,8 +154,9 @@ export class DenseOptimizer {
             const mHat = tf.div(m, c1);
             let vUsed: tf.Tensor = v;
             if (s.vmax !== undefined) {
-              s.vmax.assign(tf.maximum(s.vmax, v));
-              vUsed = s.vmax;
+              const vmax = s.vmax as tf.Variable;
+              vmax.assign(tf.maximum(vmax, v));
+              vUsed = vmax;
             }
             const vHat = tf.div(vUsed, c2);
             variable.assign(
@@ -121,6 +166,135 @@ export class DenseOptimizer {
           }
         }
       });
+    });
+  }
+
+  /**
+   * One update from the weighted sum of flat gradients, Σ weights[r] · parts[r] (each part the
+   * weights' values one after another, in params order). The data-parallel step passes its
+   * replicas' slice gradients here: the sum is formed inside the update loop, in the same order on
+   * every replica, so they all compute the same floats.
+   *
+   * With `shard`, only the flat positions [from, to) are updated, their new values written to
+   * `out` at the same positions and no weight assigned (the data-parallel step splits the update
+   * between its replicas, then each assigns every weight from `out` with assignFlat). The
+   * optimizer state outside the shard is not kept current.
+   */
+  applySum(
+    parts: readonly Float32Array[],
+    weights: readonly number[],
+    shard?: { from: number; to: number; out: Float32Array },
+  ): void {
+    const total = this.size();
+    if (parts.length === 0 || parts.length !== weights.length)
+      throw new Error(`optimizer: ${parts.length} gradient parts, ${weights.length} weights`);
+    for (const part of parts)
+      if (part.length !== total)
+        throw new Error(`optimizer: a flat gradient of ${part.length} floats for ${total} weights`);
+    // More than two parts are summed first (in order); one or two go straight into the loops.
+    let summed = parts;
+    let by = weights;
+    if (parts.length > 2) {
+      const g = new Float32Array(total);
+      parts.forEach((part, r) => {
+        const w = weights[r] as number;
+        for (let j = 0; j < total; j += 1) g[j] = (g[j] as number) + w * (part[j] as number);
+      });
+      summed = [g];
+      by = [1];
+    }
+    if (!this.fused) {
+      if (shard !== undefined) throw new Error('optimizer: a sharded update needs wasm or cpu');
+      let offset = 0;
+      const tensors = this.params.map(({ variable }) => {
+        const at = offset;
+        offset += variable.size;
+        return tf.tidy(() =>
+          summed
+            .map((part, r) =>
+              tf.mul(
+                tf.tensor(part.subarray(at, at + variable.size), variable.shape),
+                by[r] as number,
+              ),
+            )
+            .reduce((a, b) => tf.add(a, b)),
+        );
+      });
+      this.apply(tensors);
+      for (const t of tensors) t.dispose();
+      return;
+    }
+    const a0 = by[0] as number;
+    const a1 = (by[1] ?? 0) as number;
+    const g0 = summed[0] as Float32Array;
+    const g1 = summed.length > 1 ? (summed[1] as Float32Array) : g0;
+    this.applyFused(
+      (from, to) => ({ g0: g0.subarray(from, to), a0, g1: g1.subarray(from, to), a1 }),
+      shard,
+    );
+  }
+
+  /** Assigns every weight from a flat array (exportWeights() order): a sharded update's `out`. */
+  assignFlat(values: Float32Array): void {
+    if (values.length !== this.size())
+      throw new Error(`optimizer: ${values.length} floats for ${this.size()} weights`);
+    let offset = 0;
+    for (const { variable } of this.params) {
+      const v = values.subarray(offset, offset + variable.size);
+      offset += variable.size;
+      // The cpu backend keeps the array it is given: a copy; wasm copies into its memory.
+      const own = tf.getBackend() === 'wasm' ? v : v.slice();
+      tf.tidy(() => variable.assign(tf.tensor(own, variable.shape, 'float32')));
+    }
+  }
+
+  /** Number of weights (floats) of all params. */
+  size(): number {
+    return this.params.reduce((n, p) => n + p.variable.size, 0);
+  }
+
+  /**
+   * The update of apply(), one loop per weight over plain arrays (same formulas, same order), on
+   * the gradient a0 · g0 + a1 · g1 (a1 = 0 for a single gradient: adding 0 · g0 changes no float)
+   * of the flat positions [from, to) that `gradOf` is asked for.
+   */
+  private applyFused(
+    gradOf: (from: number, to: number) => GradientSum,
+    shard?: { from: number; to: number; out: Float32Array },
+  ): void {
+    this.t += 1;
+    const c1 = 1 - this.beta1 ** this.t;
+    const c2 = 1 - this.beta2 ** this.t;
+    const h = { lr: this.lr, beta1: this.beta1, beta2: this.beta2, eps: this.eps, c1, c2 };
+    let offset = 0;
+    this.params.forEach(({ variable }, i) => {
+      const at = offset;
+      offset += variable.size;
+      // The part of this weight to update: all of it, or its overlap with the shard.
+      const from = Math.max(at, shard?.from ?? at);
+      const to = Math.min(at + variable.size, shard?.to ?? at + variable.size);
+      if (from >= to) return;
+      const s = this.slots[i] as Slots;
+      const slot = (a: Slot | undefined) =>
+        a === undefined ? undefined : (a as Float32Array).subarray(from - at, to - at);
+      const update = (w: Float32Array, out: Float32Array) => {
+        const g = gradOf(from, to);
+        if (this.kind === 'sgd') sgdUpdate(w, out, g, this.lr);
+        else if (this.kind === 'adagrad')
+          adagradUpdate(w, out, g, slot(s.v) as Float32Array, this.lr, this.eps);
+        else
+          adamUpdate(
+            w,
+            out,
+            g,
+            slot(s.m) as Float32Array,
+            slot(s.v) as Float32Array,
+            slot(s.vmax),
+            h,
+          );
+      };
+      if (shard === undefined) updateVariable(variable, this.scratch(i, variable.size), update);
+      else update(valuesOf(variable).subarray(from - at, to - at), shard.out.subarray(from, to));
     });
   }
 
@@ -141,7 +315,8 @@ export class DenseOptimizer {
           slots.push({
             name: `${name}@${key}`,
             shape: variable.shape.slice(),
-            values: Float32Array.from(slot.dataSync()),
+            values:
+              slot instanceof Float32Array ? slot.slice() : Float32Array.from(slot.dataSync()),
           });
       }
     });
@@ -176,17 +351,82 @@ export class DenseOptimizer {
             'mismatch',
             `optimizer state ${name}@${key}: ${src.values.length} values, expected ${variable.size}`,
           );
-        tf.tidy(() => slot.assign(tf.tensor(src.values, variable.shape, 'float32')));
+        if (slot instanceof Float32Array) slot.set(src.values);
+        else tf.tidy(() => slot.assign(tf.tensor(src.values, variable.shape, 'float32')));
       }
     });
     this.t = state.step;
   }
 
   dispose(): void {
-    for (const s of this.slots) {
-      s.m?.dispose();
-      s.v?.dispose();
-      s.vmax?.dispose();
+    for (const s of this.slots)
+      for (const key of SLOT_KEYS) {
+        const slot = s[key];
+        if (slot !== undefined && !(slot instanceof Float32Array)) slot.dispose();
+      }
+  }
+}
+
+// The fused updates: top-level functions over float arrays only, so V8 compiles each to one
+// monomorphic loop. The gradient is a0 · g0 + a1 · g1 (see applyFused).
+
+interface GradientSum {
+  g0: Float32Array;
+  a0: number;
+  g1: Float32Array;
+  a1: number;
+}
+
+function sgdUpdate(
+  w: Float32Array,
+  out: Float32Array,
+  { g0, a0, g1, a1 }: GradientSum,
+  lr: number,
+): void {
+  for (let j = 0; j < w.length; j += 1)
+    out[j] = (w[j] as number) - (a0 * (g0[j] as number) + a1 * (g1[j] as number)) * lr;
+}
+
+function adagradUpdate(
+  w: Float32Array,
+  out: Float32Array,
+  { g0, a0, g1, a1 }: GradientSum,
+  acc: Float32Array,
+  lr: number,
+  eps: number,
+): void {
+  for (let j = 0; j < w.length; j += 1) {
+    const gj = a0 * (g0[j] as number) + a1 * (g1[j] as number);
+    acc[j] = (acc[j] as number) + gj * gj;
+    out[j] = (w[j] as number) - (gj * lr) / (Math.sqrt(acc[j] as number) + eps);
+  }
+}
+
+function adamUpdate(
+  w: Float32Array,
+  out: Float32Array,
+  { g0, a0, g1, a1 }: GradientSum,
+  m: Float32Array,
+  v: Float32Array,
+  vmax: Float32Array | undefined,
+  h: { lr: number; beta1: number; beta2: number; eps: number; c1: number; c2: number },
+): void {
+  const { beta1, beta2, eps } = h;
+  const a = 1 - beta1;
+  const b = 1 - beta2;
+  const k = h.lr / h.c1;
+  const inverseC2 = 1 / h.c2;
+  const n = w.length;
+  for (let j = 0; j < n; j += 1) {
+    const gj = a0 * (g0[j] as number) + a1 * (g1[j] as number);
+    const mj = (m[j] as number) * beta1 + gj * a;
+    let vj = (v[j] as number) * beta2 + gj * gj * b;
+    m[j] = mj;
+    v[j] = vj;
+    if (vmax !== undefined) {
+      vj = Math.max(vmax[j] as number, vj);
+      vmax[j] = vj;
     }
+    out[j] = (w[j] as number) - (k * mj) / (Math.sqrt(vj * inverseC2) + eps);
   }
 }
