@@ -1,7 +1,8 @@
 // Times one DLRM training step at the reference size (bottom 13-512-256-64-16, 26 fields × 16,
 // top 367-512-256-1) on the chosen backend. Not a test: a measurement to quote.
 //   node --require tsx/cjs libs/models/src/bench-step.ts [--backend wasm|cpu|auto] [--batch 1024]
-//        [--steps 20] [--model dlrm|wdl|dcn|deepfm|fm] [--optimizer sgd|adam|adagrad] [--json]
+//        [--steps 20] [--model dlrm|wdl|dcn|deepfm|fm] [--optimizer sgd|adam|adagrad] [--workers N]
+//        [--json]
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, type BackendChoice } from './backend';
@@ -19,6 +20,7 @@ async function main(): Promise<void> {
       warmup: { type: 'string', default: '3' },
       model: { type: 'string', default: 'dlrm' },
       optimizer: { type: 'string', default: 'sgd' },
+      workers: { type: 'string', default: '1' },
       json: { type: 'boolean', default: false },
     },
   });
@@ -35,6 +37,7 @@ async function main(): Promise<void> {
   const model = createModel({ kind, numDense, numFields: F, dim: D } as ModelConfigInput, {
     seed: 1,
     optimizer: { kind: values.optimizer as DenseOptimizerKind, lr: 1e-3 },
+    workers: Number(values.workers),
   });
   const rand = mulberry32(7);
   const dense = Float32Array.from({ length: B * numDense }, () => Math.log1p(rand() * 100));
@@ -55,6 +58,7 @@ async function main(): Promise<void> {
     backend: info.name,
     model: kind,
     optimizer: values.optimizer,
+    workers: model.workers,
     batch: B,
     steps,
     parameters: model.parameterCount(),

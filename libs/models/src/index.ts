@@ -45,11 +45,13 @@ export {
   DEFAULT_OPTIMIZER,
   DEFAULT_SEED,
   createModel,
+  defaultTrainWorkers,
   type CreateModelOptions,
   type GradientResult,
   type StepResult,
   type WeightTensor,
 } from './model';
+export { DataParallelError } from './data-parallel';
 export {
   FactorizationMachine,
   type FmConfig,

@@ -103,14 +103,27 @@ export type Dropout = (x: tf.Tensor2D) => tf.Tensor2D;
  * A dropout of `rate` whose masks come from `uniform` (a seeded [0, 1) generator): a constant
  * mask tensor multiplies x, so the gradient flows to the kept values only, scaled alike.
  */
-export function makeDropout(rate: number, uniform: () => number): Dropout {
+export function makeDropout(rate: number, uniform: () => number, rows?: RowSlice): Dropout {
   const keep = 1 - rate;
   const scale = 1 / keep;
   return (x) => {
+    const [n, width] = x.shape;
+    // A slice of a batch (data-parallel step) draws the whole batch's mask and keeps its rows, so
+    // every replica's rows get the masks a one-thread step would give them.
+    const start = rows?.start ?? 0;
+    const total = rows?.total ?? n;
     const mask = new Float32Array(x.size);
+    for (let i = 0; i < start * width; i += 1) uniform();
     for (let i = 0; i < mask.length; i += 1) mask[i] = uniform() < keep ? scale : 0;
+    for (let i = (start + n) * width; i < total * width; i += 1) uniform();
     return tf.mul(x, tf.tensor2d(mask, x.shape, 'float32'));
   };
+}
+
+/** Rows [start, start + n) of a batch of `total` rows (n is the tensor's own first dimension). */
+export interface RowSlice {
+  start: number;
+  total: number;
 }
 
 /** A stack of Linear layers, ReLU after each, optionally not after the last ("no act"). */

@@ -5,13 +5,16 @@
 import * as tf from '@tensorflow/tfjs';
 import { parseModelConfig, type ModelConfig, type ModelConfigInput } from './config';
 import { InputShapeError, ModelConfigError, WeightsError } from './errors';
-import { makeDropout, ParamStore, type Param } from './layers';
+import * as os from 'node:os';
+import { DataParallelStep, type ParallelTarget } from './data-parallel';
+import { makeDropout, ParamStore, type Param, type RowSlice } from './layers';
 import { DlrmServing } from './dlrm-serving';
 import { sigmoid } from './metrics';
 import { defaultImpl } from './interaction';
 import { buildNetwork, DlrmNet, type Network } from './networks';
 import { DenseOptimizer, type DenseOptimizerConfig } from './optimizer';
 import { mulberry32 } from './rng';
+import { readInto } from './wasm-memory';
 
 /** A named dense array (row-major float32) of a weight or optimizer slot. */
 export interface WeightTensor {
@@ -31,6 +34,18 @@ export interface CreateModelOptions {
    * the same with or without it (docs/models.md#dropout).
    */
   dropout?: number;
+  /**
+   * Threads of the training step (default 1): with more, `step()` splits each batch between
+   * this thread and workers − 1 worker threads holding copies of the model
+   * (docs/models.md#data-parallel-step). Only on the wasm and cpu backends (tfjs-node threads
+   * its own kernels); elsewhere it is 1.
+   */
+  workers?: number;
+}
+
+/** Threads a training step may use by default: the cores this process may run on. */
+export function defaultTrainWorkers(): number {
+  return os.availableParallelism();
 }
 
 export interface StepResult {
@@ -59,7 +74,7 @@ export function bceWithLogitsMean(logits: tf.Tensor1D, labels: tf.Tensor1D): tf.
   return tf.mean(perSample);
 }
 
-export class CtrModel {
+export class CtrModel implements ParallelTarget {
   readonly config: ModelConfig;
   readonly net: Network;
   private readonly store: ParamStore;
@@ -69,6 +84,8 @@ export class CtrModel {
   private disposed = false;
   /** The DLRM's weights as plain arrays for predict (dlrm-serving.ts); dropped when they change. */
   private serving: DlrmServing | undefined;
+  /** The worker replicas of a data-parallel step (options.workers > 1). */
+  private parallel: DataParallelStep | undefined;
 
   constructor(config: ModelConfigInput | ModelConfig, options: CreateModelOptions = {}) {
     this.config = parseModelConfig(config);
@@ -80,6 +97,26 @@ export class CtrModel {
     this.store = new ParamStore(this.seed);
     this.net = buildNetwork(this.config, this.store);
     this.optimizer = new DenseOptimizer(options.optimizer ?? DEFAULT_OPTIMIZER, this.store.params);
+    const workers = options.workers ?? 1;
+    if (!(Number.isInteger(workers) && workers >= 1))
+      throw new ModelConfigError(`workers must be an integer >= 1, got ${options.workers}`);
+    const backend = tf.getBackend();
+    if (workers > 1 && (backend === 'wasm' || backend === 'cpu'))
+      this.parallel = new DataParallelStep(
+        this,
+        {
+          seed: this.seed,
+          optimizer: options.optimizer ?? DEFAULT_OPTIMIZER,
+          dropout,
+          backend,
+        },
+        workers - 1,
+      );
+  }
+
+  /** Threads of a training step (1 unless options.workers asked for more on wasm or cpu). */
+  get workers(): number {
+    return this.parallel?.size ?? 1;
   }
 
   get kind(): ModelConfig['kind'] {
@@ -131,7 +168,72 @@ export class CtrModel {
     labels: Float32Array,
     rowGradsOut?: Float32Array,
   ): StepResult {
+    if (this.parallel?.takes(labels.length) === true) {
+      this.checkInputs(dense, rows, labels.length);
+      const rowGrads = rowGradsOut ?? new Float32Array(rows.length);
+      if (rowGrads.length !== rows.length)
+        throw new InputShapeError(
+          `rowGradsOut: ${rowGrads.length} floats, expected ${rows.length} (like rows)`,
+        );
+      const r = this.parallel.step(dense, rows, labels, rowGrads);
+      this.dropServing();
+      return { loss: r.loss, rowGrads, logits: r.logits };
+    }
     return this.run(dense, rows, labels, rowGradsOut, true);
+  }
+
+  /**
+   * For the data-parallel step (data-parallel.ts): the mean loss and logits of a slice of a
+   * batch, its row gradients and its weight gradients (flat, in exportWeights() order) written
+   * into the outputs; nothing changes. Dropout draws the masks of the slice's rows of the batch.
+   */
+  sliceGradients(
+    dense: Float32Array,
+    rows: Float32Array,
+    labels: Float32Array,
+    slice: RowSlice,
+    weightGradsOut: Float32Array,
+    rowGradsOut: Float32Array,
+  ): { loss: number; logits: Float32Array } {
+    const n = this.checkInputs(dense, rows, labels.length);
+    const dropout =
+      this.dropout > 0 ? makeDropout(this.dropout, this.maskStream(), slice) : undefined;
+    return scoped(() => {
+      const { loss, logits, grads } = this.pass(dense, rows, labels, n, dropout);
+      readInto(grads[0] as tf.Tensor, rowGradsOut);
+      let offset = 0;
+      for (const g of grads.slice(1)) {
+        readInto(g, weightGradsOut, offset);
+        offset += g.size;
+      }
+      return { loss, logits };
+    });
+  }
+
+  /**
+   * For the data-parallel step: one optimizer update from the weighted sum of flat gradients
+   * (exportWeights() order; see DenseOptimizer.applySum), at `lr` if given.
+   */
+  applyGradientSum(
+    parts: readonly Float32Array[],
+    weights: readonly number[],
+    lr?: number,
+    shard?: { from: number; to: number; out: Float32Array },
+  ): void {
+    if (lr !== undefined) this.learningRate = lr;
+    this.optimizer.applySum(parts, weights, shard);
+    this.dropServing();
+  }
+
+  /** For the data-parallel step: every weight from a flat array (exportWeights() order). */
+  assignFlatWeights(values: Float32Array): void {
+    this.optimizer.assignFlat(values);
+    this.dropServing();
+  }
+
+  /** Each worker replica's weights, flat (tests: they equal this thread's after every step). */
+  replicaWeights(): Float32Array[] {
+    return this.parallel?.replicaWeights() ?? [];
   }
 
   /** Loss, row gradients and weight gradients without changing anything (gradient checks). */
@@ -219,20 +321,38 @@ export class CtrModel {
       tf.tidy(() => p.variable.assign(tf.tensor(w.values, p.shape, 'float32')));
     }
     this.dropServing();
+    this.replicasOutdated();
   }
 
   /** Dense optimizer state (Adam m/v, Adagrad accumulators, step) for checkpoints. */
   exportOptimizerState(): { step: number; slots: WeightTensor[] } {
-    return this.optimizer.exportState();
+    const state = this.optimizer.exportState();
+    // With worker replicas each keeps the state of its shard of the weights current.
+    this.parallel?.gatherOptimizerState(state);
+    return state;
   }
 
   importOptimizerState(state: { step: number; slots: readonly WeightTensor[] }): void {
     this.optimizer.importState(state);
+    // The replicas' shards of the old state are moot: they get this one at the next step.
+    this.parallel?.markStale();
+  }
+
+  /**
+   * This thread's weights were just replaced: the replicas get them, and the optimizer state, at
+   * the next step. Their shards of the optimizer state are gathered here first: an import of the
+   * weights alone keeps the state the steps made.
+   */
+  private replicasOutdated(): void {
+    if (this.parallel === undefined) return;
+    if (this.parallel.sharded) this.optimizer.importState(this.exportOptimizerState());
+    this.parallel.markStale();
   }
 
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    this.parallel?.dispose();
     this.dropServing();
     this.optimizer.dispose();
     this.net.dispose();
@@ -251,29 +371,10 @@ export class CtrModel {
       throw new InputShapeError(
         `rowGradsOut: ${rowGradsOut.length} floats, expected ${rows.length} (like rows)`,
       );
-    const vars = this.store.params.map((p) => p.variable);
-    // Masks drawn from (seed, step): the same run draws the same masks, a resumed one included
-    // (the step is in the checkpoint's optimizer state).
     const dropout =
-      update && this.dropout > 0
-        ? makeDropout(
-            this.dropout,
-            mulberry32((this.seed ^ Math.imul(this.optimizer.step + 1, 0x9e3779b1)) >>> 0),
-          )
-        : undefined;
+      update && this.dropout > 0 ? makeDropout(this.dropout, this.maskStream()) : undefined;
     return scoped(() => {
-      const [d, r] = this.tensors(dense, rows, B);
-      const y = tf.tensor1d(labels, 'float32');
-      let logitsT: tf.Tensor | undefined;
-      // One backward pass: the rows input and every dense weight are the differentiated args.
-      const { value, grads } = tf.valueAndGrads((rowsArg: tf.Tensor) => {
-        const logits = this.net.logits(d, rowsArg as tf.Tensor3D, dropout);
-        logitsT = tf.keep(logits);
-        return bceWithLogitsMean(logits, y);
-      })([r, ...vars] as tf.Tensor[]);
-      const loss = value.dataSync()[0] as number;
-      const logits = copy((logitsT as tf.Tensor).dataSync());
-      (logitsT as tf.Tensor).dispose();
+      const { loss, logits, grads } = this.pass(dense, rows, labels, B, dropout);
       const rowGradT = grads[0] as tf.Tensor;
       const rowGrads = rowGradsOut ?? new Float32Array(rows.length);
       rowGrads.set(rowGradT.dataSync() as Float32Array);
@@ -294,6 +395,38 @@ export class CtrModel {
         })),
       };
     });
+  }
+
+  /**
+   * Dropout masks drawn from (seed, step): the same run draws the same masks, a resumed one
+   * included (the step is in the checkpoint's optimizer state).
+   */
+  private maskStream(): () => number {
+    return mulberry32((this.seed ^ Math.imul(this.optimizer.step + 1, 0x9e3779b1)) >>> 0);
+  }
+
+  /** Forward and one backward pass (inside the caller's scope): loss, logits, [dRows, ...dWeights]. */
+  private pass(
+    dense: Float32Array,
+    rows: Float32Array,
+    labels: Float32Array,
+    B: number,
+    dropout: ReturnType<typeof makeDropout> | undefined,
+  ): { loss: number; logits: Float32Array; grads: tf.Tensor[] } {
+    const vars = this.store.params.map((p) => p.variable);
+    const [d, r] = this.tensors(dense, rows, B);
+    const y = tf.tensor1d(labels, 'float32');
+    let logitsT: tf.Tensor | undefined;
+    // One backward pass: the rows input and every dense weight are the differentiated args.
+    const { value, grads } = tf.valueAndGrads((rowsArg: tf.Tensor) => {
+      const logits = this.net.logits(d, rowsArg as tf.Tensor3D, dropout);
+      logitsT = tf.keep(logits);
+      return bceWithLogitsMean(logits, y);
+    })([r, ...vars] as tf.Tensor[]);
+    const loss = value.dataSync()[0] as number;
+    const logits = copy((logitsT as tf.Tensor).dataSync());
+    (logitsT as tf.Tensor).dispose();
+    return { loss, logits, grads };
   }
 
   private tensors(

@@ -1,0 +1,439 @@
+// A data-parallel training step on several threads (docs/models.md#data-parallel-step): the
+// calling thread and `replicas − 1` worker threads each hold a copy of the dense model. A step
+// splits the batch into contiguous slices; each replica computes the gradient of its slice's mean
+// loss; the calling thread combines them into the gradient of the whole batch's mean loss
+// (Σ n_r/B · g_r), and every replica applies that same gradient with its own optimizer, so the
+// copies stay bitwise equal (same wasm code, same floats, same order). The row gradients and
+// logits come back in batch order, scaled as a one-thread step's would be.
+//
+// Why threads: the tfjs wasm backend runs one thread in Node, and the dense step is most of a
+// training step (docs/benchmarks.md). Why synchronous: `CtrModel.step` is synchronous and the
+// training loop, its checkpoints and its staged methods rely on that; the threads talk through
+// shared memory and Atomics, and the payload of each command travels on a MessagePort read with
+// receiveMessageOnPort (no event loop involved on either side).
+import {
+  MessageChannel,
+  receiveMessageOnPort,
+  Worker,
+  type MessagePort,
+} from 'node:worker_threads';
+import * as path from 'node:path';
+import type { ModelConfig } from './config';
+import type { RowSlice } from './layers';
+import type { DenseOptimizerConfig } from './optimizer';
+
+/** Slots of the control array shared with one worker. */
+export const CTL = { posted: 0, done: 1, failed: 2 } as const;
+
+/** What a worker needs to build its copy of the model. */
+export interface ReplicaInit {
+  config: ModelConfig;
+  seed: number;
+  optimizer: DenseOptimizerConfig;
+  dropout: number;
+  backend: string;
+  ctl: SharedArrayBuffer;
+  port: MessagePort;
+  /** The tsx loader to register first when the worker's entry is TypeScript. */
+  tsx: string | undefined;
+  entry: string;
+}
+
+/** A command to a worker (the payload read with receiveMessageOnPort). */
+export type ReplicaCommand =
+  | {
+      kind: 'sync';
+      weights: { name: string; shape: number[]; values: Float32Array }[];
+      optimizer: { step: number; slots: { name: string; shape: number[]; values: Float32Array }[] };
+    }
+  | {
+      kind: 'step';
+      n: number;
+      slice: RowSlice;
+      /** Inputs (dense n×numDense, rows n×F×D, labels n) and outputs of the slice. */
+      input: SharedArrayBuffer;
+      output: SharedArrayBuffer;
+    }
+  | {
+      kind: 'apply';
+      lr: number;
+      /** The update's gradient: Σ weights[r] · (the P floats of parts[r] from its offset). */
+      parts: { buffer: SharedArrayBuffer; offset: number }[];
+      weights: number[];
+      /** The flat positions this replica updates, and where the new values go (P floats). */
+      shard: { from: number; to: number };
+      out: SharedArrayBuffer;
+    }
+  /** Every weight from the P floats of `values` (after every replica's sharded update). */
+  | { kind: 'assign'; values: SharedArrayBuffer }
+  /** Replies with the replica's optimizer state and its shard (checkpoints). */
+  | { kind: 'state' }
+  /** Replies with the replica's weights, flat in exportWeights() order (tests). */
+  | { kind: 'export' }
+  | { kind: 'exit' };
+
+/** The model as the data-parallel step uses it (implemented by CtrModel). */
+export interface ParallelTarget {
+  readonly config: ModelConfig;
+  readonly learningRate: number;
+  /** Number of dense weights (floats). */
+  parameterCount(): number;
+  /** A slice's mean loss and logits; its row and flat weight gradients into the outputs. */
+  sliceGradients(
+    dense: Float32Array,
+    rows: Float32Array,
+    labels: Float32Array,
+    slice: RowSlice,
+    weightGradsOut: Float32Array,
+    rowGradsOut: Float32Array,
+  ): { loss: number; logits: Float32Array };
+  /**
+   * One optimizer update from Σ weights[r] · parts[r] (flat, exportWeights() order) of the flat
+   * positions of `shard`, their new values written to shard.out (no weight assigned).
+   */
+  applyGradientSum(
+    parts: readonly Float32Array[],
+    weights: readonly number[],
+    lr: number | undefined,
+    shard: { from: number; to: number; out: Float32Array },
+  ): void;
+  /** Every weight from a flat array. */
+  assignFlatWeights(values: Float32Array): void;
+  exportWeights(): { name: string; shape: number[]; values: Float32Array }[];
+  exportOptimizerState(): {
+    step: number;
+    slots: { name: string; shape: number[]; values: Float32Array }[];
+  };
+}
+
+/** Error of a worker replica (it stopped, failed a command, or never answered). */
+export class DataParallelError extends Error {
+  override readonly name = 'DataParallelError';
+}
+
+/** No answer for this long means a replica is gone (a step takes well under a second). */
+const ANSWER_TIMEOUT_MS = 300_000;
+
+/** Byte layout of a slice's input and output buffers (float32 each, 8-byte aligned parts). */
+export function sliceLayout(n: number, numDense: number, rowWidth: number, params: number) {
+  const align = (x: number) => Math.ceil(x / 2) * 2;
+  const dense = align(n * numDense);
+  const rows = align(n * rowWidth);
+  const labels = align(n);
+  return {
+    input: { dense: 0, rows: dense, labels: dense + rows, floats: dense + rows + labels },
+    // loss (float64 in the first two floats), logits, row gradients, weight gradients.
+    output: {
+      logits: 2,
+      rowGrads: 2 + align(n),
+      weightGrads: 2 + align(n) + rows,
+      floats: 2 + align(n) + rows + params,
+    },
+  };
+}
+
+class Replica {
+  readonly ctl: Int32Array;
+  private readonly port: MessagePort;
+  private readonly worker: Worker;
+  private posted = 0;
+  private input: SharedArrayBuffer | undefined;
+  private output: SharedArrayBuffer | undefined;
+  private capacity = 0;
+  private failure: string | undefined;
+
+  constructor(
+    readonly index: number,
+    init: Omit<ReplicaInit, 'ctl' | 'port'>,
+  ) {
+    const ctl = new SharedArrayBuffer(4 * 4);
+    this.ctl = new Int32Array(ctl);
+    const { port1, port2 } = new MessageChannel();
+    this.port = port1;
+    const workerData: ReplicaInit = { ...init, ctl, port: port2 };
+    // An eval'd bootstrap: registers tsx when the entry is TypeScript (tests, `npx embpress`),
+    // then runs the entry; compiled JavaScript runs as it is.
+    this.worker = new Worker(
+      `const { workerData } = require('node:worker_threads');
+       if (workerData.tsx !== undefined) require(workerData.tsx);
+       require(workerData.entry);`,
+      { eval: true, workerData, transferList: [port2] },
+    );
+    // A replica never keeps the process alive; dispose() stops it.
+    this.worker.unref();
+    this.port.unref();
+  }
+
+  /** Buffers for slices of up to n rows (grown, never shrunk). */
+  buffers(n: number, numDense: number, rowWidth: number, params: number) {
+    if (n > this.capacity || this.input === undefined || this.output === undefined) {
+      const layout = sliceLayout(n, numDense, rowWidth, params);
+      this.input = new SharedArrayBuffer(layout.input.floats * 4);
+      this.output = new SharedArrayBuffer(layout.output.floats * 4);
+      this.capacity = n;
+    }
+    return { input: this.input, output: this.output };
+  }
+
+  post(command: ReplicaCommand): void {
+    this.port.postMessage(command);
+    this.posted += 1;
+    Atomics.store(this.ctl, CTL.posted, this.posted);
+    Atomics.notify(this.ctl, CTL.posted);
+  }
+
+  /** Waits until every command posted so far is done; throws the replica's error. */
+  settle(): void {
+    let last = Atomics.load(this.ctl, CTL.done);
+    let since = Date.now();
+    while (last < this.posted) {
+      if (Atomics.load(this.ctl, CTL.failed) !== 0) break;
+      Atomics.wait(this.ctl, CTL.done, last, 1000);
+      const now = Atomics.load(this.ctl, CTL.done);
+      if (now !== last) {
+        last = now;
+        since = Date.now();
+      } else if (Date.now() - since > ANSWER_TIMEOUT_MS) {
+        throw new DataParallelError(
+          `training replica ${this.index} gave no answer for ${ANSWER_TIMEOUT_MS / 1000} s`,
+        );
+      }
+    }
+    if (Atomics.load(this.ctl, CTL.failed) !== 0) {
+      // Read once; a failed replica stays failed and says the same on every later call.
+      if (this.failure === undefined) {
+        const reply = receiveMessageOnPort(this.port)?.message as { error?: string } | undefined;
+        this.failure = `training replica ${this.index} failed: ${reply?.error ?? 'no reason given'}`;
+      }
+      throw new DataParallelError(this.failure);
+    }
+  }
+
+  /** The replica's optimizer slots (after every command posted before). */
+  optimizerState(): { name: string; values: Float32Array }[] {
+    this.post({ kind: 'state' });
+    this.settle();
+    const reply = receiveMessageOnPort(this.port)?.message as {
+      slots?: { name: string; values: Float32Array }[];
+    };
+    if (reply?.slots === undefined)
+      throw new DataParallelError(`training replica ${this.index} sent no optimizer state`);
+    return reply.slots;
+  }
+
+  /** The replica's weights, flat (after every command posted before). */
+  weights(): Float32Array {
+    this.post({ kind: 'export' });
+    this.settle();
+    const reply = receiveMessageOnPort(this.port)?.message as { weights?: Float32Array };
+    if (reply?.weights === undefined)
+      throw new DataParallelError(`training replica ${this.index} sent no weights`);
+    return reply.weights;
+  }
+
+  stop(): void {
+    try {
+      this.post({ kind: 'exit' });
+    } finally {
+      void this.worker.terminate();
+      this.port.close();
+    }
+  }
+}
+
+/** Per-replica share of a batch of B rows: contiguous, sizes differing by at most one. */
+export function splitBatch(B: number, replicas: number): number[] {
+  const base = Math.floor(B / replicas);
+  const extra = B % replicas;
+  return Array.from({ length: replicas }, (_, r) => base + (r < extra ? 1 : 0));
+}
+
+/** Fewer rows than this per replica and a step runs on the calling thread alone. */
+export const MIN_ROWS_PER_REPLICA = 16;
+
+export class DataParallelStep {
+  private readonly replicas: Replica[];
+  private readonly params: number;
+  /** This thread's slice gradient (the workers read it in their share of the update). */
+  private readonly ownGrads: Float32Array;
+  /** The updated weights, each replica writing its shard (then every replica assigns them). */
+  private readonly updated: Float32Array;
+  /** Whether the workers' copies may differ from the calling thread's (set by any import). */
+  private stale = true;
+  private stopped = false;
+
+  constructor(
+    private readonly model: ParallelTarget,
+    init: { seed: number; optimizer: DenseOptimizerConfig; dropout: number; backend: string },
+    workers: number,
+  ) {
+    this.params = model.parameterCount();
+    const shared = () => new Float32Array(new SharedArrayBuffer(this.params * 4));
+    this.ownGrads = shared();
+    this.updated = shared();
+    const ts = __filename.endsWith('.ts');
+    const entry = path.join(__dirname, `data-parallel-worker${ts ? '.ts' : '.js'}`);
+    const tsx = ts ? require.resolve('tsx/cjs') : undefined;
+    this.replicas = Array.from(
+      { length: workers },
+      (_, i) => new Replica(i + 1, { config: model.config, ...init, tsx, entry }),
+    );
+  }
+
+  /** Threads taking part in a step (this one included). */
+  get size(): number {
+    return this.replicas.length + 1;
+  }
+
+  /** Whether a batch of B rows is split (else the caller steps alone). */
+  takes(B: number): boolean {
+    return !this.stopped && B >= MIN_ROWS_PER_REPLICA * this.size;
+  }
+
+  /** Whether the replicas hold shards of the optimizer state newer than the calling thread's. */
+  get sharded(): boolean {
+    return !this.stale;
+  }
+
+  /** The calling thread's weights or optimizer state changed outside a step. */
+  markStale(): void {
+    this.stale = true;
+  }
+
+  step(
+    dense: Float32Array,
+    rows: Float32Array,
+    labels: Float32Array,
+    rowGradsOut: Float32Array,
+  ): { loss: number; logits: Float32Array } {
+    const B = labels.length;
+    const { numDense, numFields, dim } = this.model.config;
+    const rowWidth = numFields * dim;
+    if (this.stale) {
+      const weights = this.model.exportWeights();
+      const optimizer = this.model.exportOptimizerState();
+      for (const r of this.replicas) r.post({ kind: 'sync', weights, optimizer });
+      this.stale = false;
+    }
+    const sizes = splitBatch(B, this.size);
+    const starts = sizes.map((_, r) => sizes.slice(0, r).reduce((a, b) => a + b, 0));
+    const outputs: Float32Array[] = [];
+    this.replicas.forEach((replica, i) => {
+      const r = i + 1;
+      const n = sizes[r] as number;
+      const s = starts[r] as number;
+      const { input, output } = replica.buffers(n, numDense, rowWidth, this.params);
+      const at = sliceLayout(n, numDense, rowWidth, this.params).input;
+      const f = new Float32Array(input);
+      f.set(dense.subarray(s * numDense, (s + n) * numDense), at.dense);
+      f.set(rows.subarray(s * rowWidth, (s + n) * rowWidth), at.rows);
+      f.set(labels.subarray(s, s + n), at.labels);
+      replica.post({ kind: 'step', n, slice: { start: s, total: B }, input, output });
+      outputs.push(new Float32Array(output));
+    });
+    const n0 = sizes[0] as number;
+    const ownGrads = this.ownGrads;
+    const own = this.model.sliceGradients(
+      dense.subarray(0, n0 * numDense),
+      rows.subarray(0, n0 * rowWidth),
+      labels.subarray(0, n0),
+      { start: 0, total: B },
+      ownGrads,
+      rowGradsOut.subarray(0, n0 * rowWidth),
+    );
+    for (const r of this.replicas) r.settle();
+    // The gradient of the batch's mean loss is Σ (n_r / B) · (gradient of slice r's mean loss):
+    // every replica forms that sum inside its optimizer update, from the same shared parts.
+    const weights = sizes.map((n) => n / B);
+    const w0 = weights[0] as number;
+    let loss = w0 * own.loss;
+    const logits = new Float32Array(B);
+    logits.set(own.logits, 0);
+    scale(rowGradsOut, 0, n0 * rowWidth, w0);
+    const parts = [{ buffer: ownGrads.buffer as SharedArrayBuffer, offset: 0 }];
+    outputs.forEach((out, i) => {
+      const r = i + 1;
+      const n = sizes[r] as number;
+      const s = starts[r] as number;
+      const w = weights[r] as number;
+      const at = sliceLayout(n, numDense, rowWidth, this.params).output;
+      parts.push({ buffer: out.buffer as SharedArrayBuffer, offset: at.weightGrads });
+      loss += w * (new Float64Array(out.buffer, 0, 1)[0] as number);
+      logits.set(out.subarray(at.logits, at.logits + n), s);
+      rowGradsOut.set(out.subarray(at.rowGrads, at.rowGrads + n * rowWidth), s * rowWidth);
+      scale(rowGradsOut, s * rowWidth, (s + n) * rowWidth, w);
+    });
+    // The update, split by flat position between the replicas, then assigned by each.
+    const lr = this.model.learningRate;
+    const out = this.updated.buffer as SharedArrayBuffer;
+    this.replicas.forEach((r, i) =>
+      r.post({ kind: 'apply', lr, parts, weights, shard: this.shard(i + 1), out }),
+    );
+    this.model.applyGradientSum(gradientParts(parts, this.params), weights, undefined, {
+      ...this.shard(0),
+      out: this.updated,
+    });
+    for (const r of this.replicas) r.settle();
+    for (const r of this.replicas) r.post({ kind: 'assign', values: out });
+    this.model.assignFlatWeights(this.updated);
+    return { loss, logits };
+  }
+
+  /** The flat positions whose update replica r computes (r = 0: this thread). */
+  shard(r: number): { from: number; to: number } {
+    const [from, to] = [r, r + 1].map((k) => Math.round((k * this.params) / this.size));
+    return { from: from as number, to: to as number };
+  }
+
+  /** Writes the workers' shards of the optimizer state into `state` (this thread's export). */
+  gatherOptimizerState(state: {
+    slots: { name: string; shape: number[]; values: Float32Array }[];
+  }): void {
+    if (this.stale) return; // no step since the last import: every replica holds that state
+    const layout = this.model.exportWeights();
+    const sizes = layout.map((w) => w.values.length);
+    const names = layout.map((w) => w.name);
+    this.replicas.forEach((replica, i) => {
+      const { from, to } = this.shard(i + 1);
+      const theirs = new Map(replica.optimizerState().map((s) => [s.name, s.values]));
+      let at = 0;
+      names.forEach((name, k) => {
+        const size = sizes[k] as number;
+        const lo = Math.max(at, from);
+        const hi = Math.min(at + size, to);
+        if (lo < hi)
+          for (const slot of state.slots) {
+            if (!slot.name.startsWith(`${name}@`)) continue;
+            const src = theirs.get(slot.name);
+            if (src === undefined)
+              throw new DataParallelError(`training replica ${i + 1} has no slot ${slot.name}`);
+            slot.values.set(src.subarray(lo - at, hi - at), lo - at);
+          }
+        at += size;
+      });
+    });
+  }
+
+  /** Each worker replica's weights, flat in exportWeights() order (tests: copies stay equal). */
+  replicaWeights(): Float32Array[] {
+    return this.replicas.map((r) => r.weights());
+  }
+
+  dispose(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    for (const r of this.replicas) r.stop();
+  }
+}
+
+/** The float views of an update's gradient parts. */
+export function gradientParts(
+  parts: readonly { buffer: SharedArrayBuffer; offset: number }[],
+  params: number,
+): Float32Array[] {
+  return parts.map((p) => new Float32Array(p.buffer, p.offset * 4, params));
+}
+
+function scale(a: Float32Array, from: number, to: number, w: number): void {
+  for (let i = from; i < to; i += 1) a[i] = (a[i] as number) * w;
+}
