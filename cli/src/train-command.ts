@@ -47,7 +47,7 @@ export const TRAIN_USAGE = `usage:
                  --method SPEC [--budget R] [--accounting bytes|paper] [--preset auto|paper] [--epochs N] [--batch-size B] [--lr L]
                  [--optimizer sgd|adagrad|adam] [--amsgrad] [--sparse-optimizer KIND] [--sparse-lr L] [--sparse-l2 W]
                  [--dropout P] [--lr-schedule constant|cosine|linear] [--warmup-steps N] [--parts P] [--early-stop K] [--seed S]
-                 [--dim D] [--bottom N,N,..] [--top N,N,..] [--backend auto|wasm|cpu|tensorflow]
+                 [--workers N] [--dim D] [--bottom N,N,..] [--top N,N,..] [--backend auto|wasm|cpu|tensorflow]
                  [--out REGISTRY_ROOT] [--name MODEL] [--version V] [--resume] [--no-checkpoints]
                  [--json]
       Trains in parts (a validation pass after each), keeps the best part by validation AUC,
@@ -73,11 +73,13 @@ export const TRAIN_USAGE = `usage:
       its first-order weight, the other dim-1 its factors; dense features enter linearly).
       Schedule: what --epochs, --batch-size, --parts, --early-stop, --lr, --optimizer leave
       unset is chosen from the training split's size (--preset auto, the default; the log's
-      first lines state the choice): a power-of-two batch in [128, 1024] giving >= 200 steps
+      first lines state the choice): a power-of-two batch in [128, 1024] giving >= 1000 steps
       per epoch, epochs for >= 2000 steps (at most 20; early stopping ends most runs sooner),
       a validation pass about every 50 steps (1-10 per epoch), patience of at least an epoch
       and 3 passes, adam at 0.001. --preset paper: the reference's batch 128, adam 0.001, 100
       parts per epoch, 10 epochs, early stop after 40 parts. Explicit flags always win.
+      --workers N: threads of the dense step, each on a slice of every batch (default:
+      EMBPRESS_TRAIN_WORKERS, else the available cores from 50,000 training rows on, else 1).
       Other defaults: --seed 123 --dim 16 --backend auto --out models --name ctr.`;
 
 async function run(args: string[]): Promise<void> {
@@ -103,6 +105,7 @@ async function run(args: string[]): Promise<void> {
       'sparse-lr': { type: 'string' },
       amsgrad: { type: 'boolean' },
       dropout: { type: 'string' },
+      workers: { type: 'string' },
       'lr-schedule': { type: 'string' },
       'warmup-steps': { type: 'string' },
       parts: { type: 'string' },
@@ -186,6 +189,16 @@ async function run(args: string[]): Promise<void> {
       ? {}
       : {
           dropout: num('dropout', values.dropout, (v) => v >= 0 && v < 1, 'a rate in [0, 1)'),
+        }),
+    ...(values.workers === undefined
+      ? {}
+      : {
+          workers: num(
+            'workers',
+            values.workers,
+            (v) => Number.isInteger(v) && v >= 1 && v <= 64,
+            'an integer in [1, 64]',
+          ),
         }),
     ...(values['lr-schedule'] === undefined
       ? {}

@@ -62,6 +62,12 @@ export interface TrainOptions {
   /** Dropout rate of the MLPs' hidden layers in training steps, in [0, 1). Undefined: preset. */
   dropout?: number;
   /**
+   * Threads of the dense training step (data-parallel halves of each batch,
+   * docs/models.md#data-parallel-step). Undefined: EMBPRESS_TRAIN_WORKERS, else the cores this
+   * process may use, for runs long enough to repay starting the threads.
+   */
+  workers?: number;
+  /**
    * Learning-rate schedule of the dense and the rows' rates over the run's planned steps
    * (lr-schedule.ts). Undefined: from the preset.
    */
@@ -249,6 +255,10 @@ export function validate(o: TrainOptions): void {
   check(
     o.dropout === undefined || (Number.isFinite(o.dropout) && o.dropout >= 0 && o.dropout < 1),
     `dropout must be in [0, 1), got ${o.dropout}`,
+  );
+  check(
+    o.workers === undefined || (Number.isInteger(o.workers) && o.workers >= 1 && o.workers <= 64),
+    `workers must be an integer in [1, 64], got ${o.workers}`,
   );
   check(
     o.lrSchedule === undefined || (LR_SCHEDULES as readonly string[]).includes(o.lrSchedule),

@@ -35,6 +35,7 @@ import {
   type TrainProgress,
 } from './options';
 import { TrainError } from './train-errors';
+import { trainWorkers } from './train-workers';
 import { resolveTrainingDefaults, type ResolvedSchedule } from './training-defaults';
 
 /** The options with every schedule knob chosen. */
@@ -279,10 +280,13 @@ export async function setupRun(given: TrainOptions): Promise<RunSetup> {
     seed: options.seed,
     backend: backend.name,
   };
+  const workers = trainWorkers(given.workers, trainRows, backend.name);
+  log(workers.summary);
   const modelOptions: CreateModelOptions = {
     seed: options.seed,
     optimizer: { kind: options.optimizer, lr: options.lr, amsgrad: options.amsgrad },
     dropout: options.dropout,
+    workers: workers.count,
   };
   return {
     emit,

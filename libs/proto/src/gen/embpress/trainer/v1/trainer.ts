@@ -105,7 +105,7 @@ export interface TrainingSpec {
    * runs sooner).
    */
   epochs: number;
-  /** 0: the largest power of two in [128, 1024] that gives an epoch >= 200 steps. */
+  /** 0: the largest power of two in [128, 1024] that gives an epoch >= 1000 steps. */
   batchSize: number;
   /** Dense learning rate (0: 0.001). */
   learningRate: number;

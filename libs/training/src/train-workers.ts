@@ -1,0 +1,54 @@
+// How many threads the dense training step uses (docs/models.md#data-parallel-step): the flag,
+// else EMBPRESS_TRAIN_WORKERS, else every core this process may use for runs long enough to
+// repay starting them, else one.
+import { defaultTrainWorkers, type BackendName } from '@embpress/models';
+import { TrainError } from './train-errors';
+
+/**
+ * A worker thread takes ~1 s of CPU to start (tfjs and its wasm module in a fresh isolate) and
+ * saves a few ms per step: by default, runs on fewer training rows than this keep to one thread.
+ */
+export const PARALLEL_MIN_TRAIN_ROWS = 50_000;
+
+/** Threads of the dense step: the flag, else EMBPRESS_TRAIN_WORKERS, else the cores (long runs). */
+export function trainWorkers(
+  given: number | undefined,
+  trainRows: number,
+  backend: BackendName,
+  env: NodeJS.ProcessEnv = process.env,
+  cores: number = defaultTrainWorkers(),
+): { count: number; summary: string } {
+  if (backend === 'tensorflow')
+    return {
+      count: 1,
+      summary: 'dense step: one thread (the tensorflow backend threads its own kernels)',
+    };
+  const fromEnv = env['EMBPRESS_TRAIN_WORKERS'];
+  let count: number;
+  let why: string;
+  if (given !== undefined) {
+    count = given;
+    why = 'flag';
+  } else if (fromEnv !== undefined && fromEnv !== '') {
+    count = Number(fromEnv);
+    if (!(Number.isInteger(count) && count >= 1 && count <= 64))
+      throw new TrainError(
+        'bad-argument',
+        `EMBPRESS_TRAIN_WORKERS must be an integer in [1, 64], got ${JSON.stringify(fromEnv)}`,
+      );
+    why = 'EMBPRESS_TRAIN_WORKERS';
+  } else if (trainRows < PARALLEL_MIN_TRAIN_ROWS) {
+    count = 1;
+    why = `fewer than ${PARALLEL_MIN_TRAIN_ROWS} training rows: starting more would not pay`;
+  } else {
+    count = cores;
+    why = 'the cores available';
+  }
+  return {
+    count,
+    summary:
+      count === 1
+        ? `dense step: one thread (${why})`
+        : `dense step: ${count} threads, each on a slice of every batch (${why}; docs/models.md#data-parallel-step)`,
+  };
+}
