@@ -252,7 +252,8 @@ export function splitBatch(B: number, replicas: number): number[] {
 export const MIN_ROWS_PER_REPLICA = 16;
 
 export class DataParallelStep {
-  private readonly replicas: Replica[];
+  /** The worker replicas, started at the first step that needs them (a worker costs ~1 s). */
+  private started: Replica[] | undefined;
   private readonly params: number;
   /** This thread's slice gradient (the workers read it in their share of the update). */
   private readonly ownGrads: Float32Array;
@@ -264,25 +265,34 @@ export class DataParallelStep {
 
   constructor(
     private readonly model: ParallelTarget,
-    init: { seed: number; optimizer: DenseOptimizerConfig; dropout: number; backend: string },
-    workers: number,
+    private readonly init: {
+      seed: number;
+      optimizer: DenseOptimizerConfig;
+      dropout: number;
+      backend: string;
+    },
+    private readonly workers: number,
   ) {
     this.params = model.parameterCount();
     const shared = () => new Float32Array(new SharedArrayBuffer(this.params * 4));
     this.ownGrads = shared();
     this.updated = shared();
-    const ts = __filename.endsWith('.ts');
-    const entry = path.join(__dirname, `data-parallel-worker${ts ? '.ts' : '.js'}`);
-    const tsx = ts ? require.resolve('tsx/cjs') : undefined;
-    this.replicas = Array.from(
-      { length: workers },
-      (_, i) => new Replica(i + 1, { config: model.config, ...init, tsx, entry }),
-    );
+  }
+
+  private get replicas(): Replica[] {
+    if (this.started === undefined) {
+      const ts = __filename.endsWith('.ts');
+      const entry = path.join(__dirname, `data-parallel-worker${ts ? '.ts' : '.js'}`);
+      const tsx = ts ? require.resolve('tsx/cjs') : undefined;
+      const init = { config: this.model.config, ...this.init, tsx, entry };
+      this.started = Array.from({ length: this.workers }, (_, i) => new Replica(i + 1, init));
+    }
+    return this.started;
   }
 
   /** Threads taking part in a step (this one included). */
   get size(): number {
-    return this.replicas.length + 1;
+    return this.workers + 1;
   }
 
   /** Whether a batch of B rows is split (else the caller steps alone). */
@@ -422,7 +432,7 @@ export class DataParallelStep {
   dispose(): void {
     if (this.stopped) return;
     this.stopped = true;
-    for (const r of this.replicas) r.stop();
+    for (const r of this.started ?? []) r.stop();
   }
 }
 
