@@ -7,6 +7,8 @@ import {
   CTL,
   gradientParts,
   sliceLayout,
+  waitForChange,
+  WORKER_SPIN_MS,
   type ReplicaCommand,
   type ReplicaInit,
 } from './data-parallel';
@@ -29,7 +31,7 @@ async function main(init: ReplicaInit): Promise<void> {
       const posted = Atomics.load(ctl, CTL.posted);
       const received = receiveMessageOnPort(init.port);
       if (received === undefined) {
-        Atomics.wait(ctl, CTL.posted, posted);
+        waitForChange(ctl, CTL.posted, posted, Infinity, WORKER_SPIN_MS);
         continue;
       }
       const command = received.message as ReplicaCommand;

@@ -188,7 +188,7 @@ class Replica {
     let since = Date.now();
     while (last < this.posted) {
       if (Atomics.load(this.ctl, CTL.failed) !== 0) break;
-      Atomics.wait(this.ctl, CTL.done, last, 1000);
+      waitForChange(this.ctl, CTL.done, last, 1000);
       const now = Atomics.load(this.ctl, CTL.done);
       if (now !== last) {
         last = now;
@@ -240,6 +240,37 @@ class Replica {
     }
   }
 }
+
+/**
+ * Atomics.wait(array, index, value, timeout), after a short spin: a thread that blocks must be
+ * woken by the kernel (and, on a VM, its idle virtual CPU too), which cost more than the spin in
+ * the measurements of docs/benchmarks.md. The spin is bounded (SPIN_MS) so that a long wait
+ * sleeps.
+ */
+export function waitForChange(
+  array: Int32Array,
+  index: number,
+  value: number,
+  timeoutMs: number,
+  spinMs = SPIN_MS,
+): void {
+  const until = performance.now() + spinMs;
+  while (Atomics.load(array, index) === value) {
+    if (performance.now() > until) {
+      Atomics.wait(array, index, value, timeoutMs);
+      return;
+    }
+  }
+}
+
+/** How long a waiting thread spins before it sleeps (ms). */
+export const SPIN_MS = 2;
+
+/**
+ * How long a worker spins for its next command: longer, as it covers the calling thread's part of
+ * a training step between two dense steps (the embedding rows' update and lookup, ~2 ms).
+ */
+export const WORKER_SPIN_MS = 4;
 
 /** Per-replica share of a batch of B rows: contiguous, sizes differing by at most one. */
 export function splitBatch(B: number, replicas: number): number[] {
