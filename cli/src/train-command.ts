@@ -79,7 +79,8 @@ export const TRAIN_USAGE = `usage:
       and 3 passes, adam at 0.001. --preset paper: the reference's batch 128, adam 0.001, 100
       parts per epoch, 10 epochs, early stop after 40 parts. Explicit flags always win.
       --workers N: threads of the dense step, each on a slice of every batch (default:
-      EMBPRESS_TRAIN_WORKERS, else the available cores from 50,000 training rows on, else 1).
+      EMBPRESS_TRAIN_WORKERS, else the available cores from 50,000 training rows on, except for
+      fm; else 1).
       Other defaults: --seed 123 --dim 16 --backend auto --out models --name ctr.`;
 
 async function run(args: string[]): Promise<void> {

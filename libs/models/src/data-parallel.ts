@@ -1,10 +1,11 @@
-// A data-parallel training step on several threads (docs/models.md#data-parallel-step): the
-// calling thread and `replicas − 1` worker threads each hold a copy of the dense model. A step
-// splits the batch into contiguous slices; each replica computes the gradient of its slice's mean
-// loss; the calling thread combines them into the gradient of the whole batch's mean loss
-// (Σ n_r/B · g_r), and every replica applies that same gradient with its own optimizer, so the
-// copies stay bitwise equal (same wasm code, same floats, same order). The row gradients and
-// logits come back in batch order, scaled as a one-thread step's would be.
+// A data-parallel training step on several threads (docs/models.md#data-parallel-step,
+// docs/adr/0019): the calling thread and `workers` worker threads each hold a copy of the dense
+// model. A step splits the batch into contiguous slices; each replica computes the gradient of
+// its slice's mean loss; the gradient of the whole batch's mean loss is Σ (n_r / B) · g_r. Each
+// replica updates its shard of the weights (by flat position) from that sum, formed in the same
+// order everywhere, into shared memory, and then every replica assigns all the weights from
+// there, so the copies stay bitwise equal. The row gradients and logits come back in batch order,
+// scaled as a one-thread step's would be.
 //
 // Why threads: the tfjs wasm backend runs one thread in Node, and the dense step is most of a
 // training step (docs/benchmarks.md). Why synchronous: `CtrModel.step` is synchronous and the
@@ -66,7 +67,7 @@ export type ReplicaCommand =
     }
   /** Every weight from the P floats of `values` (after every replica's sharded update). */
   | { kind: 'assign'; values: SharedArrayBuffer }
-  /** Replies with the replica's optimizer state and its shard (checkpoints). */
+  /** Replies with the replica's optimizer slots (a checkpoint takes the replica's shard of them). */
   | { kind: 'state' }
   /** Replies with the replica's weights, flat in exportWeights() order (tests). */
   | { kind: 'export' }
@@ -114,7 +115,7 @@ export class DataParallelError extends Error {
 /** No answer for this long means a replica is gone (a step takes well under a second). */
 const ANSWER_TIMEOUT_MS = 300_000;
 
-/** Byte layout of a slice's input and output buffers (float32 each, 8-byte aligned parts). */
+/** Float offsets in a slice's input and output buffers (parts 8-byte aligned). */
 export function sliceLayout(n: number, numDense: number, rowWidth: number, params: number) {
   const align = (x: number) => Math.ceil(x / 2) * 2;
   const dense = align(n * numDense);

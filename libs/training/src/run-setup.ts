@@ -280,7 +280,7 @@ export async function setupRun(given: TrainOptions): Promise<RunSetup> {
     seed: options.seed,
     backend: backend.name,
   };
-  const workers = trainWorkers(given.workers, trainRows, backend.name);
+  const workers = trainWorkers(given.workers, trainRows, architecture.kind, backend.name);
   log(workers.summary);
   const modelOptions: CreateModelOptions = {
     seed: options.seed,

@@ -11,26 +11,36 @@ describe('trainWorkers', () => {
   const big = PARALLEL_MIN_TRAIN_ROWS;
 
   it('takes the flag, then EMBPRESS_TRAIN_WORKERS, then the cores for long runs', () => {
-    expect(trainWorkers(3, 10, 'wasm', {}, 2)).toMatchObject({ count: 3 });
-    expect(trainWorkers(undefined, 10, 'wasm', { EMBPRESS_TRAIN_WORKERS: '4' }, 2)).toMatchObject({
+    expect(trainWorkers(3, 10, 'dlrm', 'wasm', {}, 2)).toMatchObject({ count: 3 });
+    expect(
+      trainWorkers(undefined, 10, 'dlrm', 'wasm', { EMBPRESS_TRAIN_WORKERS: '4' }, 2),
+    ).toMatchObject({
       count: 4,
     });
-    expect(trainWorkers(undefined, big, 'wasm', {}, 2)).toEqual({
+    expect(trainWorkers(undefined, big, 'deepfm', 'wasm', {}, 2)).toEqual({
       count: 2,
       summary:
         'dense step: 2 threads, each on a slice of every batch (the cores available; docs/models.md#data-parallel-step)',
     });
-    expect(trainWorkers(undefined, big - 1, 'cpu', {}, 8)).toEqual({
+    expect(trainWorkers(undefined, big - 1, 'dlrm', 'cpu', {}, 8)).toEqual({
       count: 1,
       summary: `dense step: one thread (fewer than ${big} training rows: starting more would not pay)`,
     });
   });
 
+  it('keeps an FM on one thread unless asked', () => {
+    expect(trainWorkers(undefined, big, 'fm', 'wasm', {}, 2)).toEqual({
+      count: 1,
+      summary: 'dense step: one thread (an FM has no MLP: its dense step is too small to split)',
+    });
+    expect(trainWorkers(2, big, 'fm', 'wasm', {}, 2).count).toBe(2);
+  });
+
   it('keeps the tensorflow backend on one thread, and refuses a bad variable', () => {
-    expect(trainWorkers(4, big, 'tensorflow', {}, 8).count).toBe(1);
-    expect(() => trainWorkers(undefined, big, 'wasm', { EMBPRESS_TRAIN_WORKERS: '0' }, 2)).toThrow(
-      'EMBPRESS_TRAIN_WORKERS must be an integer in [1, 64], got "0"',
-    );
+    expect(trainWorkers(4, big, 'dlrm', 'tensorflow', {}, 8).count).toBe(1);
+    expect(() =>
+      trainWorkers(undefined, big, 'dlrm', 'wasm', { EMBPRESS_TRAIN_WORKERS: '0' }, 2),
+    ).toThrow('EMBPRESS_TRAIN_WORKERS must be an integer in [1, 64], got "0"');
   });
 });
 

@@ -1,7 +1,7 @@
 // How many threads the dense training step uses (docs/models.md#data-parallel-step): the flag,
 // else EMBPRESS_TRAIN_WORKERS, else every core this process may use for runs long enough to
-// repay starting them, else one.
-import { defaultTrainWorkers, type BackendName } from '@embpress/models';
+// repay starting them, with a dense model worth splitting; else one.
+import { defaultTrainWorkers, type BackendName, type ModelKind } from '@embpress/models';
 import { TrainError } from './train-errors';
 
 /**
@@ -14,6 +14,7 @@ export const PARALLEL_MIN_TRAIN_ROWS = 50_000;
 export function trainWorkers(
   given: number | undefined,
   trainRows: number,
+  model: ModelKind,
   backend: BackendName,
   env: NodeJS.ProcessEnv = process.env,
   cores: number = defaultTrainWorkers(),
@@ -37,6 +38,10 @@ export function trainWorkers(
         `EMBPRESS_TRAIN_WORKERS must be an integer in [1, 64], got ${JSON.stringify(fromEnv)}`,
       );
     why = 'EMBPRESS_TRAIN_WORKERS';
+  } else if (model === 'fm') {
+    // Measured (docs/benchmarks.md): FM 55.8k samples/s on one thread, 33.8k on two.
+    count = 1;
+    why = 'an FM has no MLP: its dense step is too small to split';
   } else if (trainRows < PARALLEL_MIN_TRAIN_ROWS) {
     count = 1;
     why = `fewer than ${PARALLEL_MIN_TRAIN_ROWS} training rows: starting more would not pay`;
