@@ -2,10 +2,10 @@
 // arrays); the model receives the gathered rows of a batch as an input and hands back
 // d(mean loss)/d(rows) for the caller's lazy sparse optimizer. Dense weights are trained here,
 // from the same single backward pass that produces the row gradients.
+import * as os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import { parseModelConfig, type ModelConfig, type ModelConfigInput } from './config';
 import { InputShapeError, ModelConfigError, WeightsError } from './errors';
-import * as os from 'node:os';
 import { DataParallelStep, type ParallelTarget } from './data-parallel';
 import { makeDropout, ParamStore, type Param, type RowSlice } from './layers';
 import { DlrmServing } from './dlrm-serving';

@@ -31,9 +31,9 @@ interface Slots {
 
 /**
  * One optimizer state array: a tfjs variable on the tensorflow backend (the state stays on its
- * device), plain floats on wasm and cpu, where one fused loop per weight replaces the dozen
- * tfjs elementwise ops (and their intermediate tensors) of an update: the update was ~15% of a
- * DLRM step at batch 128 (docs/benchmarks.md).
+ * device), plain floats on wasm and cpu, where one fused loop per weight replaces the dozen tfjs
+ * elementwise ops (and their intermediate tensors) of an update, and where the data-parallel
+ * step updates a shard of the weights (docs/models.md#data-parallel-step).
  */
 type Slot = tf.Variable | Float32Array;
 
