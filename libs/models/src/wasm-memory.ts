@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 
 interface WasmBackendInternals {
   wasm?: { HEAPU8?: Uint8Array };
-  dataIdMap?: { get(dataId: object): { memoryOffset: number; refCount?: number } | undefined };
+  dataIdMap?: { get(dataId: object): { memoryOffset: number } | undefined };
 }
 
 function wasmInternals(): WasmBackendInternals | undefined {
