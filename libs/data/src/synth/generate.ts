@@ -4,7 +4,7 @@
 // profile's format: Criteo's 7 chunks, Avazu's last day). Deterministic from the seed; the first
 // rows do not depend on --rows (Criteo profile; Avazu's hour follows the row position).
 // The file is written to a temp name, fsynced and renamed. A `.gz` name writes gzip.
-import { closeSync, fsyncSync, openSync, renameSync, rmSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { fsyncDir, tempPathBeside, writeAll } from '../atomic';
@@ -121,6 +121,8 @@ export async function generateSynthetic(options: SynthOptions): Promise<SynthRep
   const cats = new Array<string>(nc).fill('');
   const gzip = out.endsWith('.gz');
   const tmp = tempPathBeside(out);
+  // The output's directory is made as needed (README: `--out var/data/train.txt` on a fresh clone).
+  mkdirSync(dirname(out), { recursive: true });
   const fd = openSync(tmp, 'w');
   let bytes = 0;
   let positives = 0;

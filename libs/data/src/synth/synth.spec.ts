@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataError } from '../errors';
@@ -58,6 +58,12 @@ describe('synthetic data', () => {
     expect(text('short.tsv')).toBe(text('a.tsv').split('\n').slice(0, 1000).join('\n') + '\n');
     expect(short.bayesAuc).not.toBe(a.bayesAuc); // a different test split
     expect(c.bayesAuc).not.toBe(a.bayesAuc);
+  });
+
+  it('makes the directory it writes into (the README runs it on a fresh clone)', async () => {
+    const out = join(dir, 'fresh', 'var', 'data', 'train.txt');
+    const report = await generateSynthetic({ rows: 200, seed: 5, out });
+    expect(readFileSync(out, 'utf8').split('\n')).toHaveLength(report.rows + 1);
   });
 
   it('writes Criteo rows whose reported Bayes AUC and logloss are those of the true model on the test split', async () => {
@@ -161,8 +167,10 @@ describe('synthetic data', () => {
     expect(String(await bad({ rows: 10, seed: 1, out: join(dir, 'x'), scale: 0 }))).toMatch(
       /scale must be > 0/,
     );
-    expect(String(await bad({ rows: 10, seed: 1, out: join(dir, 'no-such-dir', 'x') }))).toMatch(
-      /ENOENT/,
+    // A directory that cannot be made: its would-be parent is a file.
+    writeFileSync(join(dir, 'a-file'), '');
+    expect(String(await bad({ rows: 10, seed: 1, out: join(dir, 'a-file', 'x') }))).toMatch(
+      /EEXIST|ENOTDIR/,
     );
   });
 });
