@@ -106,7 +106,14 @@ const explicitTransposeGradient: tf.GradConfig = {
     let db: () => tf.Tensor;
     if (!tA && !tB) {
       // C = A B: dA = dC Bᵀ, dB = Aᵀ dC
-      da = () => tf.matMul(g, T(b));
+      // dA = dC Bᵀ = (B dCᵀ)ᵀ when that moves fewer floats: tfjs-wasm packs a matmul's second
+      // operand afresh for every new tensor, so dC Bᵀ transposes the [in, out] weights and packs
+      // them (2·|B| floats), where (B dCᵀ)ᵀ transposes and packs the batch's dC and transposes
+      // the [batch, in] result (2·|dC| + |A|). At batch 64 that is 4× less on a 512 → 256 layer.
+      da =
+        a.rank === 2 && 2 * g.size + a.size < 2 * b.size
+          ? () => T(tf.matMul(b, T(g)))
+          : () => tf.matMul(g, T(b));
       // dB = Aᵀ dC = (dCᵀ A)ᵀ: transposing the smaller operands (dC and the [in, out] result
       // rather than the [B, in] activations) saves ~1.5 ms on a 1024×512 → 256 layer.
       db =
