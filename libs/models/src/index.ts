@@ -45,7 +45,6 @@ export {
   DEFAULT_OPTIMIZER,
   DEFAULT_SEED,
   createModel,
-  defaultTrainWorkers,
   type CreateModelOptions,
   type GradientResult,
   type StepResult,

@@ -2,7 +2,6 @@
 // arrays); the model receives the gathered rows of a batch as an input and hands back
 // d(mean loss)/d(rows) for the caller's lazy sparse optimizer. Dense weights are trained here,
 // from the same single backward pass that produces the row gradients.
-import * as os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import { parseModelConfig, type ModelConfig, type ModelConfigInput } from './config';
 import { InputShapeError, ModelConfigError, WeightsError } from './errors';
@@ -41,11 +40,6 @@ export interface CreateModelOptions {
    * its own kernels); elsewhere it is 1.
    */
   workers?: number;
-}
-
-/** Threads a training step may use by default: the cores this process may run on. */
-export function defaultTrainWorkers(): number {
-  return os.availableParallelism();
 }
 
 export interface StepResult {

@@ -1,7 +1,8 @@
 // How many threads the dense training step uses (docs/models.md#data-parallel-step): the flag,
 // else EMBPRESS_TRAIN_WORKERS, else every core this process may use for runs long enough to
 // repay starting them, with a dense model worth splitting; else one.
-import { defaultTrainWorkers, type BackendName, type ModelKind } from '@embpress/models';
+import type { BackendName, ModelKind } from '@embpress/models';
+import { availableCores } from '@embpress/service-kit/config';
 import { TrainError } from './train-errors';
 
 /**
@@ -17,7 +18,7 @@ export function trainWorkers(
   model: ModelKind,
   backend: BackendName,
   env: NodeJS.ProcessEnv = process.env,
-  cores: number = defaultTrainWorkers(),
+  cores: number = availableCores(),
 ): { count: number; summary: string } {
   if (backend === 'tensorflow')
     return {

@@ -1,6 +1,6 @@
-import { ConfigError } from '@embpress/service-kit/config';
+import { availableCores, ConfigError } from '@embpress/service-kit/config';
 import { availableParallelism } from 'node:os';
-import { availableCores, loadRankerConfig } from './config';
+import { loadRankerConfig } from './config';
 
 describe('ranker configuration', () => {
   it('defaults: the store registry root, UNAVAILABLE on a failed shard, wasm', () => {

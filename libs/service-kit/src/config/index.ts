@@ -1,4 +1,5 @@
 // grpc-free entry point (`@embpress/service-kit/config`): safe to import before telemetry starts.
+export { availableCores } from './cores';
 export * from './env';
 export * from './settings';
 export * from './telemetry-settings';
