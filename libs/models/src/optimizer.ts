@@ -7,7 +7,7 @@
 // w -= lr · (m / c1) / (sqrt(v̂max / c2) + ε), as the reference's framework computes it.
 import * as tf from '@tensorflow/tfjs';
 import { ModelConfigError, WeightsError } from './errors';
-import { updateVariable, valuesOf } from './wasm-memory';
+import { assignValues, updateVariable, valuesOf } from './wasm-memory';
 
 export type DenseOptimizerKind = 'sgd' | 'adagrad' | 'adam';
 
@@ -51,6 +51,8 @@ export class DenseOptimizer {
   private readonly slots: Slots[];
   /** Whether state and updates live in plain arrays (wasm, cpu) rather than tfjs variables. */
   private readonly fused: boolean;
+  /** Number of weights (floats) of all params, one after another in the flat layout. */
+  private readonly weightCount: number;
   /** Per weight, the array its fused update is computed in (made on first use). */
   private readonly scratches: Float32Array[] = [];
 
@@ -83,6 +85,7 @@ export class DenseOptimizer {
       throw new ModelConfigError(`amsgrad needs the adam optimizer, got ${config.kind}`);
     this.amsgrad = config.amsgrad === true;
     this.fused = tf.getBackend() !== 'tensorflow';
+    this.weightCount = params.reduce((n, p) => n + p.variable.size, 0);
     const slot = (variable: tf.Variable, fill: number): Slot =>
       this.fused
         ? new Float32Array(variable.size).fill(fill)
@@ -111,18 +114,8 @@ export class DenseOptimizer {
       throw new Error(`optimizer: ${grads.length} gradients for ${this.params.length} parameters`);
     if (this.fused) {
       // Weight i's gradient as its own part (a view of wasm memory, taken inside the update).
-      const starts: number[] = [];
-      let offset = 0;
-      for (const { variable } of this.params) {
-        starts.push(offset);
-        offset += variable.size;
-      }
-      this.applyFused((from, to) => {
-        const i = starts.findIndex(
-          (at, k) => at <= from && from < at + (grads[k] as tf.Tensor).size,
-        );
-        const at = starts[i] as number;
-        const g0 = valuesOf(grads[i] as tf.Tensor).subarray(from - at, to - at);
+      this.applyFused((i, lo, hi) => {
+        const g0 = valuesOf(grads[i] as tf.Tensor).subarray(lo, hi);
         return { g0, a0: 1, g1: g0, a1: 0 };
       });
       return;
@@ -175,9 +168,10 @@ export class DenseOptimizer {
    * replicas' slice gradients here: the sum is formed inside the update loop, in the same order on
    * every replica, so they all compute the same floats.
    *
-   * With `shard`, only the flat positions [from, to) are updated, their new values written to
-   * `out` at the same positions and no weight assigned (the data-parallel step splits the update
-   * between its replicas, then each assigns every weight from `out` with assignFlat). The
+   * On wasm and cpu only (the data-parallel step's backends). With `shard`, only the flat
+   * positions [from, to) are updated, their new values written to `out` at the same positions and
+   * no weight assigned (the data-parallel step splits the update between its replicas, then each
+   * assigns every weight from `out` with assignFlat). The
    * optimizer state outside the shard is not kept current.
    */
   applySum(
@@ -185,7 +179,8 @@ export class DenseOptimizer {
     weights: readonly number[],
     shard?: { from: number; to: number; out: Float32Array },
   ): void {
-    const total = this.size();
+    if (!this.fused) throw new Error('optimizer: applySum needs the wasm or cpu backend');
+    const total = this.weightCount;
     if (parts.length === 0 || parts.length !== weights.length)
       throw new Error(`optimizer: ${parts.length} gradient parts, ${weights.length} weights`);
     for (const part of parts)
@@ -203,63 +198,39 @@ export class DenseOptimizer {
       summed = [g];
       by = [1];
     }
-    if (!this.fused) {
-      if (shard !== undefined) throw new Error('optimizer: a sharded update needs wasm or cpu');
-      let offset = 0;
-      const tensors = this.params.map(({ variable }) => {
-        const at = offset;
-        offset += variable.size;
-        return tf.tidy(() =>
-          summed
-            .map((part, r) =>
-              tf.mul(
-                tf.tensor(part.subarray(at, at + variable.size), variable.shape),
-                by[r] as number,
-              ),
-            )
-            .reduce((a, b) => tf.add(a, b)),
-        );
-      });
-      this.apply(tensors);
-      for (const t of tensors) t.dispose();
-      return;
-    }
     const a0 = by[0] as number;
     const a1 = (by[1] ?? 0) as number;
     const g0 = summed[0] as Float32Array;
     const g1 = summed.length > 1 ? (summed[1] as Float32Array) : g0;
     this.applyFused(
-      (from, to) => ({ g0: g0.subarray(from, to), a0, g1: g1.subarray(from, to), a1 }),
+      (_i, _lo, _hi, from, to) => ({
+        g0: g0.subarray(from, to),
+        a0,
+        g1: g1.subarray(from, to),
+        a1,
+      }),
       shard,
     );
   }
 
   /** Assigns every weight from a flat array (exportWeights() order): a sharded update's `out`. */
   assignFlat(values: Float32Array): void {
-    if (values.length !== this.size())
-      throw new Error(`optimizer: ${values.length} floats for ${this.size()} weights`);
+    if (values.length !== this.weightCount)
+      throw new Error(`optimizer: ${values.length} floats for ${this.weightCount} weights`);
     let offset = 0;
     for (const { variable } of this.params) {
-      const v = values.subarray(offset, offset + variable.size);
+      assignValues(variable, values.subarray(offset, offset + variable.size));
       offset += variable.size;
-      // The cpu backend keeps the array it is given: a copy; wasm copies into its memory.
-      const own = tf.getBackend() === 'wasm' ? v : v.slice();
-      tf.tidy(() => variable.assign(tf.tensor(own, variable.shape, 'float32')));
     }
-  }
-
-  /** Number of weights (floats) of all params. */
-  size(): number {
-    return this.params.reduce((n, p) => n + p.variable.size, 0);
   }
 
   /**
    * The update of apply(), one loop per weight over plain arrays (same formulas, same order), on
    * the gradient a0 · g0 + a1 · g1 (a1 = 0 for a single gradient: adding 0 · g0 changes no float)
-   * of the flat positions [from, to) that `gradOf` is asked for.
+   * that `gradOf` gives for weight i's positions [lo, hi) (flat positions [from, to)).
    */
   private applyFused(
-    gradOf: (from: number, to: number) => GradientSum,
+    gradOf: (i: number, lo: number, hi: number, from: number, to: number) => GradientSum,
     shard?: { from: number; to: number; out: Float32Array },
   ): void {
     this.t += 1;
@@ -278,7 +249,7 @@ export class DenseOptimizer {
       const slot = (a: Slot | undefined) =>
         a === undefined ? undefined : (a as Float32Array).subarray(from - at, to - at);
       const update = (w: Float32Array, out: Float32Array) => {
-        const g = gradOf(from, to);
+        const g = gradOf(i, from - at, to - at, from, to);
         if (this.kind === 'sgd') sgdUpdate(w, out, g, this.lr);
         else if (this.kind === 'adagrad')
           adagradUpdate(w, out, g, slot(s.v) as Float32Array, this.lr, this.eps);

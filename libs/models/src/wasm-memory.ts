@@ -53,7 +53,12 @@ export function updateVariable(
   update: (values: Float32Array, out: Float32Array) => void,
 ): void {
   update(valuesOf(variable), scratch);
-  // The cpu backend keeps the array it is given: it gets its own copy.
-  const values = wasmInternals() === undefined ? scratch.slice() : scratch;
-  tf.tidy(() => variable.assign(tf.tensor(values, variable.shape, 'float32')));
+  assignValues(variable, scratch);
+}
+
+/** Makes `values` the variable's new value (a new tensor; the caller may reuse `values`). */
+export function assignValues(variable: tf.Variable, values: Float32Array): void {
+  // wasm copies into its memory; the cpu backend keeps the array it is given: it gets a copy.
+  const own = wasmInternals() === undefined ? values.slice() : values;
+  tf.tidy(() => variable.assign(tf.tensor(own, variable.shape, 'float32')));
 }
