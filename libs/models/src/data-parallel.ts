@@ -77,6 +77,8 @@ export type ReplicaCommand =
 export interface ParallelTarget {
   readonly config: ModelConfig;
   readonly learningRate: number;
+  /** The dense weights in their flat order: names and sizes. */
+  readonly params: readonly { name: string; variable: { size: number } }[];
   /** Number of dense weights (floats). */
   parameterCount(): number;
   /** A slice's mean loss and logits; its row and flat weight gradients into the outputs. */
@@ -359,28 +361,28 @@ export class DataParallelStep {
     }
     const sizes = splitBatch(B, this.size);
     const starts = sizes.map((_, r) => sizes.slice(0, r).reduce((a, b) => a + b, 0));
-    const outputs: Float32Array[] = [];
+    const outputs: { values: Float32Array; at: ReturnType<typeof sliceLayout>['output'] }[] = [];
     this.replicas.forEach((replica, i) => {
       const r = i + 1;
       const n = sizes[r] as number;
       const s = starts[r] as number;
       const { input, output } = replica.buffers(n, numDense, rowWidth, this.params);
-      const at = sliceLayout(n, numDense, rowWidth, this.params).input;
+      const layout = sliceLayout(n, numDense, rowWidth, this.params);
+      const at = layout.input;
       const f = new Float32Array(input);
       f.set(dense.subarray(s * numDense, (s + n) * numDense), at.dense);
       f.set(rows.subarray(s * rowWidth, (s + n) * rowWidth), at.rows);
       f.set(labels.subarray(s, s + n), at.labels);
       replica.post({ kind: 'step', n, slice: { start: s, total: B }, input, output });
-      outputs.push(new Float32Array(output));
+      outputs.push({ values: new Float32Array(output), at: layout.output });
     });
     const n0 = sizes[0] as number;
-    const ownGrads = this.ownGrads;
     const own = this.model.sliceGradients(
       dense.subarray(0, n0 * numDense),
       rows.subarray(0, n0 * rowWidth),
       labels.subarray(0, n0),
       { start: 0, total: B },
-      ownGrads,
+      this.ownGrads,
       rowGradsOut.subarray(0, n0 * rowWidth),
     );
     for (const r of this.replicas) r.settle();
@@ -392,13 +394,12 @@ export class DataParallelStep {
     const logits = new Float32Array(B);
     logits.set(own.logits, 0);
     scale(rowGradsOut, 0, n0 * rowWidth, w0);
-    const parts = [{ buffer: ownGrads.buffer as SharedArrayBuffer, offset: 0 }];
-    outputs.forEach((out, i) => {
+    const parts = [{ buffer: this.ownGrads.buffer as SharedArrayBuffer, offset: 0 }];
+    outputs.forEach(({ values: out, at }, i) => {
       const r = i + 1;
       const n = sizes[r] as number;
       const s = starts[r] as number;
       const w = weights[r] as number;
-      const at = sliceLayout(n, numDense, rowWidth, this.params).output;
       parts.push({ buffer: out.buffer as SharedArrayBuffer, offset: at.weightGrads });
       loss += w * (new Float64Array(out.buffer, 0, 1)[0] as number);
       logits.set(out.subarray(at.logits, at.logits + n), s);
@@ -432,15 +433,11 @@ export class DataParallelStep {
     slots: { name: string; shape: number[]; values: Float32Array }[];
   }): void {
     if (this.stale) return; // no step since the last import: every replica holds that state
-    const layout = this.model.exportWeights();
-    const sizes = layout.map((w) => w.values.length);
-    const names = layout.map((w) => w.name);
     this.replicas.forEach((replica, i) => {
       const { from, to } = this.shard(i + 1);
       const theirs = new Map(replica.optimizerState().map((s) => [s.name, s.values]));
       let at = 0;
-      names.forEach((name, k) => {
-        const size = sizes[k] as number;
+      this.model.params.forEach(({ name, variable: { size } }) => {
         const lo = Math.max(at, from);
         const hi = Math.min(at + size, to);
         if (lo < hi)
