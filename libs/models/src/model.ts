@@ -164,11 +164,7 @@ export class CtrModel implements ParallelTarget {
   ): StepResult {
     if (this.parallel?.takes(labels.length) === true) {
       this.checkInputs(dense, rows, labels.length);
-      const rowGrads = rowGradsOut ?? new Float32Array(rows.length);
-      if (rowGrads.length !== rows.length)
-        throw new InputShapeError(
-          `rowGradsOut: ${rowGrads.length} floats, expected ${rows.length} (like rows)`,
-        );
+      const rowGrads = rowGradsBuffer(rows, rowGradsOut);
       const r = this.parallel.step(dense, rows, labels, rowGrads);
       this.dropServing();
       return { loss: r.loss, rowGrads, logits: r.logits };
@@ -361,17 +357,12 @@ export class CtrModel implements ParallelTarget {
     update: boolean,
   ): StepResult | GradientResult {
     const B = this.checkInputs(dense, rows, labels.length);
-    if (rowGradsOut !== undefined && rowGradsOut.length !== rows.length)
-      throw new InputShapeError(
-        `rowGradsOut: ${rowGradsOut.length} floats, expected ${rows.length} (like rows)`,
-      );
+    const rowGrads = rowGradsBuffer(rows, rowGradsOut);
     const dropout =
       update && this.dropout > 0 ? makeDropout(this.dropout, this.maskStream()) : undefined;
     return scoped(() => {
       const { loss, logits, grads } = this.pass(dense, rows, labels, B, dropout);
-      const rowGradT = grads[0] as tf.Tensor;
-      const rowGrads = rowGradsOut ?? new Float32Array(rows.length);
-      rowGrads.set(rowGradT.dataSync() as Float32Array);
+      readInto(grads[0] as tf.Tensor, rowGrads);
       const weightGrads = grads.slice(1);
       if (update) {
         this.optimizer.apply(weightGrads);
@@ -471,6 +462,16 @@ function scoped<T>(f: () => T): T {
     result = f();
   });
   return result as T;
+}
+
+/** Where a step's row gradients go: the caller's array (checked against rows), else a new one. */
+function rowGradsBuffer(rows: Float32Array, rowGradsOut: Float32Array | undefined): Float32Array {
+  if (rowGradsOut === undefined) return new Float32Array(rows.length);
+  if (rowGradsOut.length !== rows.length)
+    throw new InputShapeError(
+      `rowGradsOut: ${rowGradsOut.length} floats, expected ${rows.length} (like rows)`,
+    );
+  return rowGradsOut;
 }
 
 /** An owned float32 copy (backends may hand out views of their own memory). */
