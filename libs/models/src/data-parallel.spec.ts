@@ -116,6 +116,41 @@ describe('data-parallel training step', () => {
     }
   });
 
+  it('finishes a split step’s update before anything else uses the weights', () => {
+    // The workers' shards of an update complete at the next call (data-parallel.ts finish()):
+    // a one-thread step of a small batch, a prediction and a loss right after a split step must
+    // all see the updated weights (Adam at lr 0.01 moves every weight by ~0.01).
+    const { one, two } = pair('dlrm');
+    try {
+      const big = batch(67, 11);
+      one.step(big.dense, big.rows, big.labels);
+      two.step(big.dense, big.rows, big.labels);
+      const probe = batch(20, 12);
+      expect(
+        maxAbsDiff(
+          one.predictLogits(probe.dense, probe.rows),
+          two.predictLogits(probe.dense, probe.rows),
+        ),
+      ).toBeLessThan(1e-5);
+      expect(
+        Math.abs(
+          one.loss(probe.dense, probe.rows, probe.labels) -
+            two.loss(probe.dense, probe.rows, probe.labels),
+        ),
+      ).toBeLessThan(1e-6);
+      two.step(big.dense, big.rows, big.labels);
+      one.step(big.dense, big.rows, big.labels);
+      const r1 = one.step(probe.dense, probe.rows, probe.labels);
+      const r2 = two.step(probe.dense, probe.rows, probe.labels);
+      expect(Math.abs(r1.loss - r2.loss)).toBeLessThan(1e-6);
+      expect(maxAbsDiff(flat(one), flat(two))).toBeLessThan(1e-5);
+      expect(two.replicaWeights()[0]).toEqual(flat(two));
+    } finally {
+      one.dispose();
+      two.dispose();
+    }
+  });
+
   it('gathers the workers’ shards of the optimizer state, and resumes from it exactly', () => {
     const { one, two } = pair('dlrm');
     const resumed = createModel(CONFIGS['dlrm'] as ModelConfigInput, {

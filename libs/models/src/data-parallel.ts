@@ -282,6 +282,16 @@ export function splitBatch(B: number, replicas: number): number[] {
   return Array.from({ length: replicas }, (_, r) => base + (r < extra ? 1 : 0));
 }
 
+/**
+ * The calling thread's share of the flat weights in the sharded update: half of an equal share.
+ * Measured on the 2-core machine (docs/benchmarks.md): its update of a quarter of the DLRM's
+ * weights plus its ~2 ms of embedding work between steps take about as long as the worker's
+ * update of the other three quarters.
+ */
+export function callerUpdateShare(threads: number): number {
+  return 1 / (2 * threads);
+}
+
 /** Fewer rows than this per replica and a step runs on the calling thread alone. */
 export const MIN_ROWS_PER_REPLICA = 16;
 
@@ -295,6 +305,8 @@ export class DataParallelStep {
   private readonly updated: Float32Array;
   /** Whether the workers' copies may differ from the calling thread's (set by any import). */
   private stale = true;
+  /** Whether the last step's update awaits finish(). */
+  private pending = false;
   private stopped = false;
 
   constructor(
@@ -329,9 +341,17 @@ export class DataParallelStep {
     return this.workers + 1;
   }
 
-  /** Whether a batch of B rows is split (else the caller steps alone). */
+  /**
+   * Whether step() takes a batch of B rows (else the caller steps alone): one big enough to
+   * split, and any batch once the replicas hold shards of the optimizer state (a small batch's
+   * gradient is then computed here alone, and its update still sharded).
+   */
   takes(B: number): boolean {
-    return !this.stopped && B >= MIN_ROWS_PER_REPLICA * this.size;
+    return !this.stopped && (this.splits(B) || this.sharded);
+  }
+
+  private splits(B: number): boolean {
+    return B >= MIN_ROWS_PER_REPLICA * this.size;
   }
 
   /** Whether the replicas hold shards of the optimizer state newer than the calling thread's. */
@@ -350,6 +370,7 @@ export class DataParallelStep {
     labels: Float32Array,
     rowGradsOut: Float32Array,
   ): { loss: number; logits: Float32Array } {
+    this.finish();
     const B = labels.length;
     const { numDense, numFields, dim } = this.model.config;
     const rowWidth = numFields * dim;
@@ -359,13 +380,20 @@ export class DataParallelStep {
       for (const r of this.replicas) r.post({ kind: 'sync', weights, optimizer });
       this.stale = false;
     }
-    const sizes = splitBatch(B, this.size);
+    const sizes = this.splits(B)
+      ? splitBatch(B, this.size)
+      : [B, ...new Array<number>(this.workers).fill(0)];
     const starts = sizes.map((_, r) => sizes.slice(0, r).reduce((a, b) => a + b, 0));
-    const outputs: { values: Float32Array; at: ReturnType<typeof sliceLayout>['output'] }[] = [];
+    const outputs: {
+      r: number;
+      values: Float32Array;
+      at: ReturnType<typeof sliceLayout>['output'];
+    }[] = [];
     this.replicas.forEach((replica, i) => {
       const r = i + 1;
       const n = sizes[r] as number;
       const s = starts[r] as number;
+      if (n === 0) return;
       const { input, output } = replica.buffers(n, numDense, rowWidth, this.params);
       const layout = sliceLayout(n, numDense, rowWidth, this.params);
       const at = layout.input;
@@ -374,7 +402,7 @@ export class DataParallelStep {
       f.set(rows.subarray(s * rowWidth, (s + n) * rowWidth), at.rows);
       f.set(labels.subarray(s, s + n), at.labels);
       replica.post({ kind: 'step', n, slice: { start: s, total: B }, input, output });
-      outputs.push({ values: new Float32Array(output), at: layout.output });
+      outputs.push({ r, values: new Float32Array(output), at: layout.output });
     });
     const n0 = sizes[0] as number;
     const own = this.model.sliceGradients(
@@ -385,28 +413,31 @@ export class DataParallelStep {
       this.ownGrads,
       rowGradsOut.subarray(0, n0 * rowWidth),
     );
-    for (const r of this.replicas) r.settle();
+    for (const { r } of outputs) this.replicas[r - 1]?.settle();
     // The gradient of the batch's mean loss is Σ (n_r / B) · (gradient of slice r's mean loss):
     // every replica forms that sum inside its optimizer update, from the same shared parts.
-    const weights = sizes.map((n) => n / B);
-    const w0 = weights[0] as number;
+    const w0 = (sizes[0] as number) / B;
+    const weights = [w0];
     let loss = w0 * own.loss;
     const logits = new Float32Array(B);
     logits.set(own.logits, 0);
     scale(rowGradsOut, 0, n0 * rowWidth, w0);
     const parts = [{ buffer: this.ownGrads.buffer as SharedArrayBuffer, offset: 0 }];
-    outputs.forEach(({ values: out, at }, i) => {
-      const r = i + 1;
+    outputs.forEach(({ r, values: out, at }) => {
       const n = sizes[r] as number;
       const s = starts[r] as number;
-      const w = weights[r] as number;
+      const w = n / B;
+      weights.push(w);
       parts.push({ buffer: out.buffer as SharedArrayBuffer, offset: at.weightGrads });
       loss += w * (new Float64Array(out.buffer, 0, 1)[0] as number);
       logits.set(out.subarray(at.logits, at.logits + n), s);
       rowGradsOut.set(out.subarray(at.rowGrads, at.rowGrads + n * rowWidth), s * rowWidth);
       scale(rowGradsOut, s * rowWidth, (s + n) * rowWidth, w);
     });
-    // The update, split by flat position between the replicas, then assigned by each.
+    // The update, split by flat position between the replicas. This thread computes its shard
+    // and returns; the workers compute theirs while the caller goes on with its own part of a
+    // training step (the embedding rows' update, the next batch). finish() then assigns the new
+    // weights everywhere, before anything reads them.
     const lr = this.model.learningRate;
     const out = this.updated.buffer as SharedArrayBuffer;
     this.replicas.forEach((r, i) =>
@@ -416,16 +447,34 @@ export class DataParallelStep {
       ...this.shard(0),
       out: this.updated,
     });
-    for (const r of this.replicas) r.settle();
-    for (const r of this.replicas) r.post({ kind: 'assign', values: out });
-    this.model.assignFlatWeights(this.updated);
+    this.pending = true;
     return { loss, logits };
   }
 
-  /** The flat positions whose update replica r computes (r = 0: this thread). */
+  /**
+   * Completes the last step's update: waits for the workers' shards, then every replica assigns
+   * the new weights. A no-op when no update is pending. CtrModel calls it before anything that
+   * uses the weights or the optimizer state (the next step included).
+   */
+  finish(): void {
+    if (!this.pending) return;
+    this.pending = false;
+    for (const r of this.replicas) r.settle();
+    for (const r of this.replicas)
+      r.post({ kind: 'assign', values: this.updated.buffer as SharedArrayBuffer });
+    this.model.assignFlatWeights(this.updated);
+  }
+
+  /**
+   * The flat positions whose update replica r computes (r = 0: this thread). This thread takes a
+   * smaller share (callerUpdateShare): the workers' shards overlap the caller's work between
+   * two dense steps, this thread's does not.
+   */
   shard(r: number): { from: number; to: number } {
-    const [from, to] = [r, r + 1].map((k) => Math.round((k * this.params) / this.size));
-    return { from: from as number, to: to as number };
+    const own = Math.round(this.params * callerUpdateShare(this.size));
+    const at = (k: number) =>
+      k === 0 ? 0 : own + Math.round(((k - 1) * (this.params - own)) / this.workers);
+    return { from: at(r), to: at(r + 1) };
   }
 
   /** Writes the workers' shards of the optimizer state into `state` (this thread's export). */

@@ -162,6 +162,7 @@ export class CtrModel implements ParallelTarget {
     labels: Float32Array,
     rowGradsOut?: Float32Array,
   ): StepResult {
+    this.settle();
     if (this.parallel?.takes(labels.length) === true) {
       this.checkInputs(dense, rows, labels.length);
       const rowGrads = rowGradsBuffer(rows, rowGradsOut);
@@ -223,16 +224,19 @@ export class CtrModel implements ParallelTarget {
 
   /** Each worker replica's weights, flat (tests: they equal this thread's after every step). */
   replicaWeights(): Float32Array[] {
+    this.settle();
     return this.parallel?.replicaWeights() ?? [];
   }
 
   /** Loss, row gradients and weight gradients without changing anything (gradient checks). */
   gradients(dense: Float32Array, rows: Float32Array, labels: Float32Array): GradientResult {
+    this.settle();
     return this.run(dense, rows, labels, undefined, false) as GradientResult;
   }
 
   /** Mean BCE-with-logits loss of a batch (no gradients). */
   loss(dense: Float32Array, rows: Float32Array, labels: Float32Array): number {
+    this.settle();
     const B = this.checkInputs(dense, rows, labels.length);
     return scoped(() => {
       const [d, r] = this.tensors(dense, rows, B);
@@ -245,6 +249,7 @@ export class CtrModel implements ParallelTarget {
 
   /** Logits of a batch (inference: no gradients, nothing recorded). */
   predictLogits(dense: Float32Array, rows: Float32Array): Float32Array {
+    this.settle();
     const B = this.batchSizeOf(rows);
     this.checkInputs(dense, rows, B);
     return scoped(() => copy(this.inferenceLogits(dense, rows, B)));
@@ -252,6 +257,7 @@ export class CtrModel implements ParallelTarget {
 
   /** Click probabilities sigmoid(logit) of a batch. */
   predict(dense: Float32Array, rows: Float32Array): Float32Array {
+    this.settle();
     const B = this.batchSizeOf(rows);
     this.checkInputs(dense, rows, B);
     return scoped(() => sigmoid(this.inferenceLogits(dense, rows, B)));
@@ -279,6 +285,7 @@ export class CtrModel implements ParallelTarget {
 
   /** Copies of the dense weights, in a stable order with stable names. */
   exportWeights(): WeightTensor[] {
+    this.settle();
     return this.store.params.map((p) => ({
       name: p.name,
       shape: p.shape.slice(),
@@ -288,6 +295,7 @@ export class CtrModel implements ParallelTarget {
 
   /** Replaces every dense weight; names and shapes must match this model exactly. */
   importWeights(weights: readonly WeightTensor[]): void {
+    this.settle();
     const byName = new Map(weights.map((w) => [w.name, w]));
     const problems: string[] = [];
     for (const p of this.store.params) {
@@ -316,6 +324,7 @@ export class CtrModel implements ParallelTarget {
 
   /** Dense optimizer state (Adam m/v, Adagrad accumulators, step) for checkpoints. */
   exportOptimizerState(): { step: number; slots: WeightTensor[] } {
+    this.settle();
     const state = this.optimizer.exportState();
     // With worker replicas each keeps the state of its shard of the weights current.
     this.parallel?.gatherOptimizerState(state);
@@ -323,9 +332,18 @@ export class CtrModel implements ParallelTarget {
   }
 
   importOptimizerState(state: { step: number; slots: readonly WeightTensor[] }): void {
+    this.settle();
     this.optimizer.importState(state);
     // The replicas' shards of the old state are moot: they get this one at the next step.
     this.parallel?.markStale();
+  }
+
+  /**
+   * Completes a data-parallel step's update (its workers' shards, then the new weights here and
+   * in every replica): called first by everything that uses the weights or the optimizer state.
+   */
+  private settle(): void {
+    this.parallel?.finish();
   }
 
   /**
