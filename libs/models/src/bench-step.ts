@@ -2,7 +2,9 @@
 // top 367-512-256-1) on the chosen backend. Not a test: a measurement to quote.
 //   node --require tsx/cjs libs/models/src/bench-step.ts [--backend wasm|cpu|auto] [--batch 1024]
 //        [--steps 20] [--model dlrm|wdl|dcn|deepfm|fm] [--optimizer sgd|adam|adagrad] [--workers N]
-//        [--json]
+//        [--between-ms X] [--json]
+// --between-ms X spins X ms after each step, as a trainer's own work between two dense steps
+// (the embedding rows' update, the next batch: ~2 ms at batch 128); the times then include it.
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, type BackendChoice } from './backend';
@@ -21,6 +23,7 @@ async function main(): Promise<void> {
       model: { type: 'string', default: 'dlrm' },
       optimizer: { type: 'string', default: 'sgd' },
       workers: { type: 'string', default: '1' },
+      'between-ms': { type: 'string', default: '0' },
       json: { type: 'boolean', default: false },
     },
   });
@@ -44,12 +47,18 @@ async function main(): Promise<void> {
   const rows = Float32Array.from({ length: B * F * D }, () => (rand() - 0.5) * 0.1);
   const labels = Float32Array.from({ length: B }, () => (rand() < 0.25 ? 1 : 0));
   const rowGrads = new Float32Array(rows.length);
+  const betweenMs = Number(values['between-ms']);
+  const between = () => {
+    const until = performance.now() + betweenMs;
+    while (performance.now() < until);
+  };
   for (let i = 0; i < warmup; i += 1) model.step(dense, rows, labels, rowGrads);
   const tensorsBefore = tf.memory().numTensors;
   const times: number[] = [];
   for (let i = 0; i < steps; i += 1) {
     const t0 = process.hrtime.bigint();
     model.step(dense, rows, labels, rowGrads);
+    if (betweenMs > 0) between();
     times.push(Number(process.hrtime.bigint() - t0) / 1e6);
   }
   times.sort((a, b) => a - b);
@@ -61,6 +70,7 @@ async function main(): Promise<void> {
     workers: model.workers,
     batch: B,
     steps,
+    betweenMs,
     parameters: model.parameterCount(),
     stepMsMedian: Number(median.toFixed(2)),
     stepMsMin: Number((times[0] as number).toFixed(2)),
