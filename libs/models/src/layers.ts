@@ -3,6 +3,8 @@
 // registered in declaration order under a stable name (the name is what export/import and the
 // weight file use).
 import * as tf from '@tensorflow/tfjs';
+import { defaultImpl } from './interaction';
+import { makeKernelLinear } from './linear-kernels';
 import { NormalRng, xavierSigma } from './rng';
 
 export interface Param {
@@ -70,6 +72,10 @@ export type WeightInit = 'xavier' | 'zeros';
 export class Linear {
   readonly weight: tf.Variable;
   readonly bias: tf.Variable | undefined;
+  private readonly kernelOps: {
+    relu: ReturnType<typeof makeKernelLinear>;
+    plain: ReturnType<typeof makeKernelLinear>;
+  };
 
   constructor(
     store: ParamStore,
@@ -84,11 +90,27 @@ export class Linear {
         ? store.zeros(`${name}.weight`, [inSize, outSize])
         : store.xavier(`${name}.weight`, [inSize, outSize], inSize, outSize);
     this.bias = withBias ? store.zeros(`${name}.bias`, [outSize]) : undefined;
+    this.kernelOps = {
+      relu: makeKernelLinear(true, withBias),
+      plain: makeKernelLinear(false, withBias),
+    };
   }
 
-  apply(x: tf.Tensor2D): tf.Tensor2D {
+  /**
+   * relu?(x W + b). On wasm and cpu it runs on @embpress/kernels (linear-kernels.ts: no weight
+   * packing, bias and ReLU fused); on the tensorflow backend, where data should stay on the
+   * device, as tfjs ops.
+   */
+  apply(x: tf.Tensor2D, relu = false): tf.Tensor2D {
+    if (defaultImpl() === 'js') {
+      const op = (relu ? this.kernelOps.relu : this.kernelOps.plain) as ReturnType<
+        typeof makeKernelLinear
+      >;
+      return this.bias === undefined ? op(x, this.weight) : op(x, this.weight, this.bias);
+    }
     const y = tf.matMul(x, this.weight) as tf.Tensor2D;
-    return this.bias === undefined ? y : addBias(y, this.bias);
+    const z = this.bias === undefined ? y : addBias(y, this.bias);
+    return relu ? tf.relu(z) : z;
   }
 }
 
@@ -156,9 +178,8 @@ export class Mlp {
   apply(x: tf.Tensor2D, dropout?: Dropout): tf.Tensor2D {
     let h = x;
     this.layers.forEach((layer, i) => {
-      h = layer.apply(h);
       const hidden = i < this.layers.length - 1;
-      if (hidden || this.reluOnLast) h = tf.relu(h);
+      h = layer.apply(h, hidden || this.reluOnLast);
       if (hidden && dropout !== undefined) h = dropout(h);
     });
     return h;
