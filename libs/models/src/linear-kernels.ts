@@ -81,17 +81,23 @@ export function makeKernelLinear(relu: boolean, withBias: boolean): LinearOp {
       value,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [xs, ws, ys] = saved as [tf.Tensor, tf.Tensor, tf.Tensor];
+        // One pass: dz = dy masked by the ReLU, its transpose, and the bias gradient Σ_rows dz.
         const dz = scratch.get('dz', B * outSize);
-        dz.set(valuesOf(dy));
-        if (relu) {
-          const out = valuesOf(ys);
-          for (let i = 0; i < dz.length; i += 1) if (!((out[i] as number) > 0)) dz[i] = 0;
-        }
+        const dzT = scratch.get('dzT', B * outSize);
+        const db = scratch.get('db', outSize).fill(0);
+        const g = valuesOf(dy);
+        const y = relu ? valuesOf(ys) : undefined;
+        for (let r = 0; r < B; r += 1)
+          for (let o = 0, i = r * outSize; o < outSize; o += 1, i += 1) {
+            const v = y !== undefined && !((y[i] as number) > 0) ? 0 : (g[i] as number);
+            dz[i] = v;
+            dzT[o * B + r] = v;
+            db[o] = (db[o] as number) + v;
+          }
         const xT = transpose(valuesOf(xs), B, inSize, scratch.get('xT', B * inSize));
         const dW = k.matmul(xT, dz, inSize, B, outSize, {
           out: scratch.get('dW', inSize * outSize),
         });
-        const dzT = transpose(dz, B, outSize, scratch.get('dzT', B * outSize));
         const dxT = k.matmul(valuesOf(ws), dzT, inSize, outSize, B, {
           out: scratch.get('dxT', B * inSize),
         });
@@ -100,13 +106,7 @@ export function makeKernelLinear(relu: boolean, withBias: boolean): LinearOp {
           tf.tensor2d(dx, [B, inSize]),
           tf.tensor2d(dW, [inSize, outSize]),
         ];
-        if (withBias) {
-          const db = scratch.get('db', outSize).fill(0);
-          for (let r = 0; r < B; r += 1)
-            for (let o = 0; o < outSize; o += 1)
-              db[o] = (db[o] as number) + (dz[r * outSize + o] as number);
-          grads.push(tf.tensor1d(db));
-        }
+        if (withBias) grads.push(tf.tensor1d(db));
         return grads;
       },
     };
