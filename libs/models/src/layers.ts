@@ -4,7 +4,7 @@
 // weight file use).
 import * as tf from '@tensorflow/tfjs';
 import { defaultImpl } from './interaction';
-import { makeKernelLinear } from './linear-kernels';
+import { makeKernelLinear, type KernelLinearOp } from './linear-kernels';
 import { NormalRng, xavierSigma } from './rng';
 
 export interface Param {
@@ -72,10 +72,8 @@ export type WeightInit = 'xavier' | 'zeros';
 export class Linear {
   readonly weight: tf.Variable;
   readonly bias: tf.Variable | undefined;
-  private readonly kernelOps: {
-    relu: ReturnType<typeof makeKernelLinear>;
-    plain: ReturnType<typeof makeKernelLinear>;
-  };
+  /** The layer on @embpress/kernels, with and without a ReLU (each keeps its own scratch). */
+  private readonly kernelOps: { relu: KernelLinearOp; plain: KernelLinearOp };
 
   constructor(
     store: ParamStore,
@@ -103,9 +101,7 @@ export class Linear {
    */
   apply(x: tf.Tensor2D, relu = false): tf.Tensor2D {
     if (defaultImpl() === 'js') {
-      const op = (relu ? this.kernelOps.relu : this.kernelOps.plain) as ReturnType<
-        typeof makeKernelLinear
-      >;
+      const op = relu ? this.kernelOps.relu : this.kernelOps.plain;
       return this.bias === undefined ? op(x, this.weight) : op(x, this.weight, this.bias);
     }
     const y = tf.matMul(x, this.weight) as tf.Tensor2D;

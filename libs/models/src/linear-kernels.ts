@@ -36,7 +36,8 @@ export function transpose(
   return out;
 }
 
-type LinearOp = (x: tf.Tensor2D, w: tf.Tensor, b?: tf.Tensor) => tf.Tensor2D;
+/** relu?(x·W (+ b)) as a tfjs op: b is given exactly when the layer has a bias. */
+export type KernelLinearOp = (x: tf.Tensor2D, w: tf.Tensor, b?: tf.Tensor) => tf.Tensor2D;
 
 /**
  * Scratch arrays of one layer, reused from step to step: a new multi-megabyte typed array per
@@ -57,7 +58,7 @@ class Scratch {
 }
 
 /** The op of one layer (its own scratch arrays): relu?(x·W (+ b)) with its gradient. */
-export function makeKernelLinear(relu: boolean, withBias: boolean): LinearOp {
+export function makeKernelLinear(relu: boolean, withBias: boolean): KernelLinearOp {
   const scratch = new Scratch();
   // tfjs passes a save function after the inputs: the tensors it keeps for the backward pass.
   const op = tf.customGrad(((...args: unknown[]) => {
@@ -86,10 +87,10 @@ export function makeKernelLinear(relu: boolean, withBias: boolean): LinearOp {
         const dzT = scratch.get('dzT', B * outSize);
         const db = scratch.get('db', outSize).fill(0);
         const g = valuesOf(dy);
-        const y = relu ? valuesOf(ys) : undefined;
+        const out = relu ? valuesOf(ys) : undefined;
         for (let r = 0; r < B; r += 1)
           for (let o = 0, i = r * outSize; o < outSize; o += 1, i += 1) {
-            const v = y !== undefined && !((y[i] as number) > 0) ? 0 : (g[i] as number);
+            const v = out !== undefined && !((out[i] as number) > 0) ? 0 : (g[i] as number);
             dz[i] = v;
             dzT[o * B + r] = v;
             db[o] = (db[o] as number) + v;
@@ -111,5 +112,5 @@ export function makeKernelLinear(relu: boolean, withBias: boolean): LinearOp {
       },
     };
   }) as unknown as Parameters<typeof tf.customGrad>[0]);
-  return op as unknown as LinearOp;
+  return op as unknown as KernelLinearOp;
 }
