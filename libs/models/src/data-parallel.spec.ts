@@ -49,6 +49,15 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return m;
 }
 
+/** One step of each model on `b`: the same loss, the same weights, and a replica equal to `two`. */
+function stepBothAlike(one: CtrModel, two: CtrModel, b: ReturnType<typeof batch>): void {
+  const r1 = one.step(b.dense, b.rows, b.labels);
+  const r2 = two.step(b.dense, b.rows, b.labels);
+  expect(Math.abs(r1.loss - r2.loss)).toBeLessThan(1e-6);
+  expect(maxAbsDiff(flat(one), flat(two))).toBeLessThan(1e-5);
+  expect(two.replicaWeights()[0]).toEqual(flat(two));
+}
+
 function pair(kind: string, options: CreateModelOptions = {}) {
   const config = CONFIGS[kind] as ModelConfigInput;
   const base = { seed: 5, optimizer: { kind: 'adam' as const, lr: 0.01 }, ...options };
@@ -140,11 +149,7 @@ describe('data-parallel training step', () => {
       ).toBeLessThan(1e-6);
       two.step(big.dense, big.rows, big.labels);
       one.step(big.dense, big.rows, big.labels);
-      const r1 = one.step(probe.dense, probe.rows, probe.labels);
-      const r2 = two.step(probe.dense, probe.rows, probe.labels);
-      expect(Math.abs(r1.loss - r2.loss)).toBeLessThan(1e-6);
-      expect(maxAbsDiff(flat(one), flat(two))).toBeLessThan(1e-5);
-      expect(two.replicaWeights()[0]).toEqual(flat(two));
+      stepBothAlike(one, two, probe);
     } finally {
       one.dispose();
       two.dispose();
@@ -203,12 +208,7 @@ describe('data-parallel training step', () => {
       const weights = one.exportWeights();
       one.importWeights(weights);
       two.importWeights(weights);
-      const b = batch(64, 600);
-      const r1 = one.step(b.dense, b.rows, b.labels);
-      const r2 = two.step(b.dense, b.rows, b.labels);
-      expect(Math.abs(r1.loss - r2.loss)).toBeLessThan(1e-6);
-      expect(maxAbsDiff(flat(one), flat(two))).toBeLessThan(1e-5);
-      expect(two.replicaWeights()[0]).toEqual(flat(two));
+      stepBothAlike(one, two, batch(64, 600));
     } finally {
       one.dispose();
       two.dispose();
