@@ -58,21 +58,29 @@ function stepBothAlike(one: CtrModel, two: CtrModel, b: ReturnType<typeof batch>
   expect(two.replicaWeights()[0]).toEqual(flat(two));
 }
 
-function pair(kind: string, options: CreateModelOptions = {}) {
+/** A one-thread and a two-thread model of `kind` from the same seed, disposed after `body`. */
+function withPair(
+  kind: string,
+  body: (one: CtrModel, two: CtrModel) => void,
+  options: CreateModelOptions = {},
+): void {
   const config = CONFIGS[kind] as ModelConfigInput;
   const base = { seed: 5, optimizer: { kind: 'adam' as const, lr: 0.01 }, ...options };
-  return {
-    one: createModel(config, { ...base, workers: 1 }),
-    two: createModel(config, { ...base, workers: 2 }),
-  };
+  const one = createModel(config, { ...base, workers: 1 });
+  const two = createModel(config, { ...base, workers: 2 });
+  try {
+    body(one, two);
+  } finally {
+    one.dispose();
+    two.dispose();
+  }
 }
 
 describe('data-parallel training step', () => {
   it.each(['dlrm', 'deepfm'])(
     '%s: two threads step as one does, and the replica stays bitwise equal',
     (kind) => {
-      const { one, two } = pair(kind);
-      try {
+      withPair(kind, (one, two) => {
         expect(two.workers).toBe(2);
         for (let step = 0; step < 4; step += 1) {
           // 67 rows: an odd batch, split 34 / 33.
@@ -87,50 +95,42 @@ describe('data-parallel training step', () => {
         expect(two.steps).toBe(4);
         const [replica] = two.replicaWeights();
         expect(replica).toEqual(flat(two));
-      } finally {
-        one.dispose();
-        two.dispose();
-      }
+      });
     },
   );
 
   it('draws the dropout masks a one-thread step draws', () => {
-    const { one, two } = pair('dlrm', { dropout: 0.5 });
-    try {
-      for (let step = 0; step < 3; step += 1) {
-        const b = batch(64, 200 + step);
-        const r1 = one.step(b.dense, b.rows, b.labels);
-        const r2 = two.step(b.dense, b.rows, b.labels);
-        expect(Math.abs(r1.loss - r2.loss)).toBeLessThan(1e-6);
-        expect(maxAbsDiff(r1.rowGrads, r2.rowGrads)).toBeLessThan(1e-7);
-      }
-      expect(maxAbsDiff(flat(one), flat(two))).toBeLessThan(1e-5);
-    } finally {
-      one.dispose();
-      two.dispose();
-    }
+    withPair(
+      'dlrm',
+      (one, two) => {
+        for (let step = 0; step < 3; step += 1) {
+          const b = batch(64, 200 + step);
+          const r1 = one.step(b.dense, b.rows, b.labels);
+          const r2 = two.step(b.dense, b.rows, b.labels);
+          expect(Math.abs(r1.loss - r2.loss)).toBeLessThan(1e-6);
+          expect(maxAbsDiff(r1.rowGrads, r2.rowGrads)).toBeLessThan(1e-7);
+        }
+        expect(maxAbsDiff(flat(one), flat(two))).toBeLessThan(1e-5);
+      },
+      { dropout: 0.5 },
+    );
   });
 
   it('steps small batches on the calling thread alone', () => {
-    const { one, two } = pair('dlrm');
-    try {
+    withPair('dlrm', (one, two) => {
       const b = batch(20, 7);
       const r1 = one.step(b.dense, b.rows, b.labels);
       const r2 = two.step(b.dense, b.rows, b.labels);
       expect(r2.loss).toBe(r1.loss);
       expect(flat(two)).toEqual(flat(one));
-    } finally {
-      one.dispose();
-      two.dispose();
-    }
+    });
   });
 
   it('finishes a split step’s update before anything else uses the weights', () => {
     // The workers' shards of an update complete at the next call (data-parallel.ts finish()):
     // a one-thread step of a small batch, a prediction and a loss right after a split step must
     // all see the updated weights (Adam at lr 0.01 moves every weight by ~0.01).
-    const { one, two } = pair('dlrm');
-    try {
+    withPair('dlrm', (one, two) => {
       const big = batch(67, 11);
       one.step(big.dense, big.rows, big.labels);
       two.step(big.dense, big.rows, big.labels);
@@ -150,55 +150,50 @@ describe('data-parallel training step', () => {
       two.step(big.dense, big.rows, big.labels);
       one.step(big.dense, big.rows, big.labels);
       stepBothAlike(one, two, probe);
-    } finally {
-      one.dispose();
-      two.dispose();
-    }
+    });
   });
 
   it('gathers the workers’ shards of the optimizer state, and resumes from it exactly', () => {
-    const { one, two } = pair('dlrm');
-    const resumed = createModel(CONFIGS['dlrm'] as ModelConfigInput, {
-      seed: 99, // other initial weights: everything must come from the import
-      optimizer: { kind: 'adam', lr: 0.01 },
-      workers: 2,
-    });
-    try {
-      for (let step = 0; step < 3; step += 1) {
-        const b = batch(64, 300 + step);
-        one.step(b.dense, b.rows, b.labels);
-        two.step(b.dense, b.rows, b.labels);
-      }
-      const state = two.exportOptimizerState();
-      const reference = one.exportOptimizerState();
-      expect(state.step).toBe(3);
-      expect(state.slots.map((s) => s.name)).toEqual(reference.slots.map((s) => s.name));
-      state.slots.forEach((s, i) => {
-        // The second moments of a few steps are ~1e-4 or less: relative agreement.
-        const ref = (reference.slots[i] as { values: Float32Array }).values;
-        const scaleOf = Math.max(...Array.from(ref, Math.abs), 1e-12);
-        expect(maxAbsDiff(s.values, ref) / scaleOf).toBeLessThan(1e-3);
+    withPair('dlrm', (one, two) => {
+      const resumed = createModel(CONFIGS['dlrm'] as ModelConfigInput, {
+        seed: 99, // other initial weights: everything must come from the import
+        optimizer: { kind: 'adam', lr: 0.01 },
+        workers: 2,
       });
-      resumed.importWeights(two.exportWeights());
-      resumed.importOptimizerState(state);
-      for (let step = 0; step < 3; step += 1) {
-        const b = batch(64, 400 + step);
-        const ra = two.step(b.dense, b.rows, b.labels);
-        const rb = resumed.step(b.dense, b.rows, b.labels);
-        expect(rb.loss).toBe(ra.loss);
+      try {
+        for (let step = 0; step < 3; step += 1) {
+          const b = batch(64, 300 + step);
+          one.step(b.dense, b.rows, b.labels);
+          two.step(b.dense, b.rows, b.labels);
+        }
+        const state = two.exportOptimizerState();
+        const reference = one.exportOptimizerState();
+        expect(state.step).toBe(3);
+        expect(state.slots.map((s) => s.name)).toEqual(reference.slots.map((s) => s.name));
+        state.slots.forEach((s, i) => {
+          // The second moments of a few steps are ~1e-4 or less: relative agreement.
+          const ref = (reference.slots[i] as { values: Float32Array }).values;
+          const scaleOf = Math.max(...Array.from(ref, Math.abs), 1e-12);
+          expect(maxAbsDiff(s.values, ref) / scaleOf).toBeLessThan(1e-3);
+        });
+        resumed.importWeights(two.exportWeights());
+        resumed.importOptimizerState(state);
+        for (let step = 0; step < 3; step += 1) {
+          const b = batch(64, 400 + step);
+          const ra = two.step(b.dense, b.rows, b.labels);
+          const rb = resumed.step(b.dense, b.rows, b.labels);
+          expect(rb.loss).toBe(ra.loss);
+        }
+        expect(flat(resumed)).toEqual(flat(two));
+        expect(resumed.exportOptimizerState()).toEqual(two.exportOptimizerState());
+      } finally {
+        resumed.dispose();
       }
-      expect(flat(resumed)).toEqual(flat(two));
-      expect(resumed.exportOptimizerState()).toEqual(two.exportOptimizerState());
-    } finally {
-      one.dispose();
-      two.dispose();
-      resumed.dispose();
-    }
+    });
   });
 
   it('keeps the steps’ optimizer state when only the weights are imported', () => {
-    const { one, two } = pair('dlrm');
-    try {
+    withPair('dlrm', (one, two) => {
       for (let step = 0; step < 2; step += 1) {
         const b = batch(64, 500 + step);
         one.step(b.dense, b.rows, b.labels);
@@ -209,10 +204,7 @@ describe('data-parallel training step', () => {
       one.importWeights(weights);
       two.importWeights(weights);
       stepBothAlike(one, two, batch(64, 600));
-    } finally {
-      one.dispose();
-      two.dispose();
-    }
+    });
   });
 
   it('reports a replica that cannot start as a DataParallelError', () => {

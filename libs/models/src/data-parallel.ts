@@ -21,6 +21,7 @@ import {
 import * as path from 'node:path';
 import type { ModelConfig } from './config';
 import type { RowSlice } from './layers';
+import type { CtrModel } from './model';
 import type { DenseOptimizerConfig } from './optimizer';
 
 /** Slots of the control array shared with one worker. */
@@ -73,41 +74,22 @@ export type ReplicaCommand =
   | { kind: 'export' }
   | { kind: 'exit' };
 
-/** The model as the data-parallel step uses it (implemented by CtrModel). */
-export interface ParallelTarget {
-  readonly config: ModelConfig;
-  readonly learningRate: number;
-  /** The dense weights in their flat order: names and sizes. */
-  readonly params: readonly { name: string; variable: { size: number } }[];
-  /** Number of dense weights (floats). */
-  parameterCount(): number;
-  /** A slice's mean loss and logits; its row and flat weight gradients into the outputs. */
-  sliceGradients(
-    dense: Float32Array,
-    rows: Float32Array,
-    labels: Float32Array,
-    slice: RowSlice,
-    weightGradsOut: Float32Array,
-    rowGradsOut: Float32Array,
-  ): { loss: number; logits: Float32Array };
-  /**
-   * One optimizer update from Σ weights[r] · parts[r] (flat, exportWeights() order) of the flat
-   * positions of `shard`, their new values written to shard.out (no weight assigned).
-   */
-  applyGradientSum(
-    parts: readonly Float32Array[],
-    weights: readonly number[],
-    lr: number | undefined,
-    shard: { from: number; to: number; out: Float32Array },
-  ): void;
-  /** Every weight from a flat array. */
-  assignFlatWeights(values: Float32Array): void;
-  exportWeights(): { name: string; shape: number[]; values: Float32Array }[];
-  exportOptimizerState(): {
-    step: number;
-    slots: { name: string; shape: number[]; values: Float32Array }[];
-  };
-}
+/**
+ * What the data-parallel step uses of its model: CtrModel's members for it (sliceGradients,
+ * applyGradientSum, assignFlatWeights) and the weights' layout and export.
+ */
+export type ParallelTarget = Pick<
+  CtrModel,
+  | 'config'
+  | 'learningRate'
+  | 'params'
+  | 'parameterCount'
+  | 'sliceGradients'
+  | 'applyGradientSum'
+  | 'assignFlatWeights'
+  | 'exportWeights'
+  | 'exportOptimizerState'
+>;
 
 /** Error of a worker replica (it stopped, failed a command, or never answered). */
 export class DataParallelError extends Error {

@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { parseModelConfig, type ModelConfig, type ModelConfigInput } from './config';
 import { InputShapeError, ModelConfigError, WeightsError } from './errors';
-import { DataParallelStep, type ParallelTarget } from './data-parallel';
+import { DataParallelStep } from './data-parallel';
 import { makeDropout, ParamStore, type Param, type RowSlice } from './layers';
 import { DlrmServing } from './dlrm-serving';
 import { sigmoid } from './metrics';
@@ -68,7 +68,7 @@ export function bceWithLogitsMean(logits: tf.Tensor1D, labels: tf.Tensor1D): tf.
   return tf.mean(perSample);
 }
 
-export class CtrModel implements ParallelTarget {
+export class CtrModel {
   readonly config: ModelConfig;
   readonly net: Network;
   private readonly store: ParamStore;

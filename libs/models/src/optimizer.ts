@@ -53,6 +53,8 @@ export class DenseOptimizer {
   private readonly fused: boolean;
   /** Number of weights (floats) of all params, one after another in the flat layout. */
   private readonly weightCount: number;
+  /** The weighted sum of more than two gradient parts (applySum; made on first use). */
+  private summed: Float32Array | undefined;
   /** Per weight, the array its fused update is computed in (made on first use). */
   private readonly scratches: Float32Array[] = [];
 
@@ -190,7 +192,9 @@ export class DenseOptimizer {
     let summed = parts;
     let by = weights;
     if (parts.length > 2) {
-      const g = new Float32Array(total);
+      // Reused from step to step (three or more threads): 4 bytes per weight, every step.
+      this.summed ??= new Float32Array(total);
+      const g = this.summed.fill(0);
       parts.forEach((part, r) => {
         const w = weights[r] as number;
         for (let j = 0; j < total; j += 1) g[j] = (g[j] as number) + w * (part[j] as number);
