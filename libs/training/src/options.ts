@@ -13,6 +13,7 @@ import { isRawSource } from './dataset-input';
 import type { Evaluation } from './evaluate';
 import { LR_SCHEDULES, type LrSchedule } from './lr-schedule';
 import { TrainError } from './train-errors';
+import { isTrainWorkers, MAX_TRAIN_WORKERS } from './train-workers';
 import { TRAIN_PRESETS, type ResolvedSchedule, type TrainPreset } from './training-defaults';
 
 export const OPTIMIZER_KINDS = ['sgd', 'adagrad', 'adam'] as const;
@@ -257,8 +258,8 @@ export function validate(o: TrainOptions): void {
     `dropout must be in [0, 1), got ${o.dropout}`,
   );
   check(
-    o.workers === undefined || (Number.isInteger(o.workers) && o.workers >= 1 && o.workers <= 64),
-    `workers must be an integer in [1, 64], got ${o.workers}`,
+    o.workers === undefined || isTrainWorkers(o.workers),
+    `workers must be an integer in [1, ${MAX_TRAIN_WORKERS}], got ${o.workers}`,
   );
   check(
     o.lrSchedule === undefined || (LR_SCHEDULES as readonly string[]).includes(o.lrSchedule),

@@ -11,6 +11,14 @@ import { TrainError } from './train-errors';
  */
 export const PARALLEL_MIN_TRAIN_ROWS = 50_000;
 
+/** The most threads a dense step may be given (--workers, EMBPRESS_TRAIN_WORKERS, TrainOptions). */
+export const MAX_TRAIN_WORKERS = 64;
+
+/** Whether `n` is a thread count a dense step accepts. */
+export function isTrainWorkers(n: number): boolean {
+  return Number.isInteger(n) && n >= 1 && n <= MAX_TRAIN_WORKERS;
+}
+
 /** Threads of the dense step: the flag, else EMBPRESS_TRAIN_WORKERS, else the cores (long runs). */
 export function trainWorkers(
   given: number | undefined,
@@ -33,10 +41,10 @@ export function trainWorkers(
     why = 'flag';
   } else if (fromEnv !== undefined && fromEnv !== '') {
     count = Number(fromEnv);
-    if (!(Number.isInteger(count) && count >= 1 && count <= 64))
+    if (!isTrainWorkers(count))
       throw new TrainError(
         'bad-argument',
-        `EMBPRESS_TRAIN_WORKERS must be an integer in [1, 64], got ${JSON.stringify(fromEnv)}`,
+        `EMBPRESS_TRAIN_WORKERS must be an integer in [1, ${MAX_TRAIN_WORKERS}], got ${JSON.stringify(fromEnv)}`,
       );
     why = 'EMBPRESS_TRAIN_WORKERS';
   } else if (model === 'fm') {
