@@ -46,25 +46,6 @@ export class ParamStore {
   }
 }
 
-/**
- * y + b for y: [B, out], b: [out]. tfjs's gradient of a broadcast add sums dy over axis 0, which
- * wasm does by transposing [B, out] first (~9 ms per 1024×512 layer); a [1, B] row of ones times
- * dy gives the same sums through the fast matMul.
- */
-const addBias = tf.customGrad(((y: tf.Tensor, b: tf.Tensor) => {
-  const B = y.shape[0] as number;
-  return {
-    value: tf.add(y, b),
-    gradFunc: (dy: tf.Tensor) => [
-      tf.reshape(dy, dy.shape),
-      tf.reshape(tf.matMul(tf.ones([1, B]), dy), b.shape),
-    ],
-  };
-}) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (
-  y: tf.Tensor2D,
-  b: tf.Tensor,
-) => tf.Tensor2D;
-
 /** How a Linear's weight starts: Xavier-normal (the reference's dense layers) or zeros. */
 export type WeightInit = 'xavier' | 'zeros';
 
@@ -105,7 +86,7 @@ export class Linear {
       return this.bias === undefined ? op(x, this.weight) : op(x, this.weight, this.bias);
     }
     const y = tf.matMul(x, this.weight) as tf.Tensor2D;
-    const z = this.bias === undefined ? y : addBias(y, this.bias);
+    const z = this.bias === undefined ? y : (tf.add(y, this.bias) as tf.Tensor2D);
     return relu ? tf.relu(z) : z;
   }
 }
