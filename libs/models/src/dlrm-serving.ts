@@ -75,11 +75,13 @@ export class DlrmServing {
     // z = [B, n, D]: per sample the bottom vector first (when present), then its F rows.
     const z = grow(this.z, B * n * D);
     this.z = z;
+    // Per-sample pieces are copied by index, not with set(subarray(...)): two views per sample
+    // were a tenth of the ranker's garbage per request (docs/benchmarks.md).
     if (bottom === undefined) z.set(rows.subarray(0, B * F * D));
     else
       for (let s = 0; s < B; s += 1) {
-        z.set(bottom.subarray(s * D, (s + 1) * D), s * n * D);
-        z.set(rows.subarray(s * F * D, (s + 1) * F * D), (s * n + 1) * D);
+        copyRange(bottom, s * D, D, z, s * n * D);
+        copyRange(rows, s * F * D, F * D, z, (s * n + 1) * D);
       }
     const T = (n * (n - 1)) / 2;
     this.triangle = grow(this.triangle, B * T);
@@ -96,8 +98,8 @@ export class DlrmServing {
     const topIn = grow(this.topIn, B * width);
     this.topIn = topIn;
     for (let s = 0; s < B; s += 1) {
-      if (bottom !== undefined) topIn.set(bottom.subarray(s * D, (s + 1) * D), s * width);
-      topIn.set(triangle.subarray(s * T, (s + 1) * T), s * width + first);
+      if (bottom !== undefined) copyRange(bottom, s * D, D, topIn, s * width);
+      copyRange(triangle, s * T, T, topIn, s * width + first);
     }
     return this.mlp(this.top, topIn.subarray(0, B * width), B, width).slice();
   }
@@ -125,6 +127,17 @@ export class DlrmServing {
     }
     return h;
   }
+}
+
+/** to[at ..< at + length] = from[start ..< start + length]. */
+function copyRange(
+  from: Float32Array,
+  start: number,
+  length: number,
+  to: Float32Array,
+  at: number,
+): void {
+  for (let i = 0; i < length; i += 1) to[at + i] = from[start + i] as number;
 }
 
 /** `buffer` when it holds at least `length` floats, else a new array of that length. */

@@ -105,6 +105,37 @@ describe('decodeRankRequest', () => {
     expect(ours.columns[0]?.numeric).toEqual([1.5, 2.5, NaN]);
   });
 
+  it('sizes a column by its fields: unknown fields of every wire type, a packed run read past its end', () => {
+    const w = new BinaryWriter();
+    w.uint32((1 << 3) | 2).string('m');
+    w.uint32((6 << 3) | 2).fork();
+    w.uint32((1 << 3) | 2).string('C1');
+    w.uint32((3 << 3) | 2).string('a');
+    w.uint32((9 << 3) | 0).uint64(1); // unknown varint
+    w.uint32((9 << 3) | 1).fixed64(2); // unknown 64-bit
+    w.uint32((9 << 3) | 3); // unknown group ...
+    w.uint32((1 << 3) | 0).uint32(7);
+    w.uint32((9 << 3) | 4); // ... ends
+    w.uint32((3 << 3) | 2).string('b');
+    w.join();
+    w.uint32((6 << 3) | 2).fork();
+    w.uint32((1 << 3) | 2).string('I1');
+    // 12 bytes of packed doubles: the second double reads 4 bytes past the run, into the
+    // categorical value after it, which is then never read as one (as in ts-proto).
+    w.uint32((2 << 3) | 2).bytes(
+      new Uint8Array([...new Uint8Array(new Float64Array([2.5]).buffer), 0, 0, 0, 0]),
+    );
+    w.uint32((3 << 3) | 2).string('zz');
+    w.uint32((2 << 3) | 1).double(4);
+    w.join();
+    const bytes = w.finish();
+    const ours = plain(decodeRankRequest(bytes));
+    expect(ours).toEqual(ranker.RankRequest.decode(bytes));
+    expect(ours.columns[0]?.categorical).toEqual(['a', 'b']);
+    expect(ours.columns[1]?.numeric).toHaveLength(3);
+    expect(ours.columns[1]?.categorical).toEqual([]);
+  });
+
   it('throws where ts-proto throws, and agrees where it does not, on truncated and corrupted bytes', () => {
     const r = rng(11);
     let thrown = 0;

@@ -58,19 +58,67 @@ export interface RankRequestIn {
 }
 
 // Wire types and the tags of the fields read here (field number << 3 | wire type).
-const WIRE_LEN = 2;
+const WIRE_VARINT = 0;
 const WIRE_I64 = 1;
+const WIRE_LEN = 2;
+const WIRE_I32 = 5;
 const END_GROUP = 4;
 
+/** Skips one value: BinaryReader.skip, without the view of the skipped bytes it returns. */
+function skipValue(reader: BinaryReader, wire: number): void {
+  if (wire === WIRE_LEN) {
+    const length = reader.uint32();
+    reader.pos += length;
+  } else if (wire === WIRE_I64) reader.pos += 8;
+  else if (wire === WIRE_VARINT) reader.uint32();
+  else if (wire === WIRE_I32) reader.pos += 4;
+  else reader.skip(wire);
+}
+
 /**
- * One FeatureColumn ending at `end` (`buf`: the bytes the reader reads). Like ts-proto's nested decode, every read is bounded by the
- * whole message (not `end`), and an end-group tag stops the column where it is.
+ * How many numeric and categorical values a column's fields hold: the capacity decodeColumn
+ * allocates, exact for a well-formed column (a malformed one is decoded the same, only with a
+ * capacity that may be off).
+ */
+function countValues(reader: BinaryReader, end: number): { numeric: number; categorical: number } {
+  const from = reader.pos;
+  let numeric = 0;
+  let categorical = 0;
+  while (reader.pos < end) {
+    const tag = reader.uint32();
+    const field = tag >>> 3;
+    const wire = tag & 7;
+    if (wire === END_GROUP || tag === 0) break;
+    if (field === 2 && wire === WIRE_I64) numeric += 1;
+    // A packed run's last double may start inside it and end past it (read as decodeColumn does).
+    else if (field === 2 && wire === WIRE_LEN) {
+      const length = reader.uint32();
+      numeric += Math.ceil(length / 8);
+      reader.pos += length;
+      continue;
+    } else if (field === 3 && wire === WIRE_LEN) categorical += 1;
+    skipValue(reader, wire);
+  }
+  reader.pos = from;
+  return { numeric, categorical };
+}
+
+/**
+ * One FeatureColumn ending at `end` (`buf`: the bytes the reader reads). Like ts-proto's nested
+ * decode, every read is bounded by the whole message (not `end`), and an end-group tag stops the
+ * column where it is.
+ *
+ * The value arrays are sized by a first pass over the column's tags: grown by push, they were
+ * copied as they grew, and that was half of the ranker's garbage per request (docs/benchmarks.md).
  */
 function decodeColumn(reader: BinaryReader, buf: Uint8Array, end: number): FeatureColumnIn {
+  const counts = countValues(reader, end);
   let name = '';
-  const numeric: number[] = [];
-  const starts: number[] = [];
-  const ends: number[] = [];
+  const numeric = new Array<number>(counts.numeric);
+  const starts = new Array<number>(counts.categorical);
+  const ends = new Array<number>(counts.categorical);
+  let n = 0;
+  let c = 0;
   while (reader.pos < end) {
     const tag = reader.uint32();
     const field = tag >>> 3;
@@ -78,22 +126,26 @@ function decodeColumn(reader: BinaryReader, buf: Uint8Array, end: number): Featu
     if (field === 1 && wire === WIRE_LEN) {
       name = reader.string();
     } else if (field === 2 && wire === WIRE_I64) {
-      numeric.push(reader.double());
+      numeric[n++] = reader.double();
     } else if (field === 2 && wire === WIRE_LEN) {
       const packedEnd = reader.uint32() + reader.pos;
-      while (reader.pos < packedEnd) numeric.push(reader.double());
+      while (reader.pos < packedEnd) numeric[n++] = reader.double();
     } else if (field === 3 && wire === WIRE_LEN) {
       const len = reader.uint32();
       const start = reader.pos;
       reader.pos += len;
       if (reader.pos > reader.len) throw new RangeError('premature EOF');
-      starts.push(start);
-      ends.push(start + len);
+      starts[c] = start;
+      ends[c++] = start + len;
     } else {
       if (wire === END_GROUP || tag === 0) break;
       reader.skip(wire);
     }
   }
+  // Exact for a well-formed column; trimmed all the same (a packed run that overran its length).
+  numeric.length = n;
+  starts.length = c;
+  ends.length = c;
   return { name, numeric, categorical: new PackedStrings(buf, starts, ends) };
 }
 
