@@ -8,6 +8,7 @@ import { fork } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { ChildGroup, describeExit } from '@embpress/service-kit/child-group';
 import { lazyRequire } from '@embpress/service-kit/config';
+import { missingServiceNodeFlags } from '@embpress/service-kit/node-flags';
 import type { ServiceName } from './main';
 import type { ReadyMessage } from './serve-one';
 
@@ -29,7 +30,9 @@ function startChild(
   env: NodeJS.ProcessEnv,
 ): Promise<ReadyMessage & { pid: number | undefined }> {
   const args = ['serve', name, ...(configFile === undefined ? [] : ['--config', configFile])];
-  const child = fork(MAIN, args, { env, execArgv: process.execArgv, stdio: 'inherit' });
+  // This process's flags, and the services' heap flags where it was started without them.
+  const execArgv = [...missingServiceNodeFlags(), ...process.execArgv];
+  const child = fork(MAIN, args, { env, execArgv, stdio: 'inherit' });
   const exited = group.add(name, child);
   return new Promise((resolve, reject) => {
     child.on('message', (message: ReadyMessage) => {

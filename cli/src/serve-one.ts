@@ -12,6 +12,7 @@ import {
 import { startTelemetry } from '@embpress/service-kit/telemetry';
 import cluster from 'node:cluster';
 import { ChildGroup, describeExit } from '@embpress/service-kit/child-group';
+import { missingServiceNodeFlags } from '@embpress/service-kit/node-flags';
 import { z } from 'zod';
 import type { ServiceName } from './main';
 import { SERVICES } from './services';
@@ -62,6 +63,12 @@ export async function serveOne(name: ServiceName, configFile: string | undefined
   const { createLogger, exitOnFatalError, stopOnSignals } =
     lazyRequire<typeof import('@embpress/service-kit')>('@embpress/service-kit');
   const logger = createLogger({ service: name, level });
+  const missing = missingServiceNodeFlags();
+  if (missing.length > 0)
+    logger.warn(
+      { missing },
+      `node was started without ${missing.join(' ')}: expect more full garbage collections under load (docs/adr/0020; bin/embpress, npm start and the image set it)`,
+    );
   let notServing = () => undefined as void;
   exitOnFatalError(logger, () => notServing());
 
@@ -115,6 +122,8 @@ async function serveWorkers(
   });
   group.stopOnSignals();
   const ready: ReadyMessage[] = [];
+  // Workers run with this process's flags, plus the services' heap flags if it lacks them.
+  cluster.setupPrimary({ execArgv: [...missingServiceNodeFlags(), ...process.execArgv] });
   await new Promise<void>((resolve) => {
     for (let i = 0; i < workers; i += 1) {
       const worker = cluster.fork();

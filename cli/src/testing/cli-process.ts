@@ -2,6 +2,7 @@
 // an IPC channel so a `serve` child reports when it is SERVING and on which port.
 import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { SERVICE_NODE_FLAGS } from '@embpress/service-kit/node-flags';
 
 const MAIN = join(__dirname, '..', 'main.ts');
 
@@ -18,7 +19,7 @@ export function runCli(
   options: { detached?: boolean } = {},
 ): CliProcess {
   const child = fork(MAIN, args, {
-    execArgv: ['--require', 'tsx/cjs'],
+    execArgv: [...SERVICE_NODE_FLAGS, '--require', 'tsx/cjs'],
     env: { ...process.env, EMBPRESS_LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     detached: options.detached ?? false,
