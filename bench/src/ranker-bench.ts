@@ -26,6 +26,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { integerOption, atLeastOption, oneOfOption } from '@embpress/service-kit/config';
+import { SERVICE_NODE_FLAGS } from '@embpress/service-kit/node-flags';
 import { cpuSeconds, machineBusySeconds } from './ranker-cpu';
 import type { RankerLoadConfig } from './ranker-load';
 import { runLoad } from './ranker-load-process';
@@ -55,7 +56,8 @@ export async function benchRanker(options: RankerBenchOptions): Promise<RankerBe
   rmSync(runDir, { recursive: true, force: true });
   mkdirSync(runDir, { recursive: true });
   const spansFile = join(runDir, 'spans.jsonl');
-  const tsx = ['--require', require.resolve('tsx/cjs')];
+  // The services and the load generator (a client service) run as bin/embpress runs them.
+  const tsx = [...SERVICE_NODE_FLAGS, '--require', require.resolve('tsx/cjs')];
   const common = { EMBPRESS_SPANS_FILE: spansFile, EMBPRESS_LOG_LEVEL: 'warn' };
   try {
     const storeProc = await serve(

@@ -19,6 +19,7 @@ import { parseArgs } from 'node:util';
 import { registry } from '@embpress/compression';
 import { ModelRegistryDir } from '@embpress/model-registry';
 import { integerOption, atLeastOption, oneOfOption } from '@embpress/service-kit/config';
+import { SERVICE_NODE_FLAGS } from '@embpress/service-kit/node-flags';
 import { StoreClient } from '@embpress/store-client';
 import { BenchSetupError } from './bench-setup-error';
 import type { StoreTarget } from './store-load';
@@ -119,7 +120,10 @@ export async function benchStore(
     redis.client.disconnect();
 
     // The store: TypeScript through tsx like bin/embpress; --cpu-prof writes a profile at exit.
+    // The load generator, a client of the store as our ranker is, runs with the same node flags
+    // (docs/adr/0020); it drives Redis too, so both sides have the same client.
     const execArgv = [
+      ...SERVICE_NODE_FLAGS,
       '--require',
       require.resolve('tsx/cjs'),
       ...(options.profileDir === undefined
