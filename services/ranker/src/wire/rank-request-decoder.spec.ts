@@ -112,6 +112,7 @@ describe('decodeRankRequest', () => {
     w.uint32((1 << 3) | 2).string('C1');
     w.uint32((3 << 3) | 2).string('a');
     w.uint32((9 << 3) | 0).uint64(1); // unknown varint
+    w.uint32((9 << 3) | 0).raw(new Uint8Array([...new Array<number>(10).fill(0xff), 1])); // 11 bytes
     w.uint32((9 << 3) | 1).fixed64(2); // unknown 64-bit
     w.uint32((9 << 3) | 3); // unknown group ...
     w.uint32((1 << 3) | 0).uint32(7);

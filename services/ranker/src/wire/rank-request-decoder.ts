@@ -64,13 +64,17 @@ const WIRE_LEN = 2;
 const WIRE_I32 = 5;
 const END_GROUP = 4;
 
-/** Skips one value: BinaryReader.skip, without the view of the skipped bytes it returns. */
-function skipValue(reader: BinaryReader, wire: number): void {
+/**
+ * Skips one value as BinaryReader.skip does (`buf`: the bytes the reader reads), without the view
+ * of the skipped bytes that it returns. A varint is skipped byte by byte, however long, as skip
+ * does (reading it as a number would refuse one of more than 10 bytes, which skip accepts).
+ */
+function skipValue(reader: BinaryReader, buf: Uint8Array, wire: number): void {
   if (wire === WIRE_LEN) {
     const length = reader.uint32();
     reader.pos += length;
   } else if (wire === WIRE_I64) reader.pos += 8;
-  else if (wire === WIRE_VARINT) reader.uint32();
+  else if (wire === WIRE_VARINT) while (((buf[reader.pos++] ?? 0) & 0x80) !== 0);
   else if (wire === WIRE_I32) reader.pos += 4;
   else reader.skip(wire);
 }
@@ -80,7 +84,11 @@ function skipValue(reader: BinaryReader, wire: number): void {
  * allocates, exact for a well-formed column (a malformed one is decoded the same, only with a
  * capacity that may be off).
  */
-function countValues(reader: BinaryReader, end: number): { numeric: number; categorical: number } {
+function countValues(
+  reader: BinaryReader,
+  buf: Uint8Array,
+  end: number,
+): { numeric: number; categorical: number } {
   const from = reader.pos;
   let numeric = 0;
   let categorical = 0;
@@ -97,7 +105,7 @@ function countValues(reader: BinaryReader, end: number): { numeric: number; cate
       reader.pos += length;
       continue;
     } else if (field === 3 && wire === WIRE_LEN) categorical += 1;
-    skipValue(reader, wire);
+    skipValue(reader, buf, wire);
   }
   reader.pos = from;
   return { numeric, categorical };
@@ -112,7 +120,7 @@ function countValues(reader: BinaryReader, end: number): { numeric: number; cate
  * copied as they grew, and that was half of the ranker's garbage per request (docs/benchmarks.md).
  */
 function decodeColumn(reader: BinaryReader, buf: Uint8Array, end: number): FeatureColumnIn {
-  const counts = countValues(reader, end);
+  const counts = countValues(reader, buf, end);
   let name = '';
   const numeric = new Array<number>(counts.numeric);
   const starts = new Array<number>(counts.categorical);
