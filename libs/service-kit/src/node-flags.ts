@@ -10,8 +10,8 @@
  * array buffers allocated since the last one reach a limit that, for a service's small heap
  * (30-40 MB of objects; the tables are array buffers), sits a few MB above it. Every response's
  * buffers count against it, so under load the store ran a full collection every ~0.25 s; with
- * this initial size the limit starts at 128 MB, and a 60-s `bench store` run went from 200-250
- * full collections to 4-22 (docs/benchmarks.md, sixth round). The heap grows only as it fills.
+ * this initial size the limit starts at 128 MB, and in a 60-s `bench store` run the store ran 4
+ * instead of 200-250 (docs/benchmarks.md, sixth round). The heap grows only as it fills.
  */
 export const SERVICE_NODE_FLAGS: readonly string[] = ['--initial-old-space-size=128'];
 
