@@ -26,7 +26,6 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { integerOption, atLeastOption, oneOfOption } from '@embpress/service-kit/config';
-import { SERVICE_NODE_FLAGS } from '@embpress/service-kit/node-flags';
 import { cpuSeconds, machineBusySeconds } from './ranker-cpu';
 import type { RankerLoadConfig } from './ranker-load';
 import { runLoad } from './ranker-load-process';
@@ -35,6 +34,7 @@ import type { RankerBenchOptions, RankerBenchReport } from './ranker-report';
 import { readRawRows } from './ranker-rows';
 import { serve, stopChild } from './serve-child';
 import { summarizeSpans } from './traces/stage-summary';
+import { SERVICE_ARGS } from './node-args';
 
 type ArchName = import('@embpress/training').ArchName;
 
@@ -56,14 +56,14 @@ export async function benchRanker(options: RankerBenchOptions): Promise<RankerBe
   rmSync(runDir, { recursive: true, force: true });
   mkdirSync(runDir, { recursive: true });
   const spansFile = join(runDir, 'spans.jsonl');
-  // The services and the load generator (a client service) run as bin/embpress runs them.
-  const tsx = [...SERVICE_NODE_FLAGS, '--require', require.resolve('tsx/cjs')];
+  // The services and the load generator start as bin/embpress starts them (node-args.ts).
+  const nodeArgs = [...SERVICE_ARGS];
   const common = { EMBPRESS_SPANS_FILE: spansFile, EMBPRESS_LOG_LEVEL: 'warn' };
   try {
     const storeProc = await serve(
       'store',
       { ...common, EMBPRESS_STORE_REGISTRY_ROOT: model.registryRoot },
-      tsx,
+      nodeArgs,
       children,
       join(runDir, 'store.log'),
     );
@@ -81,8 +81,8 @@ export async function benchRanker(options: RankerBenchOptions): Promise<RankerBe
           : { EMBPRESS_RANKER_WORKERS: String(options.workers) }),
       },
       options.profileDir === undefined
-        ? tsx
-        : [...tsx, '--cpu-prof', '--cpu-prof-dir', options.profileDir],
+        ? nodeArgs
+        : [...nodeArgs, '--cpu-prof', '--cpu-prof-dir', options.profileDir],
       children,
       join(runDir, 'ranker.log'),
     );
@@ -112,16 +112,22 @@ export async function benchRanker(options: RankerBenchOptions): Promise<RankerBe
     log(
       `Rank at ${options.ratePerSec}/s for ${options.warmupSec} + ${options.durationSec} s, ${options.candidates} candidates per request`,
     );
-    const { sample, result, firstErrors, pid } = await runLoad(config, tsx, children, log, () => {
-      measureFromMs = Date.now() + options.warmupSec * 1000;
-      cpuStart = {
-        ranker: cpuSeconds(rankerProc.child.pid),
-        store: cpuSeconds(storeProc.child.pid),
-        machine: machineBusySeconds(),
-        at: performance.now(),
-        epochMs: Date.now(),
-      };
-    });
+    const { sample, result, firstErrors, pid } = await runLoad(
+      config,
+      nodeArgs,
+      children,
+      log,
+      () => {
+        measureFromMs = Date.now() + options.warmupSec * 1000;
+        cpuStart = {
+          ranker: cpuSeconds(rankerProc.child.pid),
+          store: cpuSeconds(storeProc.child.pid),
+          machine: machineBusySeconds(),
+          at: performance.now(),
+          epochMs: Date.now(),
+        };
+      },
+    );
     // CPU of the whole run (warm-up included: the sample requests are few), per second.
     const seconds = (performance.now() - (cpuStart?.at ?? 0)) / 1000;
     const loadCpu = cpuSeconds(pid);

@@ -3,7 +3,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { missingServiceNodeFlags } from '@embpress/service-kit/node-flags';
 
 // The product's own CLI (`embpress serve ...`), run as a user runs it: a process started from its
 // path in the repository, not an import (the bench app does not depend on the cli app).
@@ -23,8 +22,7 @@ export function serve(
   for (const key of Object.keys(childEnv)) if (key.startsWith(prefix)) delete childEnv[key];
   Object.assign(childEnv, { [`${prefix}HOST`]: '127.0.0.1', [`${prefix}PORT`]: '0' }, env);
   const child = fork(MAIN, ['serve', name], {
-    // As bin/embpress starts a service: with its heap flags (docs/adr/0020).
-    execArgv: [...missingServiceNodeFlags(execArgv), ...execArgv],
+    execArgv,
     env: childEnv,
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });

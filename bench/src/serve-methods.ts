@@ -14,6 +14,7 @@ import { ranker } from '@embpress/proto';
 import { unaryCall } from '@embpress/service-kit';
 import { rowFeatures, type RawRows } from './ranker-rows';
 import { serve, stopChild } from './serve-child';
+import { SERVICE_ARGS } from './node-args';
 
 export interface ServedModel {
   method: string;
@@ -52,7 +53,8 @@ export async function serveAndCompare(o: {
   const runDir = join(o.workDir, 'serving');
   mkdirSync(runDir, { recursive: true });
   const children: ChildProcess[] = [];
-  const tsx = ['--require', require.resolve('tsx/cjs')];
+  // The services start as bin/embpress starts them (node-args.ts).
+  const nodeArgs = [...SERVICE_ARGS];
   const common = { EMBPRESS_SPANS_FILE: join(runDir, 'spans.jsonl'), EMBPRESS_LOG_LEVEL: 'warn' };
   const rows: ServingRow[] = [];
   let client: ranker.RankerServiceClient | undefined;
@@ -60,7 +62,7 @@ export async function serveAndCompare(o: {
     const store = await serve(
       'store',
       { ...common, EMBPRESS_STORE_REGISTRY_ROOT: o.registryRoot },
-      tsx,
+      nodeArgs,
       children,
       join(runDir, 'store.log'),
     );
@@ -71,7 +73,7 @@ export async function serveAndCompare(o: {
         EMBPRESS_RANKER_STORE_ADDRESS: `127.0.0.1:${store.port}`,
         EMBPRESS_RANKER_REGISTRY_ROOT: o.registryRoot,
       },
-      tsx,
+      nodeArgs,
       children,
       join(runDir, 'ranker.log'),
     );

@@ -19,7 +19,6 @@ import { parseArgs } from 'node:util';
 import { registry } from '@embpress/compression';
 import { ModelRegistryDir } from '@embpress/model-registry';
 import { integerOption, atLeastOption, oneOfOption } from '@embpress/service-kit/config';
-import { SERVICE_NODE_FLAGS } from '@embpress/service-kit/node-flags';
 import { StoreClient } from '@embpress/store-client';
 import { BenchSetupError } from './bench-setup-error';
 import type { StoreTarget } from './store-load';
@@ -42,6 +41,7 @@ import {
   type StoreMemory,
 } from './store-report';
 import { publish, seededRows, startStore, VERSION } from './store-server';
+import { SERVICE_ARGS } from './node-args';
 
 export { BenchSetupError, findRedisServer };
 export type {
@@ -119,13 +119,11 @@ export async function benchStore(
     );
     redis.client.disconnect();
 
-    // The store: TypeScript through tsx like bin/embpress; --cpu-prof writes a profile at exit.
-    // The load generator, a client of the store as our ranker is, runs with the same node flags
-    // (docs/adr/0020); it drives Redis too, so both sides have the same client.
+    // The store and the load generator start as bin/embpress starts them (node-args.ts); the
+    // load generator drives Redis too, so both sides have the same client. --cpu-prof writes a
+    // profile at exit.
     const execArgv = [
-      ...SERVICE_NODE_FLAGS,
-      '--require',
-      require.resolve('tsx/cjs'),
+      ...SERVICE_ARGS,
       ...(options.profileDir === undefined
         ? []
         : ['--cpu-prof', '--cpu-prof-dir', options.profileDir]),

@@ -22,6 +22,7 @@ import {
 } from './records';
 import type { RunChildConfig, RunChildMessage, RunChildResult } from './run-child';
 import { serveRun } from './serve-run';
+import { TSX_ARGS } from '../node-args';
 
 const RUN_CHILD = join(__dirname, 'run-child.ts');
 const MODEL = 'experiment';
@@ -79,7 +80,7 @@ function trainInChild(
   onProgress: (m: Extract<RunChildMessage, { type: 'progress' }>) => void,
 ): Promise<RunChildResult> {
   const child = fork(RUN_CHILD, [], {
-    execArgv: ['--require', require.resolve('tsx/cjs')],
+    execArgv: [...TSX_ARGS],
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
   });
   let stderr = '';

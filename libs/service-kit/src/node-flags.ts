@@ -2,8 +2,8 @@
 // on node's command line: V8 sizes its heap as the process starts, setting the flag later changes
 // nothing, and Node refuses these flags in NODE_OPTIONS. The launchers that set them:
 // cli/bin/embpress, package.json's `start` and `embpress` scripts and deploy/Dockerfile (checked
-// against this list by cli/src/launchers.spec.ts); `serve all`, a clustered service's workers and
-// the benchmarks' services add whatever their own process lacks.
+// against this list by cli/src/launchers.spec.ts); `serve all` and a clustered service's primary
+// add whatever their own process lacks; the benchmarks start theirs with bench/src/node-args.ts.
 
 /**
  * --initial-old-space-size=128: V8 starts a full mark-compact once the old generation plus the
