@@ -49,6 +49,15 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return m;
 }
 
+/** One step of each model on `b`, with the same loss and row gradients; both results. */
+function stepBoth(one: CtrModel, two: CtrModel, b: ReturnType<typeof batch>) {
+  const r1 = one.step(b.dense, b.rows, b.labels);
+  const r2 = two.step(b.dense, b.rows, b.labels);
+  expect(Math.abs(r1.loss - r2.loss)).toBeLessThan(1e-6);
+  expect(maxAbsDiff(r1.rowGrads, r2.rowGrads)).toBeLessThan(1e-7);
+  return [r1, r2] as const;
+}
+
 /** One step of each model on `b`: the same loss, the same weights, and a replica equal to `two`. */
 function stepBothAlike(one: CtrModel, two: CtrModel, b: ReturnType<typeof batch>): void {
   const r1 = one.step(b.dense, b.rows, b.labels);
@@ -84,12 +93,8 @@ describe('data-parallel training step', () => {
         expect(two.workers).toBe(2);
         for (let step = 0; step < 4; step += 1) {
           // 67 rows: an odd batch, split 34 / 33.
-          const b = batch(67, 100 + step);
-          const r1 = one.step(b.dense, b.rows, b.labels);
-          const r2 = two.step(b.dense, b.rows, b.labels);
-          expect(Math.abs(r1.loss - r2.loss)).toBeLessThan(1e-6);
+          const [r1, r2] = stepBoth(one, two, batch(67, 100 + step));
           expect(maxAbsDiff(r1.logits, r2.logits)).toBeLessThan(1e-5);
-          expect(maxAbsDiff(r1.rowGrads, r2.rowGrads)).toBeLessThan(1e-7);
         }
         expect(maxAbsDiff(flat(one), flat(two))).toBeLessThan(1e-5);
         expect(two.steps).toBe(4);
@@ -104,11 +109,7 @@ describe('data-parallel training step', () => {
       'dlrm',
       (one, two) => {
         for (let step = 0; step < 3; step += 1) {
-          const b = batch(64, 200 + step);
-          const r1 = one.step(b.dense, b.rows, b.labels);
-          const r2 = two.step(b.dense, b.rows, b.labels);
-          expect(Math.abs(r1.loss - r2.loss)).toBeLessThan(1e-6);
-          expect(maxAbsDiff(r1.rowGrads, r2.rowGrads)).toBeLessThan(1e-7);
+          stepBoth(one, two, batch(64, 200 + step));
         }
         expect(maxAbsDiff(flat(one), flat(two))).toBeLessThan(1e-5);
       },
