@@ -22,14 +22,13 @@ import type { ServerConfig } from './config';
 import { serverCredentials } from './tls';
 import type {
   BidiHandler,
-  CallContext,
   Handlers,
   ServerStreamHandler,
   StreamContext,
   UnaryHandler,
 } from './handler-types';
 import { Received, run, runStream, tolerantDeserializer } from './received';
-import { callContext } from './call-context';
+import { StreamMessageContext, UnaryCallContext } from './call-context';
 import { http2ServersOf, setInitialWindowSize } from './grpc-internals';
 
 export type {
@@ -339,7 +338,7 @@ export class ServiceHost {
         callback(refused);
         return;
       }
-      const { ctx, dispose } = callContext(
+      const ctx = new UnaryCallContext(
         path,
         call,
         received.bytes,
@@ -348,13 +347,13 @@ export class ServiceHost {
       );
       run(handler, received, ctx).then(
         (response) => {
-          const held = dispose();
+          const held = ctx.dispose();
           this.finish(path, started, null, ctx.logger);
           callback(null, response);
           this.release(held);
         },
         (err: unknown) => {
-          const held = dispose();
+          const held = ctx.dispose();
           callback(this.finish(path, started, err, ctx.logger));
           this.release(held);
         },
@@ -374,7 +373,7 @@ export class ServiceHost {
         call.emit('error', refused);
         return;
       }
-      const { ctx, dispose } = callContext(
+      const ctx = new UnaryCallContext(
         path,
         call,
         received.bytes,
@@ -383,13 +382,13 @@ export class ServiceHost {
       );
       runStream(handler, received, ctx, (response) => call.write(response)).then(
         () => {
-          const held = dispose();
+          const held = ctx.dispose();
           this.finish(path, started, null, ctx.logger);
           call.end();
           this.release(held);
         },
         (err: unknown) => {
-          const held = dispose();
+          const held = ctx.dispose();
           call.emit('error', this.finish(path, started, err, ctx.logger));
           this.release(held);
         },
@@ -439,21 +438,10 @@ export class ServiceHost {
           this.inFlightBytes += bytes;
           let held = bytes;
           const messageStarted = performance.now();
-          const ctx: CallContext = {
-            path,
-            deadline,
-            metadata: call.metadata,
-            get signal(): AbortSignal {
-              return AbortSignal.timeout(
-                Math.max(0, (deadline ?? Date.now() + 2 ** 31 - 1) - Date.now()),
-              );
-            },
-            logger,
-            reserveBytes: (more) => {
-              this.reserveBytes(more);
-              held += more;
-            },
-          };
+          const ctx = new StreamMessageContext(path, deadline, call.metadata, logger, (more) => {
+            this.reserveBytes(more);
+            held += more;
+          });
           return {
             ctx,
             done: (err) => {
