@@ -5,10 +5,10 @@
 // not re-encoding the same message), sends the first `sample` requests one by one and reports
 // their scores (the parent compares them with offline scores), then drives Rank at a constant
 // arrival rate with the open-loop runner of @embpress/loadtest and reports its result.
-import { credentials, Client } from '@grpc/grpc-js';
+import { Client } from '@grpc/grpc-js';
 import { errorCodeName, runOpenLoop, type OpenLoopResult } from '@embpress/loadtest';
 import { ranker } from '@embpress/proto';
-import { unaryCall } from '@embpress/service-kit';
+import { createClient, unaryCall } from '@embpress/service-kit';
 import { readRawRows, rowColumns, rowFeatures } from './ranker-rows';
 
 export interface RankerLoadConfig {
@@ -112,12 +112,12 @@ async function run(config: RankerLoadConfig): Promise<void> {
   });
   // Several connections, as several client pods would open: a ranker with workers (Node
   // cluster) hands each connection to one worker, so one connection would load one of them.
-  const clients = Array.from(
-    { length: CONNECTIONS },
-    () =>
-      new Client(config.address, credentials.createInsecure(), {
-        'grpc.use_local_subchannel_pool': 1,
-      }),
+  const clients = Array.from({ length: CONNECTIONS }, () =>
+    createClient(
+      Client,
+      { address: config.address, tls: {}, timeoutMs: config.deadlineMs },
+      { 'grpc.use_local_subchannel_pool': 1 },
+    ),
   );
   const client = clients[0] as Client;
   try {
