@@ -12,7 +12,7 @@ import { deadlineMs } from './deadline';
 import type { CallContext } from './handler-types';
 import type { Logger } from './logger';
 
-/** The latest deadline a timer can carry (setTimeout's limit, ~24.8 days). */
+/** The longest delay a timer can carry (setTimeout's limit, ~24.8 days). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
