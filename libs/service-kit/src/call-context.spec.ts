@@ -77,6 +77,22 @@ describe('StreamMessageContext', () => {
     expect(ownAccessors(ctx)).toEqual([]);
   });
 
+  it('keeps a deadline past the timer limit (~24.8 days) from aborting at once or throwing', async () => {
+    const far = (days: number) =>
+      new StreamMessageContext(
+        '/a.B/C',
+        Date.now() + days * 86_400_000,
+        new Metadata(),
+        logger,
+        () => {
+          /* nothing reserved */
+        },
+      );
+    const signals = [far(30).signal, far(60).signal];
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(signals.map((s) => s.aborted)).toEqual([false, false]);
+  });
+
   it('aborts its signal once the message deadline has passed', () => {
     const ctx = new StreamMessageContext('/a.B/C', Date.now() - 1, new Metadata(), logger, () => {
       /* nothing reserved */
