@@ -56,14 +56,12 @@ export async function benchRanker(options: RankerBenchOptions): Promise<RankerBe
   rmSync(runDir, { recursive: true, force: true });
   mkdirSync(runDir, { recursive: true });
   const spansFile = join(runDir, 'spans.jsonl');
-  // The services and the load generator start as bin/embpress starts them (node-args.ts).
-  const nodeArgs = [...SERVICE_ARGS];
   const common = { EMBPRESS_SPANS_FILE: spansFile, EMBPRESS_LOG_LEVEL: 'warn' };
   try {
     const storeProc = await serve(
       'store',
       { ...common, EMBPRESS_STORE_REGISTRY_ROOT: model.registryRoot },
-      nodeArgs,
+      SERVICE_ARGS,
       children,
       join(runDir, 'store.log'),
     );
@@ -81,8 +79,8 @@ export async function benchRanker(options: RankerBenchOptions): Promise<RankerBe
           : { EMBPRESS_RANKER_WORKERS: String(options.workers) }),
       },
       options.profileDir === undefined
-        ? nodeArgs
-        : [...nodeArgs, '--cpu-prof', '--cpu-prof-dir', options.profileDir],
+        ? SERVICE_ARGS
+        : [...SERVICE_ARGS, '--cpu-prof', '--cpu-prof-dir', options.profileDir],
       children,
       join(runDir, 'ranker.log'),
     );
@@ -114,7 +112,7 @@ export async function benchRanker(options: RankerBenchOptions): Promise<RankerBe
     );
     const { sample, result, firstErrors, pid } = await runLoad(
       config,
-      nodeArgs,
+      SERVICE_ARGS,
       children,
       log,
       () => {

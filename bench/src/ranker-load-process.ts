@@ -13,7 +13,7 @@ const LOAD_GENERATOR = join(__dirname, 'ranker-load.ts');
  */
 export function runLoad(
   config: RankerLoadConfig,
-  execArgv: string[],
+  execArgv: readonly string[],
   children: ChildProcess[],
   log: (line: string) => void,
   onMeasureStart: () => void,
@@ -24,7 +24,7 @@ export function runLoad(
   pid: number | undefined;
 }> {
   const child = fork(LOAD_GENERATOR, [], {
-    execArgv,
+    execArgv: [...execArgv],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   children.push(child);

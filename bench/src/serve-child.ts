@@ -12,7 +12,7 @@ const MAIN = join(__dirname, '..', '..', 'cli', 'src', 'main.ts');
 export function serve(
   name: 'store' | 'ranker',
   env: Record<string, string>,
-  execArgv: string[],
+  execArgv: readonly string[],
   children: ChildProcess[],
   logFile: string,
 ): Promise<{ child: ChildProcess; port: number }> {
@@ -22,7 +22,7 @@ export function serve(
   for (const key of Object.keys(childEnv)) if (key.startsWith(prefix)) delete childEnv[key];
   Object.assign(childEnv, { [`${prefix}HOST`]: '127.0.0.1', [`${prefix}PORT`]: '0' }, env);
   const child = fork(MAIN, ['serve', name], {
-    execArgv,
+    execArgv: [...execArgv],
     env: childEnv,
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });

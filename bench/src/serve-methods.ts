@@ -53,8 +53,6 @@ export async function serveAndCompare(o: {
   const runDir = join(o.workDir, 'serving');
   mkdirSync(runDir, { recursive: true });
   const children: ChildProcess[] = [];
-  // The services start as bin/embpress starts them (node-args.ts).
-  const nodeArgs = [...SERVICE_ARGS];
   const common = { EMBPRESS_SPANS_FILE: join(runDir, 'spans.jsonl'), EMBPRESS_LOG_LEVEL: 'warn' };
   const rows: ServingRow[] = [];
   let client: ranker.RankerServiceClient | undefined;
@@ -62,7 +60,7 @@ export async function serveAndCompare(o: {
     const store = await serve(
       'store',
       { ...common, EMBPRESS_STORE_REGISTRY_ROOT: o.registryRoot },
-      nodeArgs,
+      SERVICE_ARGS,
       children,
       join(runDir, 'store.log'),
     );
@@ -73,7 +71,7 @@ export async function serveAndCompare(o: {
         EMBPRESS_RANKER_STORE_ADDRESS: `127.0.0.1:${store.port}`,
         EMBPRESS_RANKER_REGISTRY_ROOT: o.registryRoot,
       },
-      nodeArgs,
+      SERVICE_ARGS,
       children,
       join(runDir, 'ranker.log'),
     );

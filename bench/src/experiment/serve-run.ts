@@ -58,8 +58,6 @@ export async function serveRun(o: ServeRunOptions): Promise<ServingResult> {
   new ModelRegistryDir(o.registryRoot).setActiveVersion(o.model, o.version);
   mkdirSync(o.workDir, { recursive: true });
   const spansFile = join(o.workDir, 'spans.jsonl');
-  // The services and the load generator start as bin/embpress starts them (node-args.ts).
-  const nodeArgs = [...SERVICE_ARGS];
   // One ranker process (no cluster workers) and no hot-row cache: every Rank looks its rows up
   // in the store, so the method's own lookup and decode are what is measured.
   const common = { EMBPRESS_SPANS_FILE: spansFile, EMBPRESS_LOG_LEVEL: 'warn' };
@@ -68,7 +66,7 @@ export async function serveRun(o: ServeRunOptions): Promise<ServingResult> {
     const storeProc = await serve(
       'store',
       { ...common, EMBPRESS_STORE_REGISTRY_ROOT: o.registryRoot },
-      nodeArgs,
+      SERVICE_ARGS,
       children,
       join(o.workDir, 'store.log'),
     );
@@ -81,7 +79,7 @@ export async function serveRun(o: ServeRunOptions): Promise<ServingResult> {
         EMBPRESS_RANKER_WORKERS: '1',
         EMBPRESS_RANKER_ROW_CACHE_BYTES: '0',
       },
-      nodeArgs,
+      SERVICE_ARGS,
       children,
       join(o.workDir, 'ranker.log'),
     );
@@ -101,7 +99,7 @@ export async function serveRun(o: ServeRunOptions): Promise<ServingResult> {
       deadlineMs: 5_000,
     };
     let measureFromMs = Number.POSITIVE_INFINITY;
-    const { result } = await runLoad(config, nodeArgs, children, o.log, () => {
+    const { result } = await runLoad(config, SERVICE_ARGS, children, o.log, () => {
       measureFromMs = Date.now() + o.load.warmupSec * 1000;
     });
     await Promise.all(children.map(stopChild)); // flushes the spans
